@@ -1,0 +1,98 @@
+"""The ASGI application: routes, error handlers, and the catch-all that keeps bodies Bandwidth's."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from switchboard.api import routes_calls, routes_oauth
+from switchboard.api.context import ApiContext
+from switchboard.api.responses import (
+    JsonResponse,
+    error_response,
+    handle_http_exception,
+    handle_switchboard_error,
+    handle_unexpected,
+    logger,
+)
+from switchboard.errors import SwitchboardError
+
+CALLS = "/api/v2/accounts/{account_id}/calls"
+
+
+async def healthz(request: Request) -> Response:
+    return JsonResponse({"status": "ok"})
+
+
+def build_app(
+    context: ApiContext,
+    lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
+    extra_routes: list[Route] | None = None,
+) -> ASGIApp:
+    routes = [
+        Route(CALLS, routes_calls.create_call, methods=["POST"]),
+        Route(CALLS + "/", routes_calls.create_call, methods=["POST"]),
+        Route("/api/v1/oauth2/token", routes_oauth.issue_token, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        *(extra_routes or []),
+    ]
+    app = Starlette(
+        routes=routes,
+        exception_handlers={
+            SwitchboardError: handle_switchboard_error,
+            HTTPException: handle_http_exception,
+            # Starlette's ServerErrorMiddleware renders this, then re-raises (see CatchAll).
+            Exception: handle_unexpected,
+        },
+        lifespan=lifespan,
+    )
+    app.state.context = context
+    return CatchAll(app)
+
+
+class CatchAll:
+    """Outermost layer: an exception nothing else handled becomes Bandwidth's 500 body, with an
+    id that is logged beside the traceback. (Starlette's own handler would re-raise it.)"""
+
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+
+    @property
+    def state(self) -> Any:
+        return self.app.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                return  # handle_unexpected already answered and logged it
+            error_id = str(uuid.uuid4())
+            logger.error(
+                "internal error %s on %s %s",
+                error_id,
+                scope.get("method"),
+                scope.get("path"),
+                exc_info=exc,
+            )
+            await error_response(SwitchboardError(), error_id)(scope, receive, send)

@@ -1,0 +1,43 @@
+"""What every route needs, gathered in one object that the app is built around (no globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+
+from switchboard.api.auth import Authenticator, Principal
+from switchboard.calls.service import CallService
+from switchboard.config import Settings
+from switchboard.store.base import Store
+
+
+@dataclass
+class ApiContext:
+    settings: Settings
+    store: Store
+    auth: Authenticator
+    calls: CallService
+    extra: dict[str, object] = field(default_factory=dict)
+
+    async def refresh_provisioning(self) -> None:
+        if self.store.provisioning_changed():
+            self.auth.use_snapshot(await self.store.load_provisioning())
+
+    async def authorize(self, request: Request, account_id: str) -> Principal:
+        await self.refresh_provisioning()
+        return await self.auth.authorize(request.headers.get("authorization"), account_id)
+
+    def base_url(self, request: Request) -> str:
+        """Scheme and host as the client used them (or as a trusted proxy reports them)."""
+        headers = request.headers
+        scheme = request.url.scheme
+        host = headers.get("host") or f"{self.settings.host}:{self.settings.port}"
+        if self.settings.trust_proxy:
+            forwarded_proto = headers.get("x-forwarded-proto")
+            forwarded_host = headers.get("x-forwarded-host")
+            if forwarded_proto:
+                scheme = forwarded_proto.split(",")[0].strip()
+            if forwarded_host:
+                host = forwarded_host.split(",")[0].strip()
+        return f"{scheme}://{host}"

@@ -1,0 +1,1 @@
+"""The call: its record, its validation, its state machine and the engine that drives it."""

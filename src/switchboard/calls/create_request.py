@@ -1,0 +1,207 @@
+"""The createCall request body: every field of Bandwidth's schema, validated, with defaults.
+
+Pure: takes the decoded JSON object, returns a `CreateCallRequest` or raises ValidationError.
+Checks that need the account (is `from` ours? is the application ours?) live in calls/service.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, TypeVar
+
+from switchboard.calls import validation as check
+from switchboard.errors import ValidationError
+
+REQUIRED_FIELDS = ("from", "to", "answerUrl", "applicationId")
+MAX_TAG_LENGTH = 256  # the seed's limit; the newer spec says 4096, and the seed wins
+MAX_CREDENTIAL_LENGTH = 1024
+MAX_DISPLAY_NAME_LENGTH = 256
+MAX_UUI_LENGTH = 350
+PRIVATE_DISPLAY_NAMES = ("Restricted", "Anonymous", "Private", "Unavailable")
+UUI_ENCODINGS = ("jwt", "base64", "hex")
+# Bandwidth publishes no ranges for machine detection timings; these bounds are Switchboard's
+# (see docs/compatibility.md): positive, and no longer than the longest callTimeout.
+MACHINE_DETECTION_MAX_SECONDS = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class MachineDetection:
+    mode: str = "async"
+    detection_timeout: float = 15
+    silence_timeout: float = 10
+    speech_threshold: float = 10
+    speech_end_threshold: float = 5
+    machine_speech_end_threshold: float | None = None
+    delay_result: bool = False
+    callback_url: str | None = None
+    callback_method: str = "POST"
+    username: str | None = None
+    password: str | None = None
+    fallback_url: str | None = None
+    fallback_method: str = "POST"
+    fallback_username: str | None = None
+    fallback_password: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class CreateCallRequest:
+    to: str
+    from_: str
+    application_id: str
+    answer_url: str
+    answer_method: str = "POST"
+    privacy: bool | None = None
+    display_name: str | None = None
+    uui: str | None = None
+    username: str | None = None
+    password: str | None = None
+    answer_fallback_url: str | None = None
+    answer_fallback_method: str = "POST"
+    fallback_username: str | None = None
+    fallback_password: str | None = None
+    disconnect_url: str | None = None
+    disconnect_method: str = "POST"
+    call_timeout: int | float = 30
+    callback_timeout: int | float = 15
+    machine_detection: MachineDetection | None = None
+    priority: int = 5
+    tag: str | None = None
+
+
+def parse_create_call(body: Mapping[str, Any]) -> CreateCallRequest:
+    """Validate a createCall body as Bandwidth does. Unknown fields are ignored."""
+    if any(body.get(name) in (None, "") for name in REQUIRED_FIELDS):
+        raise ValidationError(
+            "Missing at least one required field. "
+            "Required fields are [from, to, answerUrl, applicationId]"
+        )
+    to = check.e164_or_sip(body, "to")
+    from_ = check.e164(body, "from")
+    application_id = check.string(body, "applicationId", max_length=256)
+    answer_url = check.url(body, "answerUrl")
+    assert to and from_ and application_id and answer_url  # guaranteed by the required check
+
+    privacy = check.boolean(body, "privacy")
+    display_name = _display_name(body, privacy)
+    return CreateCallRequest(
+        to=to,
+        from_=from_,
+        application_id=application_id,
+        answer_url=answer_url,
+        answer_method=check.method(body, "answerMethod") or "POST",
+        privacy=privacy,
+        display_name=display_name,
+        uui=_uui(body),
+        username=check.string(body, "username", max_length=MAX_CREDENTIAL_LENGTH),
+        password=check.string(body, "password", max_length=MAX_CREDENTIAL_LENGTH),
+        answer_fallback_url=check.url(body, "answerFallbackUrl"),
+        answer_fallback_method=check.method(body, "answerFallbackMethod") or "POST",
+        fallback_username=check.string(body, "fallbackUsername", max_length=MAX_CREDENTIAL_LENGTH),
+        fallback_password=check.string(body, "fallbackPassword", max_length=MAX_CREDENTIAL_LENGTH),
+        disconnect_url=check.url(body, "disconnectUrl"),
+        disconnect_method=check.method(body, "disconnectMethod") or "POST",
+        call_timeout=_or(check.number(body, "callTimeout", minimum=1, maximum=300), 30),
+        callback_timeout=_or(check.number(body, "callbackTimeout", minimum=1, maximum=25), 15),
+        machine_detection=_machine_detection(body),
+        priority=_or(check.integer(body, "priority", minimum=1, maximum=5), 5),
+        tag=check.string(body, "tag", max_length=MAX_TAG_LENGTH),
+    )
+
+
+T = TypeVar("T")
+
+
+def _or(value: T | None, default: T) -> T:
+    return default if value is None else value
+
+
+def _display_name(body: Mapping[str, Any], privacy: bool | None) -> str | None:
+    name = check.string(body, "displayName", max_length=MAX_DISPLAY_NAME_LENGTH)
+    if name is None:
+        return None
+    if check.has_control_characters(name):
+        raise check.invalid("displayName", "must not contain control characters such as new lines")
+    if privacy and name not in PRIVATE_DISPLAY_NAMES:
+        raise check.invalid(
+            "displayName",
+            "when privacy is true, must be one of Restricted, Anonymous, Private or Unavailable, "
+            f"got '{name}'",
+        )
+    return name
+
+
+def _uui(body: Mapping[str, Any]) -> str | None:
+    """RFC 7433 User-to-User values, comma separated, each ending in an allowed encoding."""
+    uui = check.string(body, "uui")
+    if uui is None:
+        return None
+    if len(uui) > MAX_UUI_LENGTH:
+        raise check.invalid("uui", f"must be at most {MAX_UUI_LENGTH} characters, got {len(uui)}")
+    for position, entry in enumerate(uui.split(","), start=1):
+        data, _, parameters = entry.strip().partition(";")
+        encoding = None
+        for parameter in parameters.split(";"):
+            key, _, value = parameter.partition("=")
+            if key.strip().lower() == "encoding":
+                encoding = value.strip().lower()
+        if not data:
+            raise check.invalid("uui", f"value {position} is empty")
+        if encoding not in UUI_ENCODINGS:
+            raise check.invalid(
+                "uui",
+                f"value {position} must end with an encoding parameter of jwt, base64 or hex "
+                "(e.g. 'abc123;encoding=hex')",
+            )
+    return uui
+
+
+def _machine_detection(body: Mapping[str, Any]) -> MachineDetection | None:
+    raw = body.get("machineDetection")
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise check.invalid("machineDetection", "must be an object")
+
+    def seconds(field: str) -> float | None:
+        value = (
+            check.number(raw, field, minimum=0.1, maximum=MACHINE_DETECTION_MAX_SECONDS)
+            if raw.get(field) is not None
+            else None
+        )
+        return value
+
+    try:
+        mode = check.string(raw, "mode") or "async"
+        if mode not in ("sync", "async"):
+            raise check.invalid("mode", f"must be sync or async, got '{mode}'")
+        defaults = MachineDetection()
+        return MachineDetection(
+            mode=mode,
+            detection_timeout=_or(seconds("detectionTimeout"), defaults.detection_timeout),
+            silence_timeout=_or(seconds("silenceTimeout"), defaults.silence_timeout),
+            speech_threshold=_or(seconds("speechThreshold"), defaults.speech_threshold),
+            speech_end_threshold=_or(seconds("speechEndThreshold"), defaults.speech_end_threshold),
+            machine_speech_end_threshold=seconds("machineSpeechEndThreshold"),
+            delay_result=_or(check.boolean(raw, "delayResult"), False),
+            callback_url=check.url(raw, "callbackUrl"),
+            callback_method=check.method(raw, "callbackMethod") or "POST",
+            username=check.string(raw, "username", max_length=MAX_CREDENTIAL_LENGTH),
+            password=check.string(raw, "password", max_length=MAX_CREDENTIAL_LENGTH),
+            fallback_url=check.url(raw, "fallbackUrl"),
+            fallback_method=check.method(raw, "fallbackMethod") or "POST",
+            fallback_username=check.string(
+                raw, "fallbackUsername", max_length=MAX_CREDENTIAL_LENGTH
+            ),
+            fallback_password=check.string(
+                raw, "fallbackPassword", max_length=MAX_CREDENTIAL_LENGTH
+            ),
+        )
+    except ValidationError as error:
+        # Name the nested field the way a developer wrote it: machineDetection.silenceTimeout.
+        raise ValidationError(
+            error.description.replace("Invalid ", "Invalid machineDetection.", 1)
+        ) from None

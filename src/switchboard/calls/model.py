@@ -1,0 +1,91 @@
+"""The stored call: what Switchboard knows of one call, and how it reads back as JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from switchboard.calls.create_request import CreateCallRequest, MachineDetection
+from switchboard.calls.ids import format_time, parse_time
+
+# Bandwidth's call states, in the order a call lives them.
+QUEUED = "queued"
+INITIATED = "initiated"
+ANSWERED = "answered"
+DISCONNECTED = "disconnected"
+PASSWORD_MASK = "*****"
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    call_id: str
+    account_id: str
+    request: CreateCallRequest
+    call_url: str
+    enqueued_time: datetime
+    state: str = QUEUED
+    direction: str = "outbound"
+    tag: str | None = None
+    start_time: datetime | None = None
+    answer_time: datetime | None = None
+    end_time: datetime | None = None
+    disconnect_cause: str | None = None
+    error_message: str | None = None
+    error_id: str | None = None
+    last_update: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def evolve(self, **changes: Any) -> Call:
+        return replace(self, **changes)
+
+    def create_response(self) -> dict[str, Any]:
+        """The 201 body: every field of the seed's example plus the current spec's."""
+        request = self.request
+        return {
+            "accountId": self.account_id,
+            "applicationId": request.application_id,
+            "from": request.from_,
+            "to": request.to,
+            "callId": self.call_id,
+            "callUrl": self.call_url,
+            "enqueuedTime": format_time(self.enqueued_time),
+            "callTimeout": request.call_timeout,
+            "callbackTimeout": request.callback_timeout,
+            "answerUrl": request.answer_url,
+            "answerMethod": request.answer_method,
+            "answerFallbackUrl": request.answer_fallback_url,
+            "answerFallbackMethod": request.answer_fallback_method,
+            "disconnectUrl": request.disconnect_url,
+            "disconnectMethod": request.disconnect_method,
+            "username": request.username,
+            "password": _mask(request.password),
+            "fallbackUsername": request.fallback_username,
+            "fallbackPassword": _mask(request.fallback_password),
+            "priority": request.priority,
+            "tag": request.tag,
+        }
+
+    def to_row(self) -> dict[str, Any]:
+        """A JSON-serialisable dict that `from_row` turns back into the same Call."""
+        data = asdict(self)
+        for name in ("enqueued_time", "start_time", "answer_time", "end_time", "last_update"):
+            moment = getattr(self, name)
+            data[name] = format_time(moment) if moment else None
+        return data
+
+    @classmethod
+    def from_row(cls, data: dict[str, Any]) -> Call:
+        request_data = dict(data["request"])
+        detection = request_data.get("machine_detection")
+        request_data["machine_detection"] = MachineDetection(**detection) if detection else None
+        values = dict(data)
+        values["request"] = CreateCallRequest(**request_data)
+        for name in ("enqueued_time", "start_time", "answer_time", "end_time", "last_update"):
+            text = values.get(name)
+            values[name] = parse_time(text) if text else None
+        return cls(**values)
+
+
+def _mask(secret: str | None) -> str | None:
+    return None if secret is None else PASSWORD_MASK

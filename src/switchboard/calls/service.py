@@ -1,0 +1,81 @@
+"""Creating calls: the account-level checks, the durable insert, and handing off to the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from switchboard.calls.create_request import CreateCallRequest, parse_create_call
+from switchboard.calls.ids import new_call_id
+from switchboard.calls.model import QUEUED, Call
+from switchboard.errors import ValidationError
+from switchboard.provisioning.models import Snapshot
+from switchboard.store.base import Store
+
+CallListener = Callable[[Call], Awaitable[None]]
+
+
+class CallService:
+    def __init__(
+        self, store: Store, now: Callable[[], datetime], *, enforce_https_credentials: bool
+    ) -> None:
+        self.store = store
+        self.now = now
+        self.enforce_https_credentials = enforce_https_credentials
+        self.listeners: list[CallListener] = []
+
+    async def create(
+        self, account_id: str, body: dict[str, Any], snapshot: Snapshot, base_url: str
+    ) -> Call:
+        request = parse_create_call(body)
+        self._check_account(account_id, request, snapshot)
+        if self.enforce_https_credentials:
+            _check_https_with_credentials(request)
+        call_id = new_call_id()
+        moment = self.now()
+        call = Call(
+            call_id=call_id,
+            account_id=account_id,
+            request=request,
+            call_url=f"{base_url}/api/v2/accounts/{account_id}/calls/{call_id}",
+            enqueued_time=moment,
+            state=QUEUED,
+            tag=request.tag or None,
+            last_update=moment,
+        )
+        await self.store.insert_call(call)  # durable before anyone hears of it
+        for listener in self.listeners:
+            await listener(call)
+        return call
+
+    @staticmethod
+    def _check_account(account_id: str, request: CreateCallRequest, snapshot: Snapshot) -> None:
+        if snapshot.account_application(account_id, request.application_id) is None:
+            raise ValidationError(
+                f"Could not create call: Application id {request.application_id} not found"
+            )
+        if not snapshot.account_owns_number(account_id, request.from_):
+            raise ValidationError(
+                f"Could not create call: from number {request.from_} is not a phone number "
+                f"of account {account_id}"
+            )
+
+
+def _check_https_with_credentials(request: CreateCallRequest) -> None:
+    """Bandwidth's rule, enforced in the production profile: credentials only over https."""
+    pairs = (
+        ("answerUrl", request.answer_url, request.username or request.password),
+        ("disconnectUrl", request.disconnect_url, request.username or request.password),
+        (
+            "answerFallbackUrl",
+            request.answer_fallback_url,
+            request.fallback_username or request.fallback_password,
+        ),
+    )
+    for field, url, credentials in pairs:
+        if url and credentials and urlsplit(url).scheme.lower() != "https":
+            raise ValidationError(
+                f"Invalid {field}: must use https when a username and password are given"
+            )

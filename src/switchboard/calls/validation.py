@@ -1,0 +1,146 @@
+"""Field checks shared by every request that carries Bandwidth call parameters.
+
+Each check takes the raw JSON value and the field's name and either returns the clean value or
+raises ValidationError with a description in Bandwidth's style: "Invalid <field>: <reason>".
+`None` means the field was absent or JSON null; nullable fields then take their default.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from switchboard.errors import ValidationError
+
+E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
+# A SIP URI: scheme, optional user part, a host; Bandwidth also accepts sips.
+SIP_URI = re.compile(r"^sips?:(?:[^@\s]+@)?[A-Za-z0-9.\-\[\]:]+(?:;[^\s]*)?$")
+MAX_URL_LENGTH = 2048
+CALLBACK_METHODS = ("GET", "POST")
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def invalid(field: str, reason: str) -> ValidationError:
+    return ValidationError(f"Invalid {field}: {reason}")
+
+
+def string(body: Mapping[str, Any], field: str, *, max_length: int | None = None) -> str | None:
+    value = body.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise invalid(field, f"must be a string, got {_json_type(value)}")
+    if max_length is not None and len(value) > max_length:
+        raise invalid(field, f"must be at most {max_length} characters, got {len(value)}")
+    return value
+
+
+def boolean(body: Mapping[str, Any], field: str) -> bool | None:
+    value = body.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise invalid(field, f"must be true or false, got {_json_type(value)}")
+    return value
+
+
+def number(
+    body: Mapping[str, Any], field: str, *, minimum: float, maximum: float
+) -> int | float | None:
+    """A JSON number in [minimum, maximum]; decimals allowed. Keeps int-ness for echoing back."""
+    value = body.get(field)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise invalid(field, f"must be a number, got {_json_type(value)}")
+    if value != value or not minimum <= value <= maximum:  # NaN compares unequal to itself
+        raise invalid(
+            field, f"must be between {_plain(minimum)} and {_plain(maximum)}, got {value}"
+        )
+    return value
+
+
+def integer(body: Mapping[str, Any], field: str, *, minimum: int, maximum: int) -> int | None:
+    value = body.get(field)
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise invalid(field, f"must be an integer, got {_json_type(value)} {value!r}")
+    if not minimum <= value <= maximum:
+        raise invalid(field, f"must be between {minimum} and {maximum}, got {value}")
+    return value
+
+
+def url(body: Mapping[str, Any], field: str) -> str | None:
+    value = string(body, field)
+    if value is None:
+        return None
+    if len(value) > MAX_URL_LENGTH:
+        raise invalid(field, f"must be at most {MAX_URL_LENGTH} characters, got {len(value)}")
+    try:
+        parts = urlsplit(value)
+    except ValueError as exc:
+        raise invalid(field, f"'{value}' is not a valid URL ({exc})") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise invalid(field, f"must be an absolute http or https URL, got '{value}'")
+    return value
+
+
+def method(body: Mapping[str, Any], field: str) -> str | None:
+    value = string(body, field)
+    if value is None:
+        return None
+    upper = value.upper()
+    if upper not in CALLBACK_METHODS:
+        raise invalid(field, f"must be GET or POST, got '{value}'")
+    return upper
+
+
+def e164(body: Mapping[str, Any], field: str) -> str | None:
+    value = string(body, field)
+    if value is None:
+        return None
+    if not E164.match(value):
+        raise invalid(field, f"must be an E164 telephone number like +15555551212, got '{value}'")
+    return value
+
+
+def e164_or_sip(body: Mapping[str, Any], field: str) -> str | None:
+    value = string(body, field)
+    if value is None:
+        return None
+    if E164.match(value):
+        return value
+    if value.lower().startswith(("sip:", "sips:")):
+        if SIP_URI.match(value):
+            return value
+        raise invalid(field, f"'{value}' is not a valid SIP URI (expected sip:user@host)")
+    raise invalid(
+        field,
+        f"must be an E164 telephone number like +15555551212 or a SIP URI, got '{value}'",
+    )
+
+
+def has_control_characters(text: str) -> bool:
+    return any(ord(char) < 0x20 or ord(char) == 0x7F for char in text)
+
+
+def _plain(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)

@@ -1,0 +1,287 @@
+"""`switchboard serve | accounts | users | oauth-clients | applications | numbers | bxml`."""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from switchboard.calls.validation import E164
+from switchboard.config import ConfigError, Settings, load_settings
+from switchboard.provisioning.models import (
+    ACCOUNT_ID,
+    Account,
+    ApiUser,
+    Application,
+    OAuthClient,
+    PhoneNumber,
+    new_account_id,
+    new_password,
+)
+from switchboard.provisioning.secrets import hash_secret
+from switchboard.store import provisioning_db, schema
+
+
+class CliError(Exception):
+    """A mistake on the command line; printed without a traceback."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    try:
+        settings = load_settings(
+            Path(args.config) if args.config else None,
+            host=getattr(args, "host", None),
+            port=getattr(args, "port", None),
+            data_dir=Path(args.data_dir) if args.data_dir else None,
+        )
+        result: int = args.handler(args, settings)
+        return result
+    except (CliError, ConfigError) as error:
+        print(f"switchboard: {error}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="switchboard", description="A programmable-voice server speaking Bandwidth's API."
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE", help="TOML configuration file")
+    common.add_argument("--data-dir", metavar="DIR", help="where the database lives (./data)")
+    commands = parser.add_subparsers(title="commands")
+
+    serve = commands.add_parser("serve", parents=[common], help="run the server")
+    serve.add_argument("--host", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (8080)")
+    serve.set_defaults(handler=_serve)
+
+    accounts = _group(commands, "accounts", "accounts")
+    create = accounts.add_parser("create", parents=[common], help="create an account")
+    create.add_argument("--id", help="7-digit account id (random if omitted)")
+    create.add_argument("--name", default="Account", help="a name for people")
+    create.set_defaults(handler=_accounts_create)
+    _list_command(accounts, common, "SELECT id, name FROM accounts ORDER BY id", ("id", "name"))
+    _remove_command(accounts, common, "account", "ACCOUNT_ID")
+
+    users = _group(commands, "users", "API users (HTTP Basic credentials)")
+    add = users.add_parser("add", parents=[common], help="add or update an API user")
+    add.add_argument("account_id")
+    add.add_argument("username")
+    add.add_argument("--password", help="random if omitted (printed once)")
+    add.set_defaults(handler=_users_add)
+    _list_command(
+        users,
+        common,
+        "SELECT account_id, username FROM api_users ORDER BY account_id, username",
+        ("account", "username"),
+    )
+    _remove_command(users, common, "user", "USERNAME")
+
+    clients = _group(commands, "oauth-clients", "OAuth2 clients (client credentials)")
+    add = clients.add_parser("add", parents=[common], help="add or update an OAuth2 client")
+    add.add_argument("account_id")
+    add.add_argument("--client-id", help="random if omitted")
+    add.add_argument("--client-secret", help="random if omitted (printed once)")
+    add.set_defaults(handler=_clients_add)
+    _list_command(
+        clients,
+        common,
+        "SELECT account_id, client_id FROM oauth_clients ORDER BY account_id, client_id",
+        ("account", "client_id"),
+    )
+    _remove_command(clients, common, "oauth-client", "CLIENT_ID")
+
+    applications = _group(commands, "applications", "voice applications")
+    add = applications.add_parser("add", parents=[common], help="add or rename an application")
+    add.add_argument("account_id")
+    add.add_argument("name")
+    add.add_argument("--id", help="UUID (random if omitted)")
+    add.set_defaults(handler=_applications_add)
+    _list_command(
+        applications,
+        common,
+        "SELECT account_id, id, name FROM applications ORDER BY account_id, name",
+        ("account", "id", "name"),
+    )
+    _remove_command(applications, common, "application", "APPLICATION_ID")
+
+    numbers = _group(commands, "numbers", "phone numbers (E.164)")
+    add = numbers.add_parser("add", parents=[common], help="give numbers to an account")
+    add.add_argument("account_id")
+    add.add_argument("numbers", nargs="+", metavar="NUMBER")
+    add.set_defaults(handler=_numbers_add)
+    _list_command(
+        numbers,
+        common,
+        "SELECT account_id, number FROM phone_numbers ORDER BY account_id, number",
+        ("account", "number"),
+    )
+    _remove_command(numbers, common, "number", "NUMBER")
+    return parser
+
+
+def _group(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, what: str
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    group = commands.add_parser(name, help=f"manage {what}")
+    return group.add_subparsers(title=f"{name} commands")
+
+
+def _list_command(
+    group: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+    query: str,
+    columns: tuple[str, ...],
+) -> None:
+    command = group.add_parser("list", parents=[common], help="list them")
+
+    def handler(args: argparse.Namespace, settings: Settings) -> int:
+        with _database(settings) as connection:
+            rows = connection.execute(query).fetchall()
+        print("\t".join(columns))
+        for row in rows:
+            print("\t".join(str(value) for value in row))
+        return 0
+
+    command.set_defaults(handler=handler)
+
+
+def _remove_command(
+    group: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+    kind: str,
+    key_name: str,
+) -> None:
+    command = group.add_parser("remove", parents=[common], help=f"remove a {kind}")
+    command.add_argument("key", metavar=key_name)
+
+    def handler(args: argparse.Namespace, settings: Settings) -> int:
+        with _database(settings) as connection:
+            if not provisioning_db.remove(connection, kind, args.key):
+                raise CliError(f"no {kind} {args.key!r}")
+        print(f"removed {kind} {args.key}")
+        return 0
+
+    command.set_defaults(handler=handler)
+
+
+class _database:
+    """A migrated connection that commits on success (each statement autocommits)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.connection: sqlite3.Connection | None = None
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.connection = schema.connect(str(self.settings.database_path))
+        schema.migrate(self.connection)
+        return self.connection
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.connection is not None
+        self.connection.close()
+
+
+def _require_account(connection: sqlite3.Connection, account_id: str) -> None:
+    if connection.execute("SELECT 1 FROM accounts WHERE id = ?", (account_id,)).fetchone() is None:
+        raise CliError(f"no account {account_id!r} (create it with: switchboard accounts create)")
+
+
+def _run(change: Callable[[sqlite3.Connection], None], settings: Settings) -> None:
+    with _database(settings) as connection:
+        try:
+            change(connection)
+        except sqlite3.IntegrityError as error:
+            raise CliError(str(error)) from None
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from switchboard.server import serve
+
+    serve(settings)
+    return 0
+
+
+def _accounts_create(args: argparse.Namespace, settings: Settings) -> int:
+    account_id = args.id or new_account_id()
+    if not ACCOUNT_ID.match(account_id):
+        raise CliError(f"account id must be 7 digits, got {account_id!r}")
+    _run(lambda c: provisioning_db.put_account(c, Account(account_id, args.name)), settings)
+    print(account_id)
+    return 0
+
+
+def _users_add(args: argparse.Namespace, settings: Settings) -> int:
+    password = args.password or new_password()
+
+    def change(connection: sqlite3.Connection) -> None:
+        _require_account(connection, args.account_id)
+        user = ApiUser(args.username, args.account_id, hash_secret(password))
+        provisioning_db.put_user(connection, user)
+
+    _run(change, settings)
+    print(f"user {args.username} of account {args.account_id}")
+    if not args.password:
+        print(f"password {password}")
+    return 0
+
+
+def _clients_add(args: argparse.Namespace, settings: Settings) -> int:
+    client_id = args.client_id or uuid.uuid4().hex
+    secret = args.client_secret or new_password()
+
+    def change(connection: sqlite3.Connection) -> None:
+        _require_account(connection, args.account_id)
+        client = OAuthClient(client_id, args.account_id, hash_secret(secret))
+        provisioning_db.put_oauth_client(connection, client)
+
+    _run(change, settings)
+    print(f"client_id {client_id}")
+    if not args.client_secret:
+        print(f"client_secret {secret}")
+    return 0
+
+
+def _applications_add(args: argparse.Namespace, settings: Settings) -> int:
+    application_id = args.id or str(uuid.uuid4())
+    try:
+        uuid.UUID(application_id)
+    except ValueError:
+        raise CliError(f"application id must be a UUID, got {application_id!r}") from None
+
+    def change(connection: sqlite3.Connection) -> None:
+        _require_account(connection, args.account_id)
+        application = Application(application_id, args.account_id, args.name)
+        provisioning_db.put_application(connection, application)
+
+    _run(change, settings)
+    print(application_id)
+    return 0
+
+
+def _numbers_add(args: argparse.Namespace, settings: Settings) -> int:
+    for number in args.numbers:
+        if not E164.match(number):
+            raise CliError(f"{number!r} is not an E.164 number like +15555551212")
+
+    def change(connection: sqlite3.Connection) -> None:
+        _require_account(connection, args.account_id)
+        for number in args.numbers:
+            provisioning_db.put_number(connection, PhoneNumber(number, args.account_id))
+
+    _run(change, settings)
+    print(f"{len(args.numbers)} number(s) on account {args.account_id}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

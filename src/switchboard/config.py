@@ -1,0 +1,187 @@
+"""Settings from the TOML file and command-line flags, validated once at start.
+
+Flags win over the file; the file wins over the embedded defaults. See docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+DEFAULT_DATA_DIR = "data"
+PROFILES = ("development", "production")
+
+
+class ConfigError(Exception):
+    """The configuration file or flags are wrong; the message says where and how."""
+
+
+@dataclass(frozen=True, slots=True)
+class UserConfig:
+    username: str
+    password: str  # plain text or an already hashed "scrypt$..." value
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthClientConfig:
+    client_id: str
+    client_secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationConfig:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountConfig:
+    id: str
+    name: str
+    users: tuple[UserConfig, ...] = ()
+    oauth_clients: tuple[OAuthClientConfig, ...] = ()
+    applications: tuple[ApplicationConfig, ...] = ()
+    numbers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    # development accepts http webhooks with credentials; production enforces Bandwidth's rules.
+    profile: str = "development"
+    # Honour X-Forwarded-Proto / X-Forwarded-Host (only behind a proxy you control).
+    trust_proxy: bool = False
+    token_lifetime_seconds: int = 3600
+    log_level: str = "info"
+    accounts: tuple[AccountConfig, ...] = ()
+    config_file: Path | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "switchboard.db"
+
+
+def load_settings(
+    config_file: Path | None = None,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    data_dir: Path | None = None,
+) -> Settings:
+    raw: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            raw = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{config_file}: no such file") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{config_file}: not valid TOML: {error}") from None
+    server = _table(raw, "server")
+    profile = _get(server, "profile", str, "development", "server")
+    if profile not in PROFILES:
+        raise ConfigError(f"[server] profile must be one of {', '.join(PROFILES)}, got {profile!r}")
+    file_data_dir = _get(server, "data_dir", str, DEFAULT_DATA_DIR, "server")
+    resolved_data_dir = data_dir or _relative_to(config_file, Path(file_data_dir))
+    return Settings(
+        host=host or _get(server, "host", str, DEFAULT_HOST, "server"),
+        port=port if port is not None else _get(server, "port", int, DEFAULT_PORT, "server"),
+        data_dir=resolved_data_dir,
+        profile=profile,
+        trust_proxy=_get(server, "trust_proxy", bool, False, "server"),
+        token_lifetime_seconds=_get(server, "token_lifetime_seconds", int, 3600, "server"),
+        log_level=_get(server, "log_level", str, "info", "server"),
+        accounts=tuple(
+            _account(entry, index) for index, entry in enumerate(_list(raw, "accounts"))
+        ),
+        config_file=config_file,
+        raw=raw,
+    )
+
+
+def _relative_to(config_file: Path | None, path: Path) -> Path:
+    if config_file is None or path.is_absolute():
+        return path
+    return config_file.parent / path
+
+
+def _account(entry: dict[str, Any], index: int) -> AccountConfig:
+    where = f"accounts[{index}]"
+    from switchboard.provisioning.models import ACCOUNT_ID  # local: avoid an import cycle
+
+    account_id = str(_required(entry, "id", where))
+    if not ACCOUNT_ID.match(account_id):
+        raise ConfigError(f"{where}.id must be 7 digits like Bandwidth's, got {account_id!r}")
+    return AccountConfig(
+        id=account_id,
+        name=_get(entry, "name", str, f"Account {account_id}", where),
+        users=tuple(
+            UserConfig(
+                username=str(_required(user, "username", f"{where}.users[{i}]")),
+                password=str(_required(user, "password", f"{where}.users[{i}]")),
+            )
+            for i, user in enumerate(_list(entry, "users", where))
+        ),
+        oauth_clients=tuple(
+            OAuthClientConfig(
+                client_id=str(_required(client, "client_id", f"{where}.oauth_clients[{i}]")),
+                client_secret=str(
+                    _required(client, "client_secret", f"{where}.oauth_clients[{i}]")
+                ),
+            )
+            for i, client in enumerate(_list(entry, "oauth_clients", where))
+        ),
+        applications=tuple(
+            ApplicationConfig(
+                id=str(_required(app, "id", f"{where}.applications[{i}]")),
+                name=_get(app, "name", str, "Application", f"{where}.applications[{i}]"),
+            )
+            for i, app in enumerate(_list(entry, "applications", where))
+        ),
+        numbers=tuple(_number(n, where) for n in _get(entry, "numbers", list, [], where)),
+    )
+
+
+def _number(value: object, where: str) -> str:
+    from switchboard.calls.validation import E164
+
+    if not isinstance(value, str) or not E164.match(value):
+        raise ConfigError(f"{where}.numbers: {value!r} is not an E.164 number like +15555551212")
+    return value
+
+
+def _table(raw: dict[str, Any], key: str) -> dict[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"[{key}] must be a table")
+    return value
+
+
+def _list(raw: dict[str, Any], key: str, where: str = "") -> list[dict[str, Any]]:
+    value = raw.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ConfigError(f"{where + '.' if where else ''}{key} must be an array of tables")
+    return value
+
+
+def _required(raw: dict[str, Any], key: str, where: str) -> object:
+    if key not in raw:
+        raise ConfigError(f"{where}.{key} is required")
+    return raw[key]
+
+
+def _get(raw: dict[str, Any], key: str, kind: type[T], default: T, where: str) -> T:
+    value = raw.get(key, default)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{where}.{key} must be a {kind.__name__}, got {value!r}")
+    return value

@@ -1,0 +1,1 @@
+"""Accounts and what they own: API users, OAuth clients, applications, phone numbers."""

@@ -1,0 +1,72 @@
+"""Provisioning records, as stored. Secrets are only ever held hashed."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+
+ACCOUNT_ID = re.compile(r"^[0-9]{7}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApiUser:
+    username: str
+    account_id: str
+    password_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthClient:
+    client_id: str
+    account_id: str
+    secret_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    id: str
+    account_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneNumber:
+    number: str
+    account_id: str
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """Everything provisioned, indexed for the lookups a request needs."""
+
+    accounts: dict[str, Account] = field(default_factory=dict)
+    users: dict[str, ApiUser] = field(default_factory=dict)
+    oauth_clients: dict[str, OAuthClient] = field(default_factory=dict)
+    applications: dict[str, Application] = field(default_factory=dict)
+    numbers: dict[str, PhoneNumber] = field(default_factory=dict)
+
+    def account_owns_number(self, account_id: str, number: str) -> bool:
+        owner = self.numbers.get(number)
+        return owner is not None and owner.account_id == account_id
+
+    def account_application(self, account_id: str, application_id: str) -> Application | None:
+        application = self.applications.get(application_id)
+        if application is None or application.account_id != account_id:
+            return None
+        return application
+
+
+def new_account_id() -> str:
+    """Seven digits like Bandwidth's account ids; never starts with 0."""
+    return str(secrets.randbelow(9_000_000) + 1_000_000)
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(18)

@@ -1,0 +1,147 @@
+"""Bring the store's provisioning in line with the config file, or create the demo account.
+
+The config file is declarative: for every account it lists, the store ends up holding exactly
+the users, OAuth clients, applications and numbers the file lists (others are removed).
+Accounts the file does not mention (e.g. made with the CLI) are left alone.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from dataclasses import dataclass
+
+from switchboard.config import AccountConfig
+from switchboard.provisioning.models import (
+    Account,
+    ApiUser,
+    Application,
+    OAuthClient,
+    PhoneNumber,
+    new_account_id,
+    new_password,
+)
+from switchboard.provisioning.secrets import hash_secret, looks_hashed, verify_secret
+from switchboard.store import provisioning_db
+
+DEMO_ACCOUNT_NAME = "Demo account"
+DEMO_USERNAME = "demo"
+DEMO_NUMBERS = ("+15555550100", "+15555550199")
+
+
+@dataclass(frozen=True, slots=True)
+class DemoAccount:
+    account_id: str
+    username: str
+    password: str | None  # only known (and printed) the first time
+    application_id: str
+    numbers: tuple[str, ...]
+
+
+def apply_accounts(connection: sqlite3.Connection, accounts: tuple[AccountConfig, ...]) -> None:
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        snapshot = provisioning_db.load_snapshot(connection)
+        for account in accounts:
+            provisioning_db.put_account(connection, Account(account.id, account.name))
+            _sync_users(connection, account, snapshot.users)
+            _sync_clients(connection, account, snapshot.oauth_clients)
+            wanted_apps = {app.id for app in account.applications}
+            for app in account.applications:
+                provisioning_db.put_application(
+                    connection, Application(app.id, account.id, app.name)
+                )
+            for app_id, existing in snapshot.applications.items():
+                if existing.account_id == account.id and app_id not in wanted_apps:
+                    provisioning_db.remove(connection, "application", app_id)
+            for number in account.numbers:
+                provisioning_db.put_number(connection, PhoneNumber(number, account.id))
+            for number, owner in snapshot.numbers.items():
+                if owner.account_id == account.id and number not in account.numbers:
+                    provisioning_db.remove(connection, "number", number)
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+
+
+def _sync_users(
+    connection: sqlite3.Connection, account: AccountConfig, existing: dict[str, ApiUser]
+) -> None:
+    wanted = {user.username for user in account.users}
+    for user in account.users:
+        current = existing.get(user.username)
+        # Re-hash only when the secret changed: hashing is deliberately slow.
+        if (
+            current
+            and current.account_id == account.id
+            and _same(user.password, current.password_hash)
+        ):
+            continue
+        provisioning_db.put_user(
+            connection, ApiUser(user.username, account.id, _hashed(user.password))
+        )
+    for username, current in existing.items():
+        if current.account_id == account.id and username not in wanted:
+            provisioning_db.remove(connection, "user", username)
+
+
+def _sync_clients(
+    connection: sqlite3.Connection, account: AccountConfig, existing: dict[str, OAuthClient]
+) -> None:
+    wanted = {client.client_id for client in account.oauth_clients}
+    for client in account.oauth_clients:
+        current = existing.get(client.client_id)
+        if (
+            current
+            and current.account_id == account.id
+            and _same(client.client_secret, current.secret_hash)
+        ):
+            continue
+        provisioning_db.put_oauth_client(
+            connection, OAuthClient(client.client_id, account.id, _hashed(client.client_secret))
+        )
+    for client_id, current in existing.items():
+        if current.account_id == account.id and client_id not in wanted:
+            provisioning_db.remove(connection, "oauth-client", client_id)
+
+
+def _hashed(secret: str) -> str:
+    return secret if looks_hashed(secret) else hash_secret(secret)
+
+
+def _same(secret: str, stored_hash: str) -> bool:
+    return secret == stored_hash if looks_hashed(secret) else verify_secret(secret, stored_hash)
+
+
+def ensure_demo_account(connection: sqlite3.Connection) -> DemoAccount | None:
+    """On a store with no accounts at all, create the demo account and return it with its
+    password. On later starts return it without the password. None if other accounts exist."""
+    snapshot = provisioning_db.load_snapshot(connection)
+    demo = next((a for a in snapshot.accounts.values() if a.name == DEMO_ACCOUNT_NAME), None)
+    if demo is not None:
+        apps = [a.id for a in snapshot.applications.values() if a.account_id == demo.id]
+        users = [u.username for u in snapshot.users.values() if u.account_id == demo.id]
+        numbers = tuple(sorted(n for n, o in snapshot.numbers.items() if o.account_id == demo.id))
+        return DemoAccount(
+            demo.id, users[0] if users else "", None, apps[0] if apps else "", numbers
+        )
+    if snapshot.accounts:
+        return None
+    password = new_password()
+    account = Account(new_account_id(), DEMO_ACCOUNT_NAME)
+    application = Application(str(uuid.uuid4()), account.id, "Demo application")
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        provisioning_db.put_account(connection, account)
+        provisioning_db.put_user(
+            connection, ApiUser(DEMO_USERNAME, account.id, hash_secret(password))
+        )
+        provisioning_db.put_application(connection, application)
+        for number in DEMO_NUMBERS:
+            provisioning_db.put_number(connection, PhoneNumber(number, account.id))
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    return DemoAccount(account.id, DEMO_USERNAME, password, application.id, DEMO_NUMBERS)

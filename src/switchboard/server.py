@@ -1,0 +1,121 @@
+"""Assembling a running server: data dir, provisioning, store, app, uvicorn."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.types import ASGIApp
+
+from switchboard.api.app import build_app
+from switchboard.api.auth import Authenticator
+from switchboard.api.context import ApiContext
+from switchboard.calls.service import CallService
+from switchboard.clock import Clock, RealClock
+from switchboard.config import Settings
+from switchboard.provisioning.setup import DemoAccount, apply_accounts, ensure_demo_account
+from switchboard.store import schema
+from switchboard.store.sqlite import SqliteStore
+
+
+def prepare_data_dir(settings: Settings) -> DemoAccount | None:
+    """Create the database, apply the config file's accounts, or create the demo account."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    connection = schema.connect(str(settings.database_path))
+    try:
+        schema.migrate(connection)
+        if settings.accounts:
+            apply_accounts(connection, settings.accounts)
+            return None
+        return ensure_demo_account(connection)
+    finally:
+        connection.close()
+
+
+def token_secret(data_dir: Path) -> bytes:
+    """The key that signs OAuth bearer tokens, made once per data dir and kept private."""
+    path = data_dir / "token-signing.key"
+    if not path.exists():
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
+    """The whole server as an ASGI app; the store opens and closes with the app's lifespan."""
+    store = SqliteStore(settings.database_path)
+    clock = clock or RealClock()
+    context = ApiContext(
+        settings=settings,
+        store=store,
+        auth=Authenticator(token_secret(settings.data_dir), settings.token_lifetime_seconds),
+        calls=CallService(
+            store, clock.wall, enforce_https_credentials=settings.profile == "production"
+        ),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await store.open()
+        context.auth.use_snapshot(await store.load_provisioning())
+        try:
+            yield
+        finally:
+            await store.close()
+
+    return build_app(context, lifespan=lifespan)
+
+
+def demo_banner(demo: DemoAccount, settings: Settings) -> str:
+    base = f"http://{settings.host}:{settings.port}"
+    lines = [
+        "",
+        "Switchboard demo account",
+        f"  account id      {demo.account_id}",
+        f"  API user        {demo.username}",
+        f"  password        {demo.password}",
+        f"  application id  {demo.application_id}",
+        f"  numbers         {', '.join(demo.numbers)}",
+        "",
+        "Create a call:",
+        f"  curl -X POST '{base}/api/v2/accounts/{demo.account_id}/calls' \\",
+        f"    -u '{demo.username}:{demo.password}' \\",
+        "    -H 'Content-type: application/json' \\",
+        f'    --data-raw \'{{"from": "{demo.numbers[0]}", "to": "+15555551313", '
+        f'"answerUrl": "http://127.0.0.1:9000/answer", '
+        f'"applicationId": "{demo.application_id}"}}\'',
+        "",
+        f"The password is shown only this once; it is stored hashed in {settings.database_path}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    demo = prepare_data_dir(settings)
+    if demo is not None and demo.password is not None:
+        print(demo_banner(demo, settings), flush=True)
+    elif demo is not None:
+        print(
+            f"Switchboard demo account {demo.account_id} (user {demo.username!r}, application "
+            f"{demo.application_id}, numbers {', '.join(demo.numbers)}); its password was "
+            "printed on the first start.",
+            flush=True,
+        )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level,
+        access_log=False,
+        server_header=False,
+    )

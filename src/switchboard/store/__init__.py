@@ -1,0 +1,1 @@
+"""Persistence: the `Store` seam and its implementations (SQLite now, PostgreSQL later)."""

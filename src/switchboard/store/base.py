@@ -1,0 +1,36 @@
+"""The `Store` seam: what the API and the engine need from persistence, nothing more."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from switchboard.calls.model import Call
+from switchboard.provisioning.models import Snapshot
+
+
+class Store(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def provisioning_changed(self) -> bool:
+        """Cheap, synchronous: has provisioning changed (here or in another process) since the
+        last `load_provisioning()`? Checked on every authenticated request."""
+        ...
+
+    async def load_provisioning(self) -> Snapshot: ...
+
+    async def insert_call(self, call: Call) -> None:
+        """Durably store a new call; returns only once it is committed."""
+        ...
+
+    async def save_call(self, call: Call) -> None:
+        """Durably store a call's new state."""
+        ...
+
+    async def get_call(self, call_id: str) -> Call | None: ...
+
+    async def calls_in_states(self, states: Sequence[str]) -> list[Call]:
+        """Calls the engine must (re)drive, e.g. after a restart."""
+        ...

@@ -1,0 +1,100 @@
+"""Synchronous provisioning reads and writes on a SQLite connection (used by the CLI, the config
+file sync at start-up, and by SqliteStore to load its snapshot)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from switchboard.provisioning.models import (
+    Account,
+    ApiUser,
+    Application,
+    OAuthClient,
+    PhoneNumber,
+    Snapshot,
+)
+
+
+def load_snapshot(connection: sqlite3.Connection) -> Snapshot:
+    snapshot = Snapshot()
+    for account_id, name in connection.execute("SELECT id, name FROM accounts"):
+        snapshot.accounts[account_id] = Account(account_id, name)
+    for username, account_id, password_hash in connection.execute(
+        "SELECT username, account_id, password_hash FROM api_users"
+    ):
+        snapshot.users[username] = ApiUser(username, account_id, password_hash)
+    for client_id, account_id, secret_hash in connection.execute(
+        "SELECT client_id, account_id, secret_hash FROM oauth_clients"
+    ):
+        snapshot.oauth_clients[client_id] = OAuthClient(client_id, account_id, secret_hash)
+    for application_id, account_id, name in connection.execute(
+        "SELECT id, account_id, name FROM applications"
+    ):
+        snapshot.applications[application_id] = Application(application_id, account_id, name)
+    for number, account_id in connection.execute("SELECT number, account_id FROM phone_numbers"):
+        snapshot.numbers[number] = PhoneNumber(number, account_id)
+    return snapshot
+
+
+def generation(connection: sqlite3.Connection) -> int:
+    row = connection.execute(
+        "SELECT value FROM meta WHERE key = 'provisioning_generation'"
+    ).fetchone()
+    return int(row[0])
+
+
+def put_account(connection: sqlite3.Connection, account: Account) -> None:
+    connection.execute(
+        "INSERT INTO accounts (id, name) VALUES (?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET name = excluded.name WHERE name != excluded.name",
+        (account.id, account.name),
+    )
+
+
+def put_user(connection: sqlite3.Connection, user: ApiUser) -> None:
+    connection.execute(
+        "INSERT INTO api_users (username, account_id, password_hash) VALUES (?, ?, ?) "
+        "ON CONFLICT (username) DO UPDATE SET account_id = excluded.account_id, "
+        "password_hash = excluded.password_hash",
+        (user.username, user.account_id, user.password_hash),
+    )
+
+
+def put_oauth_client(connection: sqlite3.Connection, client: OAuthClient) -> None:
+    connection.execute(
+        "INSERT INTO oauth_clients (client_id, account_id, secret_hash) VALUES (?, ?, ?) "
+        "ON CONFLICT (client_id) DO UPDATE SET account_id = excluded.account_id, "
+        "secret_hash = excluded.secret_hash",
+        (client.client_id, client.account_id, client.secret_hash),
+    )
+
+
+def put_application(connection: sqlite3.Connection, application: Application) -> None:
+    connection.execute(
+        "INSERT INTO applications (id, account_id, name) VALUES (?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id, name = excluded.name",
+        (application.id, application.account_id, application.name),
+    )
+
+
+def put_number(connection: sqlite3.Connection, number: PhoneNumber) -> None:
+    connection.execute(
+        "INSERT INTO phone_numbers (number, account_id) VALUES (?, ?) "
+        "ON CONFLICT (number) DO UPDATE SET account_id = excluded.account_id",
+        (number.number, number.account_id),
+    )
+
+
+_REMOVALS = {
+    "user": "DELETE FROM api_users WHERE username = ?",
+    "oauth-client": "DELETE FROM oauth_clients WHERE client_id = ?",
+    "application": "DELETE FROM applications WHERE id = ?",
+    "number": "DELETE FROM phone_numbers WHERE number = ?",
+    "account": "DELETE FROM accounts WHERE id = ?",
+}
+
+
+def remove(connection: sqlite3.Connection, kind: str, key: str) -> bool:
+    """Remove one record of `kind` by its key; True if it existed."""
+    cursor = connection.execute(_REMOVALS[kind], (key,))
+    return cursor.rowcount > 0

@@ -1,0 +1,96 @@
+"""SQLite schema and its migrations, applied in order by PRAGMA user_version."""
+
+from __future__ import annotations
+
+import sqlite3
+
+_PROVISIONING_TABLES = ("accounts", "api_users", "oauth_clients", "applications", "phone_numbers")
+
+MIGRATIONS: list[str] = [
+    # 1: provisioning, calls, and a generation counter that every provisioning change bumps
+    # (via triggers, so the CLI in another process invalidates the server's caches too).
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    INSERT INTO meta (key, value) VALUES ('provisioning_generation', 0);
+    CREATE TABLE accounts (id TEXT PRIMARY KEY, name TEXT NOT NULL);
+    CREATE TABLE api_users (
+        username TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        password_hash TEXT NOT NULL
+    );
+    CREATE TABLE oauth_clients (
+        client_id TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        secret_hash TEXT NOT NULL
+    );
+    CREATE TABLE applications (
+        id TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        name TEXT NOT NULL
+    );
+    CREATE TABLE phone_numbers (
+        number TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE
+    );
+    CREATE TABLE calls (
+        call_id TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        enqueued_time TEXT NOT NULL,
+        start_time TEXT,
+        to_number TEXT NOT NULL,
+        from_number TEXT NOT NULL,
+        disconnect_cause TEXT,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX calls_by_account_time ON calls (account_id, enqueued_time);
+    CREATE INDEX calls_by_state ON calls (state) WHERE state != 'disconnected';
+    """
+    + "".join(
+        f"""
+    CREATE TRIGGER {table}_{action}_bumps_generation AFTER {action} ON {table}
+    BEGIN UPDATE meta SET value = value + 1 WHERE key = 'provisioning_generation'; END;
+    """
+        for table in _PROVISIONING_TABLES
+        for action in ("INSERT", "UPDATE", "DELETE")
+    ),
+]
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """Open a connection with the settings every connection needs."""
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    connection.execute("PRAGMA journal_mode=WAL")
+    # NORMAL in WAL mode survives a crash of Switchboard (kill -9); FULL also survives power loss.
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute("PRAGMA foreign_keys=ON")
+    connection.execute("PRAGMA busy_timeout=30000")
+    return connection
+
+
+def migrate(connection: sqlite3.Connection) -> None:
+    (version,) = connection.execute("PRAGMA user_version").fetchone()
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            # executescript would COMMIT on its own; run statement by statement inside our txn.
+            for statement in _statements(script):
+                connection.execute(statement)
+            connection.execute(f"PRAGMA user_version={number}")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+
+def _statements(script: str) -> list[str]:
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements
