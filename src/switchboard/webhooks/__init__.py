@@ -1,0 +1,1 @@
+"""Webhooks: callback payloads (pure builders) and their delivery to the application."""
