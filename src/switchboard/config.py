@@ -6,9 +6,12 @@ Flags win over the file; the file wins over the embedded defaults. See docs/conf
 from __future__ import annotations
 
 import tomllib
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+
+from switchboard.network.phones import PhoneConfigError, SimulatorSettings, parse_simulator
 
 T = TypeVar("T")
 
@@ -62,6 +65,7 @@ class Settings:
     token_lifetime_seconds: int = 3600
     log_level: str = "info"
     accounts: tuple[AccountConfig, ...] = ()
+    simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
     config_file: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -97,14 +101,22 @@ def load_settings(
         data_dir=resolved_data_dir,
         profile=profile,
         trust_proxy=_get(server, "trust_proxy", bool, False, "server"),
-        token_lifetime_seconds=_get(server, "token_lifetime_seconds", int, 3600, "server"),
+        token_lifetime_seconds=_positive(server, "token_lifetime_seconds", 3600),
         log_level=_get(server, "log_level", str, "info", "server"),
-        accounts=tuple(
-            _account(entry, index) for index, entry in enumerate(_list(raw, "accounts"))
+        accounts=_unique(
+            tuple(_account(entry, index) for index, entry in enumerate(_list(raw, "accounts")))
         ),
+        simulator=_simulator(raw),
         config_file=config_file,
         raw=raw,
     )
+
+
+def _simulator(raw: dict[str, Any]) -> SimulatorSettings:
+    try:
+        return parse_simulator(raw)
+    except PhoneConfigError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _relative_to(config_file: Path | None, path: Path) -> Path:
@@ -141,13 +153,53 @@ def _account(entry: dict[str, Any], index: int) -> AccountConfig:
         ),
         applications=tuple(
             ApplicationConfig(
-                id=str(_required(app, "id", f"{where}.applications[{i}]")),
+                id=_uuid(_required(app, "id", f"{where}.applications[{i}]"), where),
                 name=_get(app, "name", str, "Application", f"{where}.applications[{i}]"),
             )
             for i, app in enumerate(_list(entry, "applications", where))
         ),
         numbers=tuple(_number(n, where) for n in _get(entry, "numbers", list, [], where)),
     )
+
+
+def _positive(server: dict[str, Any], key: str, default: int) -> int:
+    value = _get(server, key, int, default, "server")
+    if value < 1:
+        raise ConfigError(f"server.{key} must be a positive number of seconds, got {value}")
+    return value
+
+
+def _uuid(value: object, where: str) -> str:
+    try:
+        uuid.UUID(str(value))
+        return str(value)  # as written: requests must quote it the same way (as the CLI does)
+    except ValueError:
+        raise ConfigError(
+            f"{where}.applications: id {value!r} is not a UUID "
+            "like 7fc9698a-b04a-468b-9e8f-91238c0d0086"
+        ) from None
+
+
+def _unique(accounts: tuple[AccountConfig, ...]) -> tuple[AccountConfig, ...]:
+    """Ids are global in the store: a second account claiming one would silently take it over."""
+    seen_accounts: set[str] = set()
+    owners: dict[tuple[str, str], str] = {}
+    for account in accounts:
+        if account.id in seen_accounts:
+            raise ConfigError(f"account id {account.id!r} appears more than once in [[accounts]]")
+        seen_accounts.add(account.id)
+        keys = [("username", user.username) for user in account.users]
+        keys += [("OAuth client_id", client.client_id) for client in account.oauth_clients]
+        keys += [("application id", app.id) for app in account.applications]
+        keys += [("number", number) for number in account.numbers]
+        for kind, key in keys:
+            owner = owners.setdefault((kind, key), account.id)
+            if owner != account.id:
+                raise ConfigError(
+                    f"{kind} {key!r} is given to two accounts ({owner} and {account.id}); "
+                    "each may belong to one account only"
+                )
+    return accounts
 
 
 def _number(value: object, where: str) -> str:

@@ -11,15 +11,20 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
+from switchboard.activity import Activity
 from switchboard.api.app import build_app
 from switchboard.api.auth import Authenticator
 from switchboard.api.context import ApiContext
+from switchboard.api.routes_switchboard import switchboard_routes
+from switchboard.calls.engine import Engine
 from switchboard.calls.service import CallService
 from switchboard.clock import Clock, RealClock
 from switchboard.config import Settings
+from switchboard.network.simulated import SimulatedNetwork
 from switchboard.provisioning.setup import DemoAccount, apply_accounts, ensure_demo_account
 from switchboard.store import schema
 from switchboard.store.sqlite import SqliteStore
+from switchboard.webhooks.delivery import HttpWebhookSender
 
 
 def prepare_data_dir(settings: Settings) -> DemoAccount | None:
@@ -47,28 +52,40 @@ def token_secret(data_dir: Path) -> bytes:
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
-    """The whole server as an ASGI app; the store opens and closes with the app's lifespan."""
+    """The whole server as an ASGI app; the store and the engine start and stop with the app's
+    lifespan. `clock` replaces the real one (tests pass a VirtualClock)."""
     store = SqliteStore(settings.database_path)
-    clock = clock or RealClock()
+    clock = clock or RealClock(settings.simulator.time_scale)
+    activity = Activity()
+    network = SimulatedNetwork(settings.simulator, clock, activity)
+    sender = HttpWebhookSender()
+    engine = Engine(store, network, sender, clock, activity)
+    calls = CallService(
+        store, clock.wall, enforce_https_credentials=settings.profile == "production"
+    )
+    calls.listeners.append(engine.on_call_created)
     context = ApiContext(
         settings=settings,
         store=store,
         auth=Authenticator(token_secret(settings.data_dir), settings.token_lifetime_seconds),
-        calls=CallService(
-            store, clock.wall, enforce_https_credentials=settings.profile == "production"
-        ),
+        calls=calls,
+        engine=engine,
+        simulator=network,
     )
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await store.open()
         context.auth.use_snapshot(await store.load_provisioning())
+        await engine.start()
         try:
             yield
         finally:
+            await engine.stop()
+            await sender.close()
             await store.close()
 
-    return build_app(context, lifespan=lifespan)
+    return build_app(context, lifespan=lifespan, extra_routes=switchboard_routes())
 
 
 def demo_banner(demo: DemoAccount, settings: Settings) -> str:

@@ -57,6 +57,18 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     except orjson.JSONDecodeError as error:
         raise ValidationError(f"Malformed JSON in request body: {error}") from None
     if not isinstance(value, dict):
-        kind = "an array" if isinstance(value, list) else f"a {type(value).__name__}"
-        raise ValidationError(f"Request body must be a JSON object, got {kind}")
+        raise ValidationError(f"Request body must be a JSON object, got {_json_kind(value)}")
     return value
+
+
+def _json_kind(value: object) -> str:
+    """Name a decoded JSON value the way JSON does (not Python's str/int/NoneType)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array"

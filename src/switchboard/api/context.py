@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 
 from switchboard.api.auth import Authenticator, Principal
+from switchboard.calls.engine import Engine
 from switchboard.calls.service import CallService
 from switchboard.config import Settings
+from switchboard.network.simulated import SimulatedNetwork
 from switchboard.store.base import Store
 
 
@@ -18,6 +20,8 @@ class ApiContext:
     store: Store
     auth: Authenticator
     calls: CallService
+    engine: Engine | None = None
+    simulator: SimulatedNetwork | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
     async def refresh_provisioning(self) -> None:

@@ -20,7 +20,7 @@ async def issue_token(request: Request) -> Response:
         form = parse_qs(raw.decode("utf-8", "replace"))
         grant_type = (form.get("grant_type") or [""])[0]
         if grant_type != "client_credentials":
-            raise ValidationError(
+            raise _UnsupportedGrantType(
                 f"Unsupported grant_type {grant_type!r}: only client_credentials is supported"
             )
         await context.refresh_provisioning()
@@ -37,9 +37,18 @@ async def issue_token(request: Request) -> Response:
     )
 
 
+class _UnsupportedGrantType(ValidationError):
+    pass
+
+
 def _oauth_error(error: SwitchboardError) -> Response:
     """Bandwidth's error shape, plus RFC 6749's `error` fields so OAuth libraries understand it."""
-    code = "invalid_client" if isinstance(error, AuthenticationError) else "unsupported_grant_type"
+    if isinstance(error, AuthenticationError):
+        code = "invalid_client"
+    elif isinstance(error, _UnsupportedGrantType):
+        code = "unsupported_grant_type"
+    else:
+        code = "invalid_request"  # e.g. a body over the size limit
     body = {
         "type": error.type,
         "description": error.description,

@@ -8,15 +8,17 @@ raises ValidationError with a description in Bandwidth's style: "Invalid <field>
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from switchboard.errors import ValidationError
 
-E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
+# \Z, not $: `$` also matches before a trailing newline, which must never pass as a number.
+E164 = re.compile(r"^\+[1-9][0-9]{1,14}\Z")
 # A SIP URI: scheme, optional user part, a host; Bandwidth also accepts sips.
-SIP_URI = re.compile(r"^sips?:(?:[^@\s]+@)?[A-Za-z0-9.\-\[\]:]+(?:;[^\s]*)?$")
+SIP_URI = re.compile(r"^sips?:(?:[^@\s]+@)?[A-Za-z0-9.\-\[\]:]+(?:;[^\s]*)?\Z", re.IGNORECASE)
 MAX_URL_LENGTH = 2048
 CALLBACK_METHODS = ("GET", "POST")
 
@@ -82,7 +84,9 @@ def integer(body: Mapping[str, Any], field: str, *, minimum: int, maximum: int) 
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise invalid(field, f"must be an integer, got {_json_type(value)} {value!r}")
+        # Show the value only for numbers (2.5); Python's repr of others would mislead.
+        shown = f" {value}" if isinstance(value, float) else ""
+        raise invalid(field, f"must be an integer, got {_json_type(value)}{shown}")
     if not minimum <= value <= maximum:
         raise invalid(field, f"must be between {minimum} and {maximum}, got {value}")
     return value
@@ -94,8 +98,11 @@ def url(body: Mapping[str, Any], field: str) -> str | None:
         return None
     if len(value) > MAX_URL_LENGTH:
         raise invalid(field, f"must be at most {MAX_URL_LENGTH} characters, got {len(value)}")
+    if any(char.isspace() or unicodedata.category(char) == "Cc" for char in value):
+        raise invalid(field, f"must not contain spaces or control characters, got {value!r}")
     try:
         parts = urlsplit(value)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number 0-65535
     except ValueError as exc:
         raise invalid(field, f"'{value}' is not a valid URL ({exc})") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
@@ -139,7 +146,8 @@ def e164_or_sip(body: Mapping[str, Any], field: str) -> str | None:
 
 
 def has_control_characters(text: str) -> bool:
-    return any(ord(char) < 0x20 or ord(char) == 0x7F for char in text)
+    """C0 and C1 controls (category Cc: new lines, tabs, DEL, U+0080-U+009F)."""
+    return any(unicodedata.category(char) == "Cc" for char in text)
 
 
 def _plain(value: float) -> str:

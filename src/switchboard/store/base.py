@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from switchboard.calls.model import Call
+from switchboard.calls.timeline import TimelineEntry
 from switchboard.provisioning.models import Snapshot
 
 
@@ -34,3 +35,7 @@ class Store(Protocol):
     async def calls_in_states(self, states: Sequence[str]) -> list[Call]:
         """Calls the engine must (re)drive, e.g. after a restart."""
         ...
+
+    async def append_timeline(self, call_id: str, entries: Sequence[TimelineEntry]) -> None: ...
+
+    async def timeline(self, call_id: str) -> list[TimelineEntry]: ...

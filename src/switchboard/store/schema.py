@@ -54,6 +54,17 @@ MIGRATIONS: list[str] = [
         for table in _PROVISIONING_TABLES
         for action in ("INSERT", "UPDATE", "DELETE")
     ),
+    # 2: each call's timeline: state changes, verbs, webhook exchanges, errors, in order.
+    """
+    CREATE TABLE call_timeline (
+        call_id TEXT NOT NULL,
+        sequence INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (call_id, sequence)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 

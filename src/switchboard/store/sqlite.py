@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from switchboard.calls.model import Call
+from switchboard.calls.timeline import TimelineEntry
 from switchboard.provisioning.models import Snapshot
 from switchboard.store import provisioning_db, schema
 
@@ -174,6 +175,30 @@ class SqliteStore:
             f"SELECT data FROM calls WHERE state IN ({marks}) ORDER BY enqueued_time", tuple(states)
         ).fetchall()
         return [Call.from_row(orjson.loads(data)) for (data,) in rows]
+
+    async def append_timeline(self, call_id: str, entries: Sequence[TimelineEntry]) -> None:
+        rows = [
+            (call_id, entry.sequence, entry.at, entry.kind, orjson.dumps(entry.data).decode())
+            for entry in entries
+        ]
+        await self._write(
+            lambda connection: connection.executemany(
+                "INSERT OR REPLACE INTO call_timeline (call_id, sequence, at, kind, data) "
+                "VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+        )
+
+    async def timeline(self, call_id: str) -> list[TimelineEntry]:
+        rows = self._read.execute(
+            "SELECT sequence, at, kind, data FROM call_timeline WHERE call_id = ? "
+            "ORDER BY sequence",
+            (call_id,),
+        ).fetchall()
+        return [
+            TimelineEntry(sequence, at, kind, orjson.loads(data))
+            for sequence, at, kind, data in rows
+        ]
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:

@@ -1,0 +1,125 @@
+"""Switchboard's own paths (never Bandwidth's): call timelines and the simulated callee.
+
+GET  /switchboard/v1/accounts/{accountId}/calls/{callId}/timeline
+POST /switchboard/v1/accounts/{accountId}/calls/{callId}/callee   {"action": ..., "digits"}
+GET  /switchboard/v1/phones/{number}
+PUT  /switchboard/v1/phones/{number}                               {"outcome": ..., ...}
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from switchboard.api.body import read_json_object
+from switchboard.api.context import ApiContext
+from switchboard.api.responses import JsonResponse
+from switchboard.calls.model import Call
+from switchboard.errors import ConflictError, NotFoundError, ValidationError
+from switchboard.network.phones import PhoneBehaviour, PhoneConfigError, parse_behaviour
+
+PREFIX = "/switchboard/v1"
+CALLEE_ACTIONS = ("answer", "reject", "busy", "hangup", "press")
+
+
+def _context(request: Request) -> ApiContext:
+    context: ApiContext = request.app.state.context
+    return context
+
+
+async def _owned_call(request: Request) -> tuple[ApiContext, Call]:
+    context = _context(request)
+    account_id = request.path_params["account_id"]
+    call_id = request.path_params["call_id"]
+    await context.authorize(request, account_id)
+    call = await context.store.get_call(call_id)
+    if call is None or call.account_id != account_id:
+        raise NotFoundError(f"Call {call_id} not found")
+    return context, call
+
+
+async def call_timeline(request: Request) -> Response:
+    context, call = await _owned_call(request)
+    runner = context.engine.get(call.call_id) if context.engine else None
+    entries = [entry.to_json() for entry in await context.store.timeline(call.call_id)]
+    if runner is not None:  # entries not yet written to the store
+        entries += [entry.to_json() for entry in runner.timeline.pending]
+    return JsonResponse({"callId": call.call_id, "state": call.state, "timeline": entries})
+
+
+async def act_as_callee(request: Request) -> Response:
+    context, call = await _owned_call(request)
+    body = await read_json_object(request)
+    action = body.get("action")
+    if action not in CALLEE_ACTIONS:
+        raise ValidationError(
+            f"Invalid action: must be one of {', '.join(CALLEE_ACTIONS)}, got {action!r}"
+        )
+    leg = context.simulator.legs.get(call.call_id) if context.simulator else None
+    if leg is None:
+        raise ConflictError(f"Call {call.call_id} has no live simulated callee")
+    if action == "answer":
+        leg.answer()
+    elif action in ("reject", "busy"):
+        if leg.answered:
+            raise ConflictError(f"Call {call.call_id} is already answered; use hangup")
+        leg.respond_with("reject" if action == "reject" else "busy")
+    elif action == "hangup":
+        leg.remote_hangup()
+    else:
+        digits = body.get("digits")
+        if not isinstance(digits, str) or not digits or not set(digits) <= set("0123456789*#ABCD"):
+            raise ValidationError("Invalid digits: a string of 0-9 * # A-D is required")
+        if not leg.answered:
+            raise ConflictError(f"Call {call.call_id} is not answered yet")
+        leg.press(digits)
+    return Response(status_code=204)
+
+
+async def _authenticated(request: Request) -> ApiContext:
+    context = _context(request)
+    await context.refresh_provisioning()
+    await context.auth.authenticate(request.headers.get("authorization"))
+    return context
+
+
+def _behaviour_json(number: str, behaviour: PhoneBehaviour) -> dict[str, Any]:
+    data = asdict(behaviour)
+    data["timed_digits"] = [asdict(t) for t in behaviour.timed_digits]
+    return {"number": number, **data}
+
+
+async def get_phone(request: Request) -> Response:
+    context = await _authenticated(request)
+    number = request.path_params["number"]
+    if context.simulator is None:
+        raise NotFoundError("The simulated network is not in use")
+    return JsonResponse(_behaviour_json(number, context.simulator.behaviour_for(number)))
+
+
+async def put_phone(request: Request) -> Response:
+    context = await _authenticated(request)
+    number = request.path_params["number"]
+    if context.simulator is None:
+        raise NotFoundError("The simulated network is not in use")
+    body = await read_json_object(request)
+    try:
+        behaviour = parse_behaviour(body, context.simulator.settings.default, "phone")
+    except PhoneConfigError as error:
+        raise ValidationError(str(error)) from None
+    context.simulator.set_phone(number, behaviour)
+    return JsonResponse(_behaviour_json(number, behaviour))
+
+
+def switchboard_routes() -> list[Route]:
+    call = PREFIX + "/accounts/{account_id}/calls/{call_id}"
+    return [
+        Route(call + "/timeline", call_timeline, methods=["GET"]),
+        Route(call + "/callee", act_as_callee, methods=["POST"]),
+        Route(PREFIX + "/phones/{number}", get_phone, methods=["GET"]),
+        Route(PREFIX + "/phones/{number}", put_phone, methods=["PUT"]),
+    ]

@@ -1,0 +1,335 @@
+"""The BXML interpreter: one call's verbs as a pure state machine, events in, actions out.
+
+It does no IO and knows no clock: the engine plays what it is told, starts the timers it is asked
+for, delivers callbacks, and feeds back what happened. Every transition is in the `_HANDLERS`
+table at the bottom of this file; an event the current state does not list is ignored.
+
+Where Bandwidth's docs are silent, Switchboard chooses:
+- A callback that expects BXML (redirect, gather) answered with an empty body ends the document,
+  and so the call, with cause `hangup`, like any end of BXML (bxml/about.mdx: "there is an
+  implicit <Hangup> at the end of the document").
+- <StartGather> stays on across documents (it is the call's, not the document's) until
+  <StopGather> or the end of the call; a second <StartGather> replaces the first. It is paused
+  while a <Gather> collects digits, so those digits are not also sent as dtmf events
+  (startGather.mdx); it is live while a callback is awaited.
+- A failed dtmf callback does not end the call (nothing waits for it); CallbackFailed is only
+  heard while a BXML callback is awaited.
+- New BXML (replace) interrupts the current verb: the prompt stops, timers are cancelled, and an
+  interrupted <Gather> sends no gather event. The engine must drop the answers of callbacks it
+  sent before a replace: they no longer have a verb to answer.
+- <Gather input="dtmf_speech"> collects DTMF only (there is no speech recognition yet);
+  <Gather input="speech"> could never hear anything, so it ends the call like an unsupported verb.
+- On an unanswered inbound call (`answered=False`, BXML from the initiate event), <Ring> answers
+  only if answerCall is true (ring.mdx); any other verb that plays media answers the call first;
+  <Hangup> and an empty document leave it unanswered (they reject it, per hangup.mdx). Outbound
+  calls run BXML from the answer event, already answered, so this never applies to them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import Enum
+from typing import Any
+
+from . import verbs as v
+from .actions import (
+    Action,
+    AnswerCall,
+    Hangup,
+    HangupCause,
+    RingTone,
+    SendCallback,
+    SendDigits,
+    SetTag,
+    Silence,
+    StopMedia,
+    play_prompt,
+)
+from .events import (
+    CallbackAnswered,
+    CallbackFailed,
+    DigitPressed,
+    Event,
+    MediaFinished,
+    TimerFired,
+)
+from .gather import GatherRun
+from .verbs import Document
+
+_DTMF_DIGITS = frozenset("0123456789*#ABCD")
+
+
+class State(Enum):
+    IDLE = "idle"  # not started
+    RUNNING = "running"  # executing verbs that finish at once; never seen between calls
+    PLAYING = "playing"  # waiting for MediaFinished (speak, play, pause, ring, send dtmf)
+    GATHERING = "gathering"  # a <Gather> runs
+    AWAITING_BXML = "awaiting-bxml"  # a redirect or gather callback is out
+    ENDED = "ended"  # Hangup was returned; nothing more happens
+
+
+class Interpreter:
+    """Runs one call's BXML. `tag` is the call's tag so far; `answered` is False only for an
+    inbound call that BXML may still answer or reject."""
+
+    def __init__(self, document: Document, *, tag: str | None, answered: bool = True) -> None:
+        self._document = document
+        self._next_verb = 0
+        self._state = State.IDLE
+        self._tag = tag or None
+        self._answered = answered
+        self._dtmf: v.StartGather | None = None
+        self._gather: GatherRun | None = None
+        self._gathers_started = 0
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @property
+    def gathers_started(self) -> int:
+        """How many <Gather>s have started listening so far (the engine tells the far end)."""
+        return self._gathers_started
+
+    @property
+    def tag(self) -> str | None:
+        """The tag that callbacks carry now (None: no tag, the field is left out)."""
+        return self._tag
+
+    @tag.setter
+    def tag(self, tag: str | None) -> None:
+        # For a tag set from outside the BXML (updateCall); "" clears it, as in BXML.
+        self._tag = tag or None
+
+    def start(self) -> list[Action]:
+        """Run the document from its first verb."""
+        if self._state is not State.IDLE:
+            return []
+        return self._run_from_start()
+
+    def handle(self, event: Event) -> list[Action]:
+        """React to an event; one that makes no sense now is ignored (returns [])."""
+        handler = _HANDLERS[self._state].get(type(event))
+        return handler(self, event) if handler else []
+
+    def replace(self, document: Document) -> list[Action]:
+        """New BXML arrived (a callback's answer, PUT .../bxml, updateCall's redirect): interrupt
+        the current verb and run `document` from its first verb."""
+        if self._state is State.ENDED:
+            return []
+        actions = self._interrupt()
+        self._document = document
+        return actions + self._run_from_start()
+
+    # Running verbs.
+
+    def _run_from_start(self) -> list[Action]:
+        self._next_verb = 0
+        self._state = State.RUNNING
+        return self._run()
+
+    def _run(self) -> list[Action]:
+        actions: list[Action] = []
+        while self._state is State.RUNNING:
+            if self._next_verb >= len(self._document.verbs):
+                return actions + self._end("hangup")
+            verb = self._document.verbs[self._next_verb]
+            self._next_verb += 1
+            actions += self._execute(verb)
+        return actions
+
+    def _execute(self, verb: v.Verb) -> list[Action]:
+        match verb:
+            case v.SpeakSentence() | v.PlayAudio():
+                return self._play([play_prompt(verb)])
+            case v.Pause(duration=seconds):
+                return self._play([Silence(seconds)])
+            case v.Ring(duration=seconds, answer_call=answer_call):
+                return self._play([RingTone(seconds)], answer=answer_call)
+            case v.SendDtmf():
+                return self._play([SendDigits(verb.digits, verb.tone_duration, verb.tone_interval)])
+            case v.Tag(value=value):
+                return self._change_tag(value)
+            case v.StartGather():
+                self._dtmf = verb
+                return self._tag_attribute(verb.tag)
+            case v.StopGather():
+                self._dtmf = None
+                return []
+            case v.Redirect():
+                return self._redirect(verb)
+            case v.Gather():
+                return self._start_gather(verb)
+            case v.Hangup():
+                return self._end("hangup")
+            case v.UnsupportedVerb(name=name):
+                message = f"Verb <{name}> is not supported by Switchboard yet"
+                return self._end("application-error", message)
+
+    def _play(self, media: list[Action], *, answer: bool = True) -> list[Action]:
+        self._state = State.PLAYING
+        return self._answer(answer) + media
+
+    def _answer(self, answer: bool = True) -> list[Action]:
+        if self._answered or not answer:
+            return []
+        self._answered = True
+        return [AnswerCall()]
+
+    def _redirect(self, verb: v.Redirect) -> list[Action]:
+        actions = self._tag_attribute(verb.tag)
+        callback = SendCallback(
+            event_type="redirect",
+            url=verb.redirect_url,
+            method=verb.redirect_method,
+            fallback_url=verb.redirect_fallback_url,
+            fallback_method=verb.redirect_fallback_method,
+            username=verb.username,
+            password=verb.password,
+            fallback_username=verb.fallback_username,
+            fallback_password=verb.fallback_password,
+            fields=self._fields(),
+            expects_bxml=True,
+        )
+        self._state = State.AWAITING_BXML
+        return [*actions, callback]
+
+    def _start_gather(self, verb: v.Gather) -> list[Action]:
+        actions = self._tag_attribute(verb.tag)
+        if verb.input == "speech":
+            message = 'Gather input="speech" is not supported by Switchboard yet'
+            return actions + self._end("application-error", message)
+        self._gathers_started += 1
+        self._gather = GatherRun(verb, f"gather-{self._gathers_started}")
+        self._state = State.GATHERING
+        return actions + self._answer() + self._gather.start()
+
+    def _after_gather_step(self, run: GatherRun, actions: list[Action]) -> list[Action]:
+        if run.result is None:
+            return actions
+        self._gather = None
+        verb = run.verb
+        if verb.gather_url is None:
+            # gather.mdx: without gatherUrl the digits are dropped and the document continues.
+            self._state = State.RUNNING
+            return actions + self._run()
+        callback = SendCallback(
+            event_type="gather",
+            url=verb.gather_url,
+            method=verb.gather_method,
+            fallback_url=verb.gather_fallback_url,
+            fallback_method=verb.gather_fallback_method,
+            username=verb.username,
+            password=verb.password,
+            fallback_username=verb.fallback_username,
+            fallback_password=verb.fallback_password,
+            fields=self._fields(
+                digits=run.result.digits, terminatingDigit=run.result.terminating_digit
+            ),
+            expects_bxml=True,
+        )
+        self._state = State.AWAITING_BXML
+        return [*actions, callback]
+
+    def _interrupt(self) -> list[Action]:
+        if self._state is State.PLAYING:
+            return [StopMedia()]
+        if self._state is State.GATHERING and self._gather is not None:
+            actions = self._gather.interrupt()
+            self._gather = None
+            return actions
+        return []
+
+    def _end(self, cause: HangupCause, message: str | None = None) -> list[Action]:
+        self._state = State.ENDED
+        self._dtmf = None
+        return [Hangup(cause, message)]
+
+    # The tag.
+
+    def _tag_attribute(self, value: str | None) -> list[Action]:
+        # A verb's tag attribute: absent (None) keeps the tag, "" clears it.
+        return [] if value is None else self._change_tag(value or None)
+
+    def _change_tag(self, tag: str | None) -> list[Action]:
+        if tag == self._tag:
+            return []
+        self._tag = tag
+        return [SetTag(tag)]
+
+    def _fields(self, **fields: object) -> dict[str, object]:
+        if self._tag is not None:
+            fields["tag"] = self._tag
+        return fields
+
+    # Event handlers, dispatched by the table below.
+
+    def _on_media_finished(self, _event: MediaFinished) -> list[Action]:
+        self._state = State.RUNNING
+        return self._run()
+
+    def _on_digit(self, event: DigitPressed) -> list[Action]:
+        if event.digit not in _DTMF_DIGITS:
+            return []
+        if self._gather is not None:
+            return self._after_gather_step(self._gather, self._gather.digit(event.digit))
+        if self._dtmf is None:
+            return []
+        dtmf = self._dtmf
+        return [
+            SendCallback(
+                event_type="dtmf",
+                url=dtmf.dtmf_url,
+                method=dtmf.dtmf_method,
+                fallback_url=None,
+                fallback_method="POST",
+                username=dtmf.username,
+                password=dtmf.password,
+                fallback_username=None,
+                fallback_password=None,
+                fields=self._fields(digit=event.digit),
+                expects_bxml=False,
+            )
+        ]
+
+    def _on_gather_media_finished(self, _event: MediaFinished) -> list[Action]:
+        assert self._gather is not None  # GATHERING always has a run
+        return self._after_gather_step(self._gather, self._gather.media_finished())
+
+    def _on_gather_timer(self, event: TimerFired) -> list[Action]:
+        assert self._gather is not None
+        return self._after_gather_step(self._gather, self._gather.timer_fired(event.timer_id))
+
+    def _on_callback_answered(self, event: CallbackAnswered) -> list[Action]:
+        if event.document is None:
+            return self._end("hangup")
+        self._document = event.document
+        return self._run_from_start()
+
+    def _on_callback_failed(self, event: CallbackFailed) -> list[Action]:
+        return self._end(event.cause, event.message)
+
+
+_Handler = Callable[[Interpreter, Any], list[Action]]
+
+# state -> event type -> handler. Everything that moves the interpreter between waiting states
+# on an event is here; what is not listed is ignored.
+_HANDLERS: dict[State, dict[type, _Handler]] = {
+    State.IDLE: {},
+    State.RUNNING: {},
+    State.PLAYING: {
+        MediaFinished: Interpreter._on_media_finished,
+        DigitPressed: Interpreter._on_digit,
+    },
+    State.GATHERING: {
+        MediaFinished: Interpreter._on_gather_media_finished,
+        DigitPressed: Interpreter._on_digit,
+        TimerFired: Interpreter._on_gather_timer,
+    },
+    State.AWAITING_BXML: {
+        CallbackAnswered: Interpreter._on_callback_answered,
+        CallbackFailed: Interpreter._on_callback_failed,
+        DigitPressed: Interpreter._on_digit,
+    },
+    State.ENDED: {},
+}

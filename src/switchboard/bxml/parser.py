@@ -1,0 +1,242 @@
+"""BXML to a typed Document: parse_bxml raises the first problem, find_bxml_problems lists all.
+
+Reading is strict, because a developer learns more from an error at line 3, column 5 than from a
+call that silently does something else: unknown elements and attributes, misspelt or wrongly cased
+names, and out-of-range values are all problems, each with a hint when one helps.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from . import attributes as a
+from .errors import BxmlError
+from .schema import (
+    MAX_GATHER_PROMPT_PLAYS,
+    NESTED_ONLY,
+    PROMPT_VERBS,
+    SCHEMAS,
+    SEND_DTMF_MAX_DIGITS,
+    UNSUPPORTED_VERBS,
+    VerbSchema,
+)
+from .speech import SSML_TAGS, render
+from .verbs import Document, PlayAudio, Prompt, SpeakSentence, UnsupportedVerb, Verb
+from .xmltree import Element, Text, read_xml
+
+Root = Literal["Response", "Bxml"]
+
+_ROOT_PURPOSE = {
+    "Response": "<Response> is what callbacks answer with",
+    "Bxml": "<Bxml> is the body of PUT .../calls/{callId}/bxml",
+}
+_SEND_DTMF_DIGITS = a.dtmf_digits(
+    allow_pauses=True, max_length=SEND_DTMF_MAX_DIGITS, allow_empty=False
+)
+
+
+def parse_bxml(
+    data: bytes | str, *, root: Root = "Response", base_url: str | None = None
+) -> Document:
+    """Parse a BXML document, resolving relative URLs against `base_url` (the URL that served
+    it). Raises BxmlError for the first problem found."""
+    document, problems = _read(data, root, base_url)
+    if problems:
+        raise problems[0]
+    return document
+
+
+def find_bxml_problems(
+    data: bytes | str, *, root: Root = "Response", base_url: str | None = None
+) -> list[BxmlError]:
+    """Every problem in a BXML document, in document order; empty when it would run.
+
+    Malformed XML stops the reading, so only what came before it is checked.
+    """
+    return _read(data, root, base_url)[1]
+
+
+def _read(data: bytes | str, root: Root, base_url: str | None) -> tuple[Document, list[BxmlError]]:
+    try:
+        tree = read_xml(data)
+    except BxmlError as error:
+        return Document((), root, base_url), [error]
+    reader = _DocumentReader(base_url)
+    document = reader.read(tree, root)
+    problems = sorted(reader.problems, key=lambda error: (error.line or 0, error.column or 0))
+    return document, problems
+
+
+class _DocumentReader:
+    def __init__(self, base_url: str | None) -> None:
+        self.base_url = base_url
+        self.problems: list[BxmlError] = []
+
+    def problem(self, message: str, node: Element | Text) -> None:
+        self.problems.append(BxmlError(message, node.line, node.column))
+
+    def read(self, tree: Element, root: Root) -> Document:
+        if tree.name != root:
+            message = f"the root element must be <{root}>, got <{tree.name}>"
+            if tree.name in _ROOT_PURPOSE:
+                message += f" ({_ROOT_PURPOSE[root]}; {_ROOT_PURPOSE[tree.name]})"
+            self.problem(message, tree)
+        for name in tree.attributes:
+            self.problem(f"<{tree.name}> takes no attributes, got {name!r}", tree)
+        self._no_text(tree)
+        verbs: list[Verb] = []
+        for element in tree.elements():
+            verb = self._verb(element)
+            if verb is not None:
+                verbs.append(verb)
+        return Document(tuple(verbs), root, self.base_url)
+
+    def _verb(self, element: Element) -> Verb | None:
+        schema = SCHEMAS.get(element.name)
+        if schema is None:
+            known_attributes = UNSUPPORTED_VERBS.get(element.name)
+            if known_attributes is None:
+                self._unknown_element(element)
+                return None
+            for name in element.attributes:
+                if name not in known_attributes:
+                    self._unknown_attribute(element, name, known_attributes)
+            # Its content (PhoneNumber, StreamParam...) is left alone until we run the verb.
+            return UnsupportedVerb(element.name, element.line, element.column)
+
+        problems_before = len(self.problems)
+        fields = self._attributes(element, schema)
+        _CONTENT_READERS[schema.content](self, element, fields)
+        if len(self.problems) > problems_before:
+            return None
+        return schema.verb(**fields, line=element.line, column=element.column)
+
+    def _attributes(self, element: Element, schema: VerbSchema) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        for name, raw in element.attributes.items():
+            coerce = schema.attributes.get(name)
+            if coerce is None:
+                self._unknown_attribute(element, name, schema.attributes.keys())
+                continue
+            try:
+                fields[_snake_case(name)] = coerce(raw, self.base_url)
+            except a.InvalidValue as error:
+                self.problem(f"<{element.name}> attribute {name} {error}, got {raw!r}", element)
+        for name in sorted(schema.required - element.attributes.keys()):
+            self.problem(f"<{element.name}> needs the attribute {name}", element)
+        return fields
+
+    # Content readers: each checks what sits between the tags and adds it to the fields.
+
+    def _read_empty(self, element: Element, _fields: dict[str, Any]) -> None:
+        self._no_text(element)
+        for child in element.elements():
+            self.problem(f"<{child.name}> cannot be nested in <{element.name}>", child)
+
+    def _read_ssml(self, element: Element, fields: dict[str, Any]) -> None:
+        text, plain_text = render(element, self.problem)
+        if not plain_text:
+            self.problem(f"<{element.name}> needs text to speak", element)
+        fields.update(text=text, plain_text=plain_text)
+
+    def _read_url(self, element: Element, fields: dict[str, Any]) -> None:
+        raw = self._leaf_text(element)
+        try:
+            fields["url"] = a.resolve_url(raw, self.base_url)
+        except a.InvalidValue as error:
+            self.problem(f"<{element.name}> content {error}, got {raw.strip()!r}", element)
+
+    def _read_digits(self, element: Element, fields: dict[str, Any]) -> None:
+        raw = self._leaf_text(element)
+        try:
+            fields["digits"] = _SEND_DTMF_DIGITS(raw, None)
+        except a.InvalidValue as error:
+            self.problem(f"<{element.name}> digits {error}, got {raw.strip()!r}", element)
+
+    def _read_tag(self, element: Element, fields: dict[str, Any]) -> None:
+        # tag.mdx: leading and trailing whitespace is trimmed; blank clears the tag.
+        fields["value"] = self._leaf_text(element).strip() or None
+
+    def _read_prompts(self, element: Element, fields: dict[str, Any]) -> None:
+        self._no_text(element)
+        prompts: list[Prompt] = []
+        for child in element.elements():
+            if child.name not in PROMPT_VERBS:
+                self.problem(
+                    f"<{child.name}> cannot be nested in <{element.name}>; "
+                    "only <SpeakSentence> and <PlayAudio> can",
+                    child,
+                )
+                continue
+            prompt = self._verb(child)
+            if isinstance(prompt, SpeakSentence | PlayAudio):
+                prompts.append(prompt)
+        repeat_count: int = fields.get("repeat_count", 1)
+        plays = repeat_count * len(element.elements())
+        if plays > MAX_GATHER_PROMPT_PLAYS:
+            self.problem(
+                f"<{element.name}> may play at most {MAX_GATHER_PROMPT_PLAYS} prompts: repeatCount "
+                f"{repeat_count} x {len(element.elements())} nested verbs is {plays}",
+                element,
+            )
+        fields["prompts"] = tuple(prompts)
+
+    def _leaf_text(self, element: Element) -> str:
+        for child in element.elements():
+            self.problem(f"<{child.name}> cannot be nested in <{element.name}>", child)
+        return element.text()
+
+    def _no_text(self, element: Element) -> None:
+        for text in element.texts():
+            if text.value.strip():
+                snippet = text.value.strip()
+                snippet = snippet if len(snippet) <= 40 else snippet[:37] + "..."
+                self.problem(f"<{element.name}> takes no text, got {snippet!r}", text)
+
+    def _unknown_element(self, element: Element) -> None:
+        name = element.name
+        if name in NESTED_ONLY:
+            message = f"<{name}> can only appear inside <{NESTED_ONLY[name]}>"
+        elif name in SSML_TAGS:
+            message = f"<{name}> is SSML; it can only appear inside <SpeakSentence>"
+        elif name in _ROOT_PURPOSE:
+            message = f"<{name}> can only be the root element"
+        else:
+            message = f"<{name}> is not a BXML verb" + _suggest(
+                name, [*SCHEMAS, *UNSUPPORTED_VERBS], "<{}>", "element"
+            )
+        self.problem(message, element)
+
+    def _unknown_attribute(self, element: Element, name: str, known: Iterable[str]) -> None:
+        names = sorted(known)
+        hint = _suggest(name, names, "'{}'", "attribute") if names else " (it takes none)"
+        self.problem(f"<{element.name}> has no attribute {name!r}{hint}", element)
+
+
+def _suggest(name: str, candidates: list[str], shape: str, kind: str) -> str:
+    lowered = name.lower()
+    for candidate in candidates:
+        if candidate.lower() == lowered:
+            return f" (did you mean {shape.format(candidate)}? {kind} names are case-sensitive)"
+    # A prefix ("Speak") is a likelier slip than whatever difflib finds closest.
+    close = [c for c in candidates if c.lower().startswith(lowered)] or difflib.get_close_matches(
+        name, candidates, n=1
+    )
+    return f" (did you mean {shape.format(close[0])}?)" if close else ""
+
+
+def _snake_case(name: str) -> str:
+    return re.sub(r"([A-Z])", r"_\1", name).lower()
+
+
+_CONTENT_READERS = {
+    "empty": _DocumentReader._read_empty,
+    "ssml": _DocumentReader._read_ssml,
+    "url": _DocumentReader._read_url,
+    "digits": _DocumentReader._read_digits,
+    "tag": _DocumentReader._read_tag,
+    "prompts": _DocumentReader._read_prompts,
+}

@@ -1,0 +1,166 @@
+"""The BXML verbs as typed, frozen values, one class per verb, with Bandwidth's defaults.
+
+Field names are the attribute names in snake case (`gatherUrl` -> `gather_url`). URLs are already
+resolved against the document's base URL. `line` and `column` say where the verb was written
+(0 when built in code). A `tag` of None means the attribute was absent; "" means "clear the tag".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+HttpMethod = Literal["GET", "POST"]
+Gender = Literal["male", "female"]
+GatherInput = Literal["dtmf", "speech", "dtmf_speech"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Verb:
+    line: int = 0
+    column: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpeakSentence(_Verb):
+    """Text to speech. `text` is the content as an SSML fragment (tags kept, character data
+    XML-escaped); `plain_text` is the same without tags, whitespace collapsed."""
+
+    text: str
+    plain_text: str
+    voice: str | None = None
+    gender: Gender = "female"
+    locale: str = "en_US"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlayAudio(_Verb):
+    url: str
+    username: str | None = None
+    password: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pause(_Verb):
+    duration: float = 1.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ring(_Verb):
+    duration: float = 5.0
+    answer_call: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Hangup(_Verb):
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Redirect(_Verb):
+    redirect_url: str
+    redirect_method: HttpMethod = "POST"
+    redirect_fallback_url: str | None = None
+    redirect_fallback_method: HttpMethod = "POST"
+    username: str | None = None
+    password: str | None = None
+    fallback_username: str | None = None
+    fallback_password: str | None = None
+    tag: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tag(_Verb):
+    """Sets the tag; `value` None clears it (the content was empty or only whitespace)."""
+
+    value: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendDtmf(_Verb):
+    """`digits` may hold the pause characters w, W and ',' as well as DTMF digits."""
+
+    digits: str
+    tone_duration: float = 200.0
+    tone_interval: float = 400.0
+
+
+Prompt = SpeakSentence | PlayAudio
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Gather(_Verb):
+    """Collects digits. The speech attributes the SDK writes are parsed and kept, but only DTMF
+    is collected (see the interpreter for what `input` does)."""
+
+    gather_url: str | None = None
+    gather_method: HttpMethod = "POST"
+    gather_fallback_url: str | None = None
+    gather_fallback_method: HttpMethod = "POST"
+    username: str | None = None
+    password: str | None = None
+    fallback_username: str | None = None
+    fallback_password: str | None = None
+    tag: str | None = None
+    terminating_digits: str = ""
+    max_digits: int = 50
+    inter_digit_timeout: float = 5.0
+    first_digit_timeout: float = 5.0
+    repeat_count: int = 1
+    input: GatherInput = "dtmf"
+    hints: str | None = None
+    language: str | None = None
+    partial_result_callback: str | None = None
+    partial_result_callback_method: HttpMethod = "POST"
+    profanity_filter: bool = True
+    speech_model: str | None = None
+    speech_timeout: float = 5.0
+    prompts: tuple[Prompt, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartGather(_Verb):
+    dtmf_url: str
+    dtmf_method: HttpMethod = "POST"
+    username: str | None = None
+    password: str | None = None
+    tag: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StopGather(_Verb):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class UnsupportedVerb:
+    """A verb Bandwidth has and Switchboard does not run yet; reaching it ends the call."""
+
+    name: str
+    line: int
+    column: int
+
+
+Verb = (
+    SpeakSentence
+    | PlayAudio
+    | Pause
+    | Ring
+    | Hangup
+    | Redirect
+    | Tag
+    | SendDtmf
+    | Gather
+    | StartGather
+    | StopGather
+    | UnsupportedVerb
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A parsed BXML document: its root (<Response> or <Bxml>) and its verbs in order."""
+
+    verbs: tuple[Verb, ...]
+    root: Literal["Response", "Bxml"] = "Response"
+    base_url: str | None = None

@@ -1,0 +1,449 @@
+"""One call's life in the engine: its event queue, its leg, its interpreter, its webhooks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from switchboard.activity import Activity
+from switchboard.bxml import BxmlError, Interpreter, parse_bxml
+from switchboard.bxml import actions as act
+from switchboard.bxml import events as bxml_events
+from switchboard.bxml.interpreter import State as InterpreterState
+from switchboard.calls import state
+from switchboard.calls.model import DISCONNECTED, QUEUED, Call
+from switchboard.calls.timeline import Timeline
+from switchboard.clock import Clock, TimerHandle
+from switchboard.network import base as net
+from switchboard.store.base import Store
+from switchboard.webhooks import payloads
+from switchboard.webhooks.delivery import WebhookSender, deliver
+from switchboard.webhooks.request import DeliveryResult, WebhookRequest
+
+logger = logging.getLogger("switchboard.engine")
+
+# Bandwidth cancels a call that has not started ringing within 30 s, whatever callTimeout says.
+RING_START_LIMIT = 30.0
+BODY_EXCERPT = 500
+
+
+@dataclass
+class EngineServices:
+    store: Store
+    network: net.Network
+    sender: WebhookSender
+    clock: Clock
+    activity: Activity
+    finished: Callable[[str], None]
+
+
+# Events a runner handles besides the network's own.
+@dataclass(frozen=True, slots=True)
+class AnswerTimeout:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class InterpreterTimer:
+    timer_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackDone:
+    """A webhook delivery finished. `token` ties a BXML callback to the request that sent it."""
+
+    event_type: str
+    payload: dict[str, object]
+    result: DeliveryResult
+    expects_bxml: bool
+    token: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewBxml:
+    """BXML from outside the document (PUT /bxml): replaces what the call is executing."""
+
+    document: Any
+
+
+RunnerEvent = net.LegEvent | AnswerTimeout | InterpreterTimer | CallbackDone | NewBxml | state.End
+
+
+class CallRunner:
+    def __init__(self, call: Call, services: EngineServices, *, dial: bool = True) -> None:
+        self.call = call
+        self.services = services
+        self.queue: asyncio.Queue[RunnerEvent] = asyncio.Queue()
+        self.task: asyncio.Task[None] | None = None
+        self.timeline = Timeline(call.call_id)
+        self.leg: net.Leg | None = None
+        self.leg_ended = False
+        self.interpreter: Interpreter | None = None
+        self.gathers_announced = 0
+        self._dial = dial
+        self._busy = True  # until the runner first waits for an event
+        self._answer_timer: TimerHandle | None = None
+        self._timers: dict[str, TimerHandle] = {}
+        self._bxml_token = 0  # the BXML callback whose answer we wait for
+
+    # -- plumbing ---------------------------------------------------------------------------
+    @property
+    def quiet(self) -> bool:
+        return not self._busy and self.queue.empty()
+
+    def post(self, event: RunnerEvent) -> None:
+        self.queue.put_nowait(event)
+
+    @property
+    def clock(self) -> Clock:
+        return self.services.clock
+
+    def note(self, kind: str, **data: Any) -> None:
+        self.timeline.add(self.clock.wall(), kind, **data)
+
+    async def run(self) -> None:
+        try:
+            if self._dial:
+                await self._place_call()
+            while self.call.state != DISCONNECTED:
+                self._busy = False
+                event = await self.queue.get()
+                self._busy = True
+                await self._handle(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # a bug must end this call, never the engine
+            logger.exception("call %s failed inside Switchboard", self.call.call_id)
+            if self.call.state != DISCONNECTED:
+                await self._end(state.End("error", f"Switchboard internal error: {error}", _id()))
+        finally:
+            self._cancel_timers()
+            await self._flush_timeline()
+            self._busy = False
+            self.services.finished(self.call.call_id)
+
+    async def _flush_timeline(self) -> None:
+        entries = self.timeline.take()
+        if entries:
+            await self.services.store.append_timeline(self.call.call_id, entries)
+
+    async def _save(self) -> None:
+        await self.services.store.save_call(self.call)
+        await self._flush_timeline()
+
+    async def _transition(self, event: state.Dial | state.Answer | state.End) -> None:
+        self.call = state.advance(self.call, event, self.clock.wall())
+        self.note("state", state=self.call.state)
+
+    # -- the call's life --------------------------------------------------------------------
+    async def _place_call(self) -> None:
+        if self.call.state == QUEUED:
+            await self._transition(state.Dial())
+            await self._save()
+        request = self.call.request
+        self.leg = self.services.network.originate(
+            self.call.call_id, request.to, request.from_, self.post
+        )
+        self._answer_timer = self.clock.call_later(
+            RING_START_LIMIT, lambda: self.post(AnswerTimeout())
+        )
+
+    async def _handle(self, event: RunnerEvent) -> None:
+        match event:
+            case net.Ringing():
+                self.note("network", event="ringing")
+                if self._answer_timer is not None:
+                    self._answer_timer.cancel()
+                self._answer_timer = self.clock.call_later(
+                    float(self.call.request.call_timeout), lambda: self.post(AnswerTimeout())
+                )
+            case net.Answered():
+                await self._answered()
+            case net.Busy():
+                await self._leg_gone("busy")
+            case net.Rejected():
+                await self._leg_gone("rejected")
+            case net.Failed(reason=reason, sip_code=code):
+                self.leg_ended = True
+                message = f"The call could not be placed: {reason}" + (
+                    f" (SIP {code})" if code else ""
+                )
+                await self._end(state.End("error", message, _id()))
+            case net.RemoteHangup():
+                await self._leg_gone("hangup")
+            case AnswerTimeout():
+                if self.call.state != "answered":
+                    self.note(
+                        "network", event="no-answer", callTimeout=self.call.request.call_timeout
+                    )
+                    await self._end(state.End("timeout"))
+            case net.Digit(digit=digit):
+                self.note("dtmf", digit=digit)
+                await self._interpret(bxml_events.DigitPressed(digit))
+            case net.MediaFinished():
+                await self._interpret(bxml_events.MediaFinished())
+            case net.MediaFailed(cause=cause, message=message):
+                await self._end(state.End(cause, message, _id()))
+            case InterpreterTimer(timer_id=timer_id):
+                if self._timers.pop(timer_id, None) is not None:
+                    await self._interpret(bxml_events.TimerFired(timer_id))
+            case CallbackDone():
+                await self._callback_done(event)
+            case NewBxml(document=document):
+                if self.interpreter is not None:
+                    self._bxml_token += 1  # answers to callbacks sent before are now moot
+                    await self._carry_out(self.interpreter.replace(document))
+            case state.End():
+                await self._end(event)
+
+    async def _leg_gone(self, cause: str) -> None:
+        self.leg_ended = True
+        self.note("network", event=cause)
+        await self._end(state.End(cause))
+
+    async def _answered(self) -> None:
+        if self._answer_timer is not None:
+            self._answer_timer.cancel()
+        self.note("network", event="answered")
+        await self._transition(state.Answer())
+        await self._save()
+        request = self.call.request
+        payload = payloads.answer_payload(self.call, self.clock.wall())
+        primary = WebhookRequest(
+            request.answer_url,
+            request.answer_method,  # type: ignore[arg-type]
+            payload,
+            request.username,
+            request.password,
+            float(request.callback_timeout),
+        )
+        fallback = None
+        if request.answer_fallback_url:
+            fallback = WebhookRequest(
+                request.answer_fallback_url,
+                request.answer_fallback_method,  # type: ignore[arg-type]
+                payload,
+                request.fallback_username,
+                request.fallback_password,
+                float(request.callback_timeout),
+            )
+        self._send(primary, fallback, expects_bxml=True)
+
+    # -- webhooks ---------------------------------------------------------------------------
+    def _send(
+        self, primary: WebhookRequest, fallback: WebhookRequest | None, *, expects_bxml: bool
+    ) -> None:
+        event_type = str(primary.payload.get("eventType"))
+        if expects_bxml:
+            self._bxml_token += 1
+        token = self._bxml_token
+        # Asynchronous events are retried once on a connection error (webhooks/about.mdx).
+        retries = 0 if expects_bxml else 1
+
+        async def delivery() -> None:
+            result = await deliver(
+                self.services.sender, primary, fallback, retry_connection_errors=retries
+            )
+            self.post(CallbackDone(event_type, primary.payload, result, expects_bxml, token))
+
+        self.services.activity.spawn(delivery())
+
+    def _record_delivery(self, event_type: str, result: DeliveryResult, payload: Any) -> None:
+        for attempt in result.attempts:
+            self.note(
+                "webhook",
+                eventType=event_type,
+                url=attempt.url,
+                method=attempt.method,
+                request=payload,
+                status=attempt.status,
+                latencyMs=round(attempt.latency_ms, 1),
+                responseBody=attempt.body[:BODY_EXCERPT].decode("utf-8", "replace"),
+                error=attempt.error,
+            )
+
+    async def _callback_done(self, event: CallbackDone) -> None:
+        self._record_delivery(event.event_type, event.result, event.payload)
+        if not event.expects_bxml or event.token != self._bxml_token:
+            return
+        if self.call.state == DISCONNECTED:
+            return
+        if not event.result.ok:
+            message = f"The {event.event_type} callback failed: " + "; ".join(
+                a.error or f"{a.url} answered HTTP {a.status}" for a in event.result.attempts
+            )
+            await self._bxml_failed("callback-error", message)
+            return
+        final = event.result.final
+        try:
+            document = parse_bxml(final.body, base_url=final.url) if final.body.strip() else None
+        except BxmlError as error:
+            await self._bxml_failed(
+                "invalid-bxml", f"Invalid BXML from {final.url} ({event.event_type}): {error}"
+            )
+            return
+        if self.interpreter is None:
+            self.interpreter = Interpreter(
+                document or parse_bxml(b"<Response/>"), tag=self.call.tag
+            )
+            await self._carry_out(self.interpreter.start())
+        else:
+            await self._interpret(bxml_events.CallbackAnswered(document))
+
+    async def _bxml_failed(self, cause: str, message: str) -> None:
+        self.note("error", cause=cause, message=message)
+        if self.interpreter is None:
+            await self._end(state.End(cause, message, _id()))
+        else:
+            await self._interpret(bxml_events.CallbackFailed(cause, message))  # type: ignore[arg-type]
+
+    # -- BXML -------------------------------------------------------------------------------
+    async def _interpret(self, event: bxml_events.Event) -> None:
+        if self.interpreter is None or self.call.state == DISCONNECTED:
+            return
+        await self._carry_out(self.interpreter.handle(event))
+
+    async def _carry_out(self, actions: list[act.Action]) -> None:
+        leg = self.leg
+        for action in actions:
+            if self.call.state == DISCONNECTED:
+                return
+            match action:
+                case act.Speak():
+                    self.note(
+                        "verb",
+                        verb="SpeakSentence",
+                        text=action.plain_text,
+                        voice=action.voice,
+                        locale=action.locale,
+                    )
+                    if leg:
+                        leg.speak(action.text, action.voice, action.gender, action.locale)
+                case act.Play():
+                    self.note("verb", verb="PlayAudio", url=action.url)
+                    if leg:
+                        leg.play(action.url, action.username, action.password)
+                case act.Silence(seconds=seconds):
+                    self.note("verb", verb="Pause", duration=seconds)
+                    if leg:
+                        leg.silence(seconds)
+                case act.RingTone(seconds=seconds):
+                    self.note("verb", verb="Ring", duration=seconds)
+                    if leg:
+                        leg.ring(seconds)
+                case act.SendDigits():
+                    self.note("verb", verb="SendDtmf", digits=action.digits)
+                    if leg:
+                        leg.send_dtmf(
+                            action.digits, action.tone_duration_ms, action.tone_interval_ms
+                        )
+                case act.StopMedia():
+                    if leg:
+                        leg.stop_media()
+                case act.StartTimer(timer_id=timer_id, seconds=seconds):
+                    self._timers[timer_id] = self.clock.call_later(
+                        seconds, self._timer_poster(timer_id)
+                    )
+                case act.CancelTimer(timer_id=timer_id):
+                    handle = self._timers.pop(timer_id, None)
+                    if handle:
+                        handle.cancel()
+                case act.SetTag(tag=tag):
+                    self.call = self.call.evolve(tag=tag)
+                    self.note("tag", tag=tag)
+                case act.SendCallback():
+                    self._send_callback(action)
+                case act.Hangup(cause=cause, error_message=message):
+                    error_id = _id() if cause != "hangup" else None
+                    await self._end(state.End(cause, message, error_id))
+                case act.AnswerCall():
+                    pass  # outbound calls are answered before BXML runs
+        self._announce_gather()
+
+    def _timer_poster(self, timer_id: str) -> Callable[[], None]:
+        return lambda: self.post(InterpreterTimer(timer_id))
+
+    def _announce_gather(self) -> None:
+        interpreter = self.interpreter
+        if interpreter is None or self.leg is None:
+            return
+        if interpreter.gathers_started > self.gathers_announced:
+            self.gathers_announced = interpreter.gathers_started
+            if interpreter.state is InterpreterState.GATHERING:
+                self.note("verb", verb="Gather")
+                self.leg.gather_started()
+
+    def _send_callback(self, action: act.SendCallback) -> None:
+        timeout = float(self.call.request.callback_timeout)
+        payload = payloads.event_payload(
+            self.call, action.event_type, self.clock.wall(), action.fields
+        )
+        primary = WebhookRequest(
+            action.url,
+            action.method,  # type: ignore[arg-type]
+            payload,
+            action.username,
+            action.password,
+            timeout,
+        )
+        fallback = (
+            WebhookRequest(
+                action.fallback_url,
+                action.fallback_method,  # type: ignore[arg-type]
+                payload,
+                action.fallback_username,
+                action.fallback_password,
+                timeout,
+            )
+            if action.fallback_url
+            else None
+        )
+        self._send(primary, fallback, expects_bxml=action.expects_bxml)
+
+    # -- the end ----------------------------------------------------------------------------
+    async def _end(self, end: state.End) -> None:
+        if self.call.state == DISCONNECTED:
+            return
+        self._cancel_timers()
+        if self.leg is not None and not self.leg_ended:
+            self.leg.hangup()
+            self.leg_ended = True
+        if end.error_message:
+            self.note("error", cause=end.cause, message=end.error_message)
+        await self._transition(end)
+        await self._save()
+        await self._send_disconnect()
+
+    async def _send_disconnect(self) -> None:
+        request = self.call.request
+        if not request.disconnect_url:
+            return
+        payload = payloads.disconnect_payload(self.call, self.clock.wall())
+        webhook = WebhookRequest(
+            request.disconnect_url,
+            request.disconnect_method,  # type: ignore[arg-type]
+            payload,
+            request.username,
+            request.password,
+            float(request.callback_timeout),
+        )
+        result = await self.services.activity.track(
+            deliver(self.services.sender, webhook, None, retry_connection_errors=1)
+        )
+        self._record_delivery("disconnect", result, payload)
+
+    def _cancel_timers(self) -> None:
+        if self._answer_timer is not None:
+            self._answer_timer.cancel()
+            self._answer_timer = None
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+
+
+def _id() -> str:
+    return str(uuid.uuid4())

@@ -1,0 +1,41 @@
+"""A call's timeline: every state change, verb, webhook exchange and error, in order.
+
+Entries are buffered per call and written in batches by the engine; secrets never go in
+(webhook credentials are recorded as the username only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from switchboard.calls.ids import format_time
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    sequence: int
+    at: str
+    kind: str
+    data: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sequence": self.sequence, "at": self.at, "kind": self.kind, **self.data}
+
+
+class Timeline:
+    """The entries of one call not yet written to the store."""
+
+    def __init__(self, call_id: str) -> None:
+        self.call_id = call_id
+        self._sequence = 0
+        self.pending: list[TimelineEntry] = []
+
+    def add(self, at: datetime, kind: str, **data: Any) -> None:
+        self._sequence += 1
+        self.pending.append(TimelineEntry(self._sequence, format_time(at), kind, data))
+
+    def take(self) -> list[TimelineEntry]:
+        entries, self.pending = self.pending, []
+        return entries

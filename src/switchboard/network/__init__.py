@@ -1,0 +1,1 @@
+"""The phone network seam: the simulated network (default), later SIP and media servers."""

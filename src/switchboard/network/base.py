@@ -1,0 +1,110 @@
+"""The `Network` seam: place a call leg, hear what happens on it, tell it what to play.
+
+A leg reports events through the callback it was given; the engine maps them to Bandwidth's
+states and disconnect causes. Media requests (speak, play, silence, ring, send_dtmf) each end
+with exactly one MediaFinished or MediaFailed, unless stop_media() cuts them short first
+(then nothing is reported for them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Ringing:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Busy:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The network could not place the call (a SIP failure code, a broken trunk...)."""
+
+    reason: str
+    sip_code: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteHangup:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Digit:
+    digit: str
+
+
+@dataclass(frozen=True, slots=True)
+class MediaFinished:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class MediaFailed:
+    """The media could not be played; `cause` is a Bandwidth disconnect cause."""
+
+    cause: str
+    message: str
+
+
+LegEvent = (
+    Ringing
+    | Answered
+    | Busy
+    | Rejected
+    | Failed
+    | RemoteHangup
+    | Digit
+    | MediaFinished
+    | MediaFailed
+)
+EventSink = Callable[[LegEvent], None]
+
+
+class Leg(Protocol):
+    def speak(
+        self, text: str, voice: str | None, gender: str | None, locale: str | None
+    ) -> None: ...
+
+    def play(self, url: str, username: str | None, password: str | None) -> None: ...
+
+    def silence(self, seconds: float) -> None: ...
+
+    def ring(self, seconds: float) -> None: ...
+
+    def send_dtmf(self, digits: str, tone_ms: float, interval_ms: float) -> None: ...
+
+    def stop_media(self) -> None: ...
+
+    def gather_started(self) -> None:
+        """A Gather is listening: a simulated callee may press its keys now."""
+        ...
+
+    def hangup(self) -> None:
+        """End the leg from our side: BYE when answered, CANCEL while ringing."""
+        ...
+
+
+class Network(Protocol):
+    def originate(self, call_id: str, to: str, from_: str, events: EventSink) -> Leg:
+        """Start placing a call; events arrive through `events`, never re-entrantly."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,186 @@
+"""Virtual phones: how each simulated callee behaves, read from the `[simulator]` config table.
+
+[simulator]
+time_scale = 1.0              # 0.01 runs call flows 100x faster than real time
+words_per_minute = 150        # how long SpeakSentence takes
+[simulator.default]           # every number not listed below
+answer_after = 2.0
+[[simulator.phones]]
+number = "+15555550101"
+outcome = "busy"              # answer | busy | no-answer | reject | fail
+[[simulator.phones]]
+number = "+15555550102"
+hangup_after = 20.0
+digits = "1234#"              # pressed each time a Gather listens
+# digits = ["1", "2#"]        # one entry per Gather, in order
+# digits = [{at = 3.0, digits = "5"}]   # at seconds after answer, whatever is running
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+OUTCOMES = ("answer", "busy", "no-answer", "reject", "fail")
+
+
+class PhoneConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class TimedDigits:
+    at: float
+    digits: str
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneBehaviour:
+    outcome: str = "answer"
+    answer_after: float = 2.0  # seconds until the phone answers, rejects or signals busy
+    hangup_after: float | None = None  # seconds after answering
+    gather_digits: tuple[str, ...] = ()  # one per Gather; a single entry repeats forever
+    repeat_gather_digits: bool = True
+    timed_digits: tuple[TimedDigits, ...] = ()
+    digit_delay: float = 1.0  # after a Gather starts listening, before the first key
+    digit_interval: float = 0.25  # between keys
+
+    def digits_for_gather(self, index: int) -> str:
+        if not self.gather_digits:
+            return ""
+        if self.repeat_gather_digits:
+            return self.gather_digits[0]
+        return self.gather_digits[index] if index < len(self.gather_digits) else ""
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatorSettings:
+    time_scale: float = 1.0
+    words_per_minute: float = 150.0
+    default: PhoneBehaviour = PhoneBehaviour()
+    phones: dict[str, PhoneBehaviour] = field(default_factory=dict)
+
+
+_DIGIT_CHARS = set("0123456789*#ABCD")
+
+
+def parse_behaviour(raw: dict[str, Any], base: PhoneBehaviour, where: str) -> PhoneBehaviour:
+    """Apply the keys of one `[simulator.default]` / `[[simulator.phones]]` table (or a JSON
+    body of the control API) on top of `base`."""
+    known = {
+        "number",
+        "outcome",
+        "answer_after",
+        "hangup_after",
+        "digits",
+        "digit_delay",
+        "digit_interval",
+    }
+    unknown = set(raw) - known
+    if unknown:
+        raise PhoneConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    behaviour = base
+    if "outcome" in raw:
+        if raw["outcome"] not in OUTCOMES:
+            raise PhoneConfigError(
+                f"{where}.outcome must be one of {', '.join(OUTCOMES)}, got {raw['outcome']!r}"
+            )
+        behaviour = replace(behaviour, outcome=raw["outcome"])
+    if "answer_after" in raw:
+        behaviour = replace(
+            behaviour, answer_after=_seconds(raw["answer_after"], f"{where}.answer_after")
+        )
+    if "digit_delay" in raw:
+        behaviour = replace(
+            behaviour, digit_delay=_seconds(raw["digit_delay"], f"{where}.digit_delay")
+        )
+    if "digit_interval" in raw:
+        behaviour = replace(
+            behaviour, digit_interval=_seconds(raw["digit_interval"], f"{where}.digit_interval")
+        )
+    if "hangup_after" in raw:
+        value = raw["hangup_after"]
+        behaviour = replace(
+            behaviour,
+            hangup_after=None if value is None else _seconds(value, f"{where}.hangup_after"),
+        )
+    if "digits" in raw:
+        behaviour = _digits(behaviour, raw["digits"], f"{where}.digits")
+    return behaviour
+
+
+def _digits(behaviour: PhoneBehaviour, value: object, where: str) -> PhoneBehaviour:
+    if isinstance(value, str):
+        return replace(
+            behaviour,
+            gather_digits=(_keys(value, where),) if value else (),
+            repeat_gather_digits=True,
+            timed_digits=(),
+        )
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return replace(
+            behaviour,
+            gather_digits=tuple(_keys(item, where) for item in value),
+            repeat_gather_digits=False,
+            timed_digits=(),
+        )
+    if isinstance(value, list) and all(isinstance(item, dict) for item in value):
+        timed = tuple(
+            TimedDigits(
+                at=_seconds(item.get("at"), f"{where}[{i}].at"),
+                digits=_keys(item.get("digits"), f"{where}[{i}].digits"),
+            )
+            for i, item in enumerate(value)
+        )
+        return replace(behaviour, gather_digits=(), timed_digits=timed)
+    raise PhoneConfigError(
+        f"{where} must be a string of keys, a list of strings, or a list of {{at, digits}} tables"
+    )
+
+
+def _keys(value: object, where: str) -> str:
+    if not isinstance(value, str) or not set(value) <= _DIGIT_CHARS:
+        raise PhoneConfigError(f"{where} must contain only 0-9 * # A-D, got {value!r}")
+    return value
+
+
+def _seconds(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise PhoneConfigError(f"{where} must be a number of seconds >= 0, got {value!r}")
+    return float(value)
+
+
+def parse_simulator(raw: dict[str, Any]) -> SimulatorSettings:
+    table = raw.get("simulator", {})
+    if not isinstance(table, dict):
+        raise PhoneConfigError("[simulator] must be a table")
+    time_scale = table.get("time_scale", 1.0)
+    if isinstance(time_scale, bool) or not isinstance(time_scale, int | float) or time_scale <= 0:
+        raise PhoneConfigError(
+            f"simulator.time_scale must be a positive number, got {time_scale!r}"
+        )
+    words_per_minute = table.get("words_per_minute", 150.0)
+    if (
+        isinstance(words_per_minute, bool)
+        or not isinstance(words_per_minute, int | float)
+        or words_per_minute <= 0
+    ):
+        raise PhoneConfigError("simulator.words_per_minute must be a positive number")
+    default = parse_behaviour(table.get("default", {}), PhoneBehaviour(), "simulator.default")
+    phones: dict[str, PhoneBehaviour] = {}
+    for index, entry in enumerate(table.get("phones", [])):
+        where = f"simulator.phones[{index}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("number"), str):
+            raise PhoneConfigError(f"{where} needs a number")
+        phones[dialable(entry["number"])] = parse_behaviour(entry, default, where)
+    return SimulatorSettings(float(time_scale), float(words_per_minute), default, phones)
+
+
+def dialable(destination: str) -> str:
+    """The number a destination reaches: E.164 as is; the user part of a sip: URI."""
+    lowered = destination.lower()
+    if lowered.startswith(("sip:", "sips:")):
+        rest = destination.split(":", 1)[1]
+        user = rest.split("@", 1)[0] if "@" in rest else rest
+        return user.split(";", 1)[0]
+    return destination

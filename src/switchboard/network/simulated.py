@@ -1,0 +1,206 @@
+"""The simulated phone network: virtual callees that answer, ring out, are busy, press keys and
+hang up as configured, with media that takes its real duration on the engine's clock."""
+
+from __future__ import annotations
+
+import re
+
+from switchboard.activity import Activity
+from switchboard.clock import Clock, TimerHandle
+from switchboard.network.audio import AudioDurations, AudioError
+from switchboard.network.base import (
+    Answered,
+    Busy,
+    Digit,
+    EventSink,
+    Failed,
+    MediaFailed,
+    MediaFinished,
+    Rejected,
+    RemoteHangup,
+    Ringing,
+)
+from switchboard.network.phones import PhoneBehaviour, SimulatorSettings, dialable
+
+_WORD = re.compile(r"\w+")
+MIN_SPEECH_SECONDS = 0.5
+
+
+def speech_seconds(text: str, words_per_minute: float) -> float:
+    """The documented model: words at `words_per_minute`, never under half a second."""
+    words = len(_WORD.findall(text))
+    return max(MIN_SPEECH_SECONDS, words * 60.0 / words_per_minute)
+
+
+class SimulatedLeg:
+    def __init__(
+        self, network: SimulatedNetwork, call_id: str, behaviour: PhoneBehaviour, sink: EventSink
+    ) -> None:
+        self.network = network
+        self.call_id = call_id
+        self.behaviour = behaviour
+        self.sink = sink
+        self.answered = False
+        self.ended = False
+        self.gathers_heard = 0
+        self._media_timer: TimerHandle | None = None
+        self._media_generation = 0
+        self._timers: list[TimerHandle] = []
+
+    # -- the callee's side ------------------------------------------------------------------
+    def start(self) -> None:
+        self._emit(Ringing())
+        outcome = self.behaviour.outcome
+        if outcome == "no-answer":
+            return
+        self._later(self.behaviour.answer_after, self.respond_with, outcome)
+
+    def respond_with(self, outcome: str) -> None:
+        if self.ended or self.answered:
+            return
+        if outcome == "answer":
+            self.answer()
+        elif outcome == "busy":
+            self._finish(Busy())
+        elif outcome == "reject":
+            self._finish(Rejected())
+        elif outcome == "fail":
+            self._finish(Failed("the simulated network failed to place the call", 503))
+
+    def answer(self) -> None:
+        if self.ended or self.answered:
+            return
+        self.answered = True
+        self._emit(Answered())
+        if self.behaviour.hangup_after is not None:
+            self._later(self.behaviour.hangup_after, self.remote_hangup)
+        for timed in self.behaviour.timed_digits:
+            self._later(timed.at, self.press, timed.digits)
+
+    def remote_hangup(self) -> None:
+        if self.ended:
+            return
+        if not self.answered:
+            self._finish(Rejected())
+            return
+        self._finish(RemoteHangup())
+
+    def press(self, digits: str, interval: float | None = None) -> None:
+        """Press keys, one every `interval` seconds (the first one now)."""
+        if self.ended or not self.answered:
+            return
+        gap = self.behaviour.digit_interval if interval is None else interval
+        for index, digit in enumerate(digits):
+            self._later(index * gap, self._press_one, digit)
+
+    def _press_one(self, digit: str) -> None:
+        if not self.ended:
+            self._emit(Digit(digit))
+
+    # -- what Switchboard asks of the leg ---------------------------------------------------
+    def speak(self, text: str, voice: str | None, gender: str | None, locale: str | None) -> None:
+        self._play_for(speech_seconds(text, self.network.settings.words_per_minute))
+
+    def play(self, url: str, username: str | None, password: str | None) -> None:
+        generation = self._new_media()
+
+        async def fetch_then_play() -> None:
+            try:
+                seconds = await self.network.audio.duration(url, username, password)
+            except AudioError as error:
+                if generation == self._media_generation and not self.ended:
+                    self._emit(MediaFailed("application-error", str(error)))
+                return
+            if generation == self._media_generation and not self.ended:
+                self._schedule_media_end(seconds, generation)
+
+        self.network.activity.spawn(fetch_then_play())
+
+    def silence(self, seconds: float) -> None:
+        self._play_for(seconds)
+
+    def ring(self, seconds: float) -> None:
+        self._play_for(seconds)
+
+    def send_dtmf(self, digits: str, tone_ms: float, interval_ms: float) -> None:
+        # A ',' is a half-second pause (sendDtmf.mdx); every other key takes a tone and a gap.
+        seconds = sum(0.5 if key == "," else (tone_ms + interval_ms) / 1000 for key in digits)
+        self._play_for(seconds)
+
+    def stop_media(self) -> None:
+        self._new_media()
+
+    def gather_started(self) -> None:
+        digits = self.behaviour.digits_for_gather(self.gathers_heard)
+        self.gathers_heard += 1
+        if digits:
+            self._later(self.behaviour.digit_delay, self.press, digits)
+
+    def hangup(self) -> None:
+        self.ended = True
+        self._new_media()
+        for timer in self._timers:
+            timer.cancel()
+        self.network.legs.pop(self.call_id, None)
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _play_for(self, seconds: float) -> None:
+        self._schedule_media_end(seconds, self._new_media())
+
+    def _new_media(self) -> int:
+        """Cancel whatever media is playing; return the id of the next one."""
+        if self._media_timer is not None:
+            self._media_timer.cancel()
+            self._media_timer = None
+        self._media_generation += 1
+        return self._media_generation
+
+    def _schedule_media_end(self, seconds: float, generation: int) -> None:
+        def finished() -> None:
+            if generation == self._media_generation and not self.ended:
+                self._media_timer = None
+                self._emit(MediaFinished())
+
+        self._media_timer = self.network.clock.call_later(seconds, finished)
+
+    def _later(self, delay: float, function: object, *args: object) -> None:
+        assert callable(function)
+        self._timers.append(self.network.clock.call_later(delay, lambda: function(*args)))
+
+    def _finish(self, event: Busy | Rejected | Failed | RemoteHangup) -> None:
+        self.hangup()
+        self.sink(event)
+
+    def _emit(self, event: object) -> None:
+        self.sink(event)  # type: ignore[arg-type]
+
+
+class SimulatedNetwork:
+    def __init__(
+        self,
+        settings: SimulatorSettings,
+        clock: Clock,
+        activity: Activity,
+        audio: AudioDurations | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.activity = activity
+        self.audio = audio or AudioDurations()
+        self.phones: dict[str, PhoneBehaviour] = dict(settings.phones)
+        self.legs: dict[str, SimulatedLeg] = {}
+
+    def behaviour_for(self, destination: str) -> PhoneBehaviour:
+        return self.phones.get(dialable(destination), self.settings.default)
+
+    def set_phone(self, number: str, behaviour: PhoneBehaviour) -> None:
+        self.phones[dialable(number)] = behaviour
+
+    def originate(self, call_id: str, to: str, from_: str, events: EventSink) -> SimulatedLeg:
+        leg = SimulatedLeg(self, call_id, self.behaviour_for(to), events)
+        self.legs[call_id] = leg
+        leg.start()
+        return leg
+
+    async def close(self) -> None:
+        await self.audio.close()

@@ -1,0 +1,68 @@
+"""Callback payloads (pure): the fields every event carries, then the event's own.
+
+Field order and presence follow Bandwidth's webhook pages: optional fields (tag, answerTime,
+errorMessage...) are left out when they have no value, rather than sent as null.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from switchboard.calls.ids import format_time
+from switchboard.calls.model import Call
+
+
+def common_fields(call: Call, event_type: str, event_time: datetime) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "eventType": event_type,
+        "eventTime": format_time(event_time),
+        "accountId": call.account_id,
+        "applicationId": call.request.application_id,
+        "from": call.request.from_,
+        "to": call.request.to,
+        "direction": call.direction,
+        "callId": call.call_id,
+        "callUrl": call.call_url,
+        "enqueuedTime": format_time(call.enqueued_time),
+    }
+    if call.start_time is not None:
+        payload["startTime"] = format_time(call.start_time)
+    if call.answer_time is not None:
+        payload["answerTime"] = format_time(call.answer_time)
+    if call.tag:
+        payload["tag"] = call.tag
+    return payload
+
+
+def answer_payload(call: Call, event_time: datetime) -> dict[str, Any]:
+    return common_fields(call, "answer", event_time)
+
+
+def disconnect_payload(call: Call, event_time: datetime) -> dict[str, Any]:
+    payload = common_fields(call, "disconnect", event_time)
+    if call.end_time is not None:
+        payload["endTime"] = format_time(call.end_time)
+    payload["cause"] = call.disconnect_cause or "unknown"
+    if call.error_message:
+        payload["errorMessage"] = call.error_message
+    if call.error_id:
+        payload["errorId"] = call.error_id
+    return payload
+
+
+def event_payload(
+    call: Call, event_type: str, event_time: datetime, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """An event raised by a BXML verb (gather, redirect, dtmf...): common fields plus its own.
+    A `tag` among the verb's fields (the interpreter's tag at that moment) wins over the call's."""
+    payload = common_fields(call, event_type, event_time)
+    if "tag" in fields:
+        payload.pop("tag", None)
+    for name, value in fields.items():
+        if name == "tag":
+            if value:
+                payload["tag"] = value
+        elif value is not None:
+            payload[name] = value
+    return payload

@@ -1,0 +1,82 @@
+"""End-to-end fixtures: a server on a virtual clock, a webhook app, and an SDK client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from bandwidth import ApiClient, Configuration
+from bandwidth.api.calls_api import CallsApi
+
+from tests.support.receiver import Receiver
+from tests.support.server import (
+    CONFIG,
+    PASSWORD,
+    USERNAME,
+    VirtualTimeServer,
+    start_virtual_server,
+)
+
+PHONES = """
+[simulator.default]
+answer_after = 2.0
+
+[[simulator.phones]]
+number = "+15555550101"
+outcome = "busy"
+
+[[simulator.phones]]
+number = "+15555550102"
+outcome = "reject"
+
+[[simulator.phones]]
+number = "+15555550103"
+outcome = "no-answer"
+
+[[simulator.phones]]
+number = "+15555550104"
+outcome = "fail"
+
+[[simulator.phones]]
+number = "+15555550105"
+answer_after = 1.0
+digits = "1234#"
+
+[[simulator.phones]]
+number = "+15555550106"
+answer_after = 1.0
+hangup_after = 5.0
+
+[[simulator.phones]]
+number = "+15555550107"
+answer_after = 1.0
+digits = ["1", "2#"]
+"""
+
+
+@pytest.fixture(scope="module")
+def vserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VirtualTimeServer]:
+    directory: Path = tmp_path_factory.mktemp("virtual")
+    running = start_virtual_server(directory, CONFIG + PHONES)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def app() -> Iterator[Receiver]:
+    receiver = Receiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def calls_api(vserver: VirtualTimeServer) -> Iterator[CallsApi]:
+    configuration = Configuration(
+        username=USERNAME,
+        password=PASSWORD,
+        host=vserver.api_url,
+        ignore_operation_servers=True,
+    )
+    with ApiClient(configuration) as client:
+        yield CallsApi(client)

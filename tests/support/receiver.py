@@ -1,0 +1,110 @@
+"""A real webhook application on 127.0.0.1 (aiohttp, in its own thread) that records every
+request and answers with what the test says: the stand-in for a user's voice app."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from aiohttp import web
+
+
+@dataclass(frozen=True)
+class Received:
+    path: str
+    method: str
+    headers: dict[str, str]
+    query: dict[str, str]
+    body: dict[str, Any] | None
+
+    @property
+    def event(self) -> dict[str, Any]:
+        """The callback payload, from the JSON body (POST) or the query string (GET)."""
+        return self.body if self.body is not None else dict(self.query)
+
+
+Reply = tuple[int, str] | str
+Handler = Callable[[Received], Reply]
+
+
+@dataclass
+class Receiver:
+    base_url: str = ""
+    received: list[Received] = field(default_factory=list)
+    routes: dict[str, Handler] = field(default_factory=dict)
+    _loop: asyncio.AbstractEventLoop | None = None
+    _runner: web.AppRunner | None = None
+    _thread: threading.Thread | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+    def on(self, path: str, reply: Handler | Reply) -> None:
+        """Answer requests to `path` with `reply` (BXML text, (status, body), or a function)."""
+        self.routes[path] = reply if callable(reply) else (lambda _r, value=reply: value)
+
+    def events(self, event_type: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            items = list(self.received)
+        return [
+            r.event for r in items if event_type is None or r.event.get("eventType") == event_type
+        ]
+
+    def requests(self, path: str) -> list[Received]:
+        with self._lock:
+            return [r for r in self.received if r.path == path]
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        body = orjson.loads(raw) if raw and request.method == "POST" else None
+        received = Received(
+            request.path,
+            request.method,
+            dict(request.headers),
+            dict(parse_qsl(request.query_string)),
+            body,
+        )
+        with self._lock:
+            self.received.append(received)
+        handler = self.routes.get(request.path)
+        if handler is None:
+            return web.Response(status=204)
+        reply = handler(received)
+        status, text = (200, reply) if isinstance(reply, str) else reply
+        return web.Response(status=status, text=text, content_type="application/xml")
+
+    def start(self) -> Receiver:
+        started = threading.Event()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            app = web.Application()
+            app.router.add_route("*", "/{tail:.*}", self._handle)
+            self._runner = web.AppRunner(app, access_log=None)
+            loop.run_until_complete(self._runner.setup())
+            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            loop.run_until_complete(site.start())
+            sockets = site._server.sockets  # type: ignore[union-attr]
+            self.base_url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}"
+            started.set()
+            loop.run_forever()
+            loop.run_until_complete(self._runner.cleanup())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="webhook-receiver", daemon=True)
+        self._thread.start()
+        started.wait(10)
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
