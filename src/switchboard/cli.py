@@ -125,6 +125,19 @@ def _parser() -> argparse.ArgumentParser:
         ("account", "number"),
     )
     _remove_command(numbers, common, "number", "NUMBER")
+    bxml = _group(commands, "bxml", "BXML documents")
+    check = bxml.add_parser("check", help="validate a BXML document offline")
+    check.add_argument("file", help="the document ('-' for standard input)")
+    check.add_argument(
+        "--root", choices=("Response", "Bxml"), default="Response", help="expected root element"
+    )
+    check.set_defaults(handler=_bxml_check, config=None, data_dir=None)
+
+    calls = _group(commands, "calls", "calls")
+    show = calls.add_parser("show", parents=[common], help="a call's state and its timeline")
+    show.add_argument("call_id")
+    show.add_argument("--json", action="store_true", help="print JSON instead of text")
+    show.set_defaults(handler=_calls_show)
     return parser
 
 
@@ -281,6 +294,89 @@ def _numbers_add(args: argparse.Namespace, settings: Settings) -> int:
     _run(change, settings)
     print(f"{len(args.numbers)} number(s) on account {args.account_id}")
     return 0
+
+
+def _bxml_check(args: argparse.Namespace, settings: Settings) -> int:
+    from switchboard.bxml import find_bxml_problems
+
+    if args.file == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        try:
+            data = Path(args.file).read_bytes()
+        except OSError as error:
+            raise CliError(f"cannot read {args.file}: {error.strerror}") from None
+    problems = find_bxml_problems(data, root=args.root)
+    for problem in problems:
+        print(f"{args.file}: {problem}")
+    if problems:
+        print(f"{len(problems)} problem(s)")
+        return 1
+    print(f"{args.file}: OK")
+    return 0
+
+
+def _calls_show(args: argparse.Namespace, settings: Settings) -> int:
+    import orjson
+
+    with _database(settings) as connection:
+        row = connection.execute(
+            "SELECT data FROM calls WHERE call_id = ?", (args.call_id,)
+        ).fetchone()
+        if row is None:
+            raise CliError(f"no call {args.call_id!r} in {settings.database_path}")
+        timeline = connection.execute(
+            "SELECT sequence, at, kind, data FROM call_timeline WHERE call_id = ? "
+            "ORDER BY sequence",
+            (args.call_id,),
+        ).fetchall()
+    call = orjson.loads(row[0])
+    entries = [
+        {"sequence": sequence, "at": at, "kind": kind, **orjson.loads(data)}
+        for sequence, at, kind, data in timeline
+    ]
+    if args.json:
+        call["request"].pop("password", None)
+        call["request"].pop("fallback_password", None)
+        print(
+            orjson.dumps({"call": call, "timeline": entries}, option=orjson.OPT_INDENT_2).decode()
+        )
+        return 0
+    request = call["request"]
+    print(f"call      {call['call_id']}  (account {call['account_id']})")
+    print(f"from/to   {request['from_']} -> {request['to']}")
+    print(
+        f"state     {call['state']}"
+        + (f"  cause {call['disconnect_cause']}" if call["disconnect_cause"] else "")
+    )
+    if call.get("error_message"):
+        print(f"error     {call['error_message']}")
+    print()
+    for entry in entries:
+        print(f"{entry['at']}  {_describe(entry)}")
+    return 0
+
+
+def _describe(entry: dict[str, object]) -> str:
+    kind = entry["kind"]
+    if kind == "state":
+        return f"state -> {entry['state']}"
+    if kind == "network":
+        return f"network: {entry['event']}"
+    if kind == "verb":
+        details = {k: v for k, v in entry.items() if k not in ("sequence", "at", "kind", "verb")}
+        shown = " ".join(f"{k}={v!r}" for k, v in details.items() if v is not None)
+        return f"<{entry['verb']}> {shown}".rstrip()
+    if kind == "webhook":
+        outcome = entry.get("error") or f"HTTP {entry.get('status')}"
+        return (
+            f"webhook {entry['eventType']}: {entry['method']} {entry['url']} -> {outcome} "
+            f"({entry.get('latencyMs')} ms)"
+        )
+    if kind == "error":
+        return f"error {entry.get('cause')}: {entry.get('message')}"
+    rest = {k: v for k, v in entry.items() if k not in ("sequence", "at", "kind")}
+    return f"{kind}: {rest}"
 
 
 if __name__ == "__main__":

@@ -183,7 +183,8 @@ class _TreeBuilder:
     def _refuse_doctype(self, *_: object) -> None:
         line, column = self._position()
         # Expat calls this after the doctype's name; point at "<!DOCTYPE" itself.
-        start = self._lines[line - 1].rfind("<!DOCTYPE", 0, column)
+        line_text = self._lines[line - 1] if line <= len(self._lines) else ""
+        start = line_text.rfind("<!DOCTYPE", 0, column)
         raise BxmlError(
             "DOCTYPE declarations are not allowed in BXML (they can declare entities that "
             "expand without bound or load external files)",

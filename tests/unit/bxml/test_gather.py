@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from switchboard.bxml import State, actions, events
+from switchboard.bxml import Interpreter, State, actions, events
 from tests.unit.bxml.helpers import HANGUP, callback, document, speak, started
 
 FINISHED = events.MediaFinished()
 GATHER_URL = "https://app.example/gather"
 
 
-def press(interpreter: object, digits: str) -> list[actions.Action]:
+def press(interpreter: Interpreter, digits: str) -> list[actions.Action]:
     """Press digits one by one; return the actions of the last press."""
     result: list[actions.Action] = []
     for digit in digits:
-        result = interpreter.handle(events.DigitPressed(digit))  # type: ignore[attr-defined]
+        result = interpreter.handle(events.DigitPressed(digit))
     return result
 
 
@@ -26,8 +26,8 @@ def timer(kind: str, number: int, seconds: float) -> actions.StartTimer:
     return actions.StartTimer(f"gather-1:{kind}:{number}", seconds)
 
 
-def fire(interpreter: object, start: actions.StartTimer) -> list[actions.Action]:
-    return interpreter.handle(events.TimerFired(start.timer_id))  # type: ignore[attr-defined, no-any-return]
+def fire(interpreter: Interpreter, start: actions.StartTimer) -> list[actions.Action]:
+    return interpreter.handle(events.TimerFired(start.timer_id))
 
 
 def test_prompts_play_in_order_then_the_first_digit_timeout_starts() -> None:
@@ -48,7 +48,10 @@ def test_max_digits_ends_the_gather_and_sends_the_digits() -> None:
         actions.CancelTimer("gather-1:inter-digit:2"),
         timer("inter-digit", 3, 5.0),
     ]
-    assert press(interpreter, "3") == [actions.CancelTimer("gather-1:inter-digit:3"), gathered("123")]
+    assert press(interpreter, "3") == [
+        actions.CancelTimer("gather-1:inter-digit:3"),
+        gathered("123"),
+    ]
     assert interpreter.state is State.AWAITING_BXML
 
 
@@ -196,7 +199,9 @@ def test_each_gather_has_its_own_timer_ids() -> None:
 
 
 def test_new_bxml_interrupts_a_gather_without_a_callback() -> None:
-    interpreter, _ = started('<Gather gatherUrl="/gather"><SpeakSentence>Hi</SpeakSentence></Gather>')
+    interpreter, _ = started(
+        '<Gather gatherUrl="/gather"><SpeakSentence>Hi</SpeakSentence></Gather>'
+    )
     assert interpreter.replace(document("<Hangup/>")) == [actions.StopMedia(), HANGUP]
 
     interpreter, _ = started('<Gather gatherUrl="/gather"/>')
@@ -231,3 +236,12 @@ def test_letters_are_digits_and_anything_else_is_ignored() -> None:
     assert interpreter.handle(events.DigitPressed("12")) == []
     press(interpreter, "A")
     assert press(interpreter, "D")[-1] == gathered("AD")
+
+
+def test_gathers_started_counts_the_gathers_that_began_listening() -> None:
+    interpreter, _ = started('<Pause/><Gather maxDigits="1"/><Gather maxDigits="1"/>')
+    assert interpreter.gathers_started == 0
+    interpreter.handle(FINISHED)
+    assert interpreter.gathers_started == 1
+    press(interpreter, "1")
+    assert interpreter.gathers_started == 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from switchboard.bxml import Interpreter, State, actions, events
+from switchboard.bxml import Interpreter, State, actions, events, parse_bxml
 from tests.unit.bxml.helpers import HANGUP, callback, document, speak, started
 
 FINISHED = events.MediaFinished()
@@ -38,7 +38,8 @@ class TestMediaVerbs:
 
     def test_speak_carries_ssml_plain_text_and_the_voices_own_gender_and_locale(self) -> None:
         _, first = started(
-            '<SpeakSentence voice="simon" gender="female" locale="de">Hi <s>there</s></SpeakSentence>'
+            '<SpeakSentence voice="simon" gender="female" locale="de">'
+            "Hi <s>there</s></SpeakSentence>"
         )
         assert first == [actions.Speak("Hi <s>there</s>", "Hi there", "simon", "male", "en_UK")]
 
@@ -74,17 +75,20 @@ class TestTheEnd:
             '<SpeakSentence>Hi</SpeakSentence><Redirect redirectUrl="/next"/><Transfer/>'
         )
         assert first == [speak("Hi")]
-        assert interpreter.handle(FINISHED) == [callback("redirect", "https://app.example/next", {})]
+        assert interpreter.handle(FINISHED) == [
+            callback("redirect", "https://app.example/next", {})
+        ]
 
     def test_after_the_end_every_event_is_ignored(self) -> None:
         interpreter, _ = started("")
-        for event in [
+        ignored: list[events.Event] = [
             FINISHED,
             events.DigitPressed("1"),
             events.TimerFired("gather-1:first-digit:1"),
             events.CallbackAnswered(document("<Hangup/>")),
             events.CallbackFailed("callback-error", "boom"),
-        ]:
+        ]
+        for event in ignored:
             assert interpreter.handle(event) == []
         assert interpreter.replace(document("<Pause/>")) == []
         assert interpreter.start() == []
@@ -173,8 +177,7 @@ class TestTag:
 
     def test_tag_rules_across_several_callbacks(self) -> None:
         interpreter, first = started(
-            "<Tag>first</Tag>"
-            '<Redirect redirectUrl="/1"/>',
+            '<Tag>first</Tag><Redirect redirectUrl="/1"/>',
             tag="initial",
         )
         assert first == [
@@ -200,7 +203,9 @@ class TestTag:
         ]
         assert interpreter.tag is None
         # An empty <Tag> clears too; a whitespace-padded one is trimmed.
-        after_four = document("<Tag>  again  </Tag><Tag></Tag><Tag>last</Tag><Redirect redirectUrl='/5'/>")
+        after_four = document(
+            "<Tag>  again  </Tag><Tag></Tag><Tag>last</Tag><Redirect redirectUrl='/5'/>"
+        )
         assert interpreter.handle(events.CallbackAnswered(after_four)) == [
             actions.SetTag("again"),
             actions.SetTag(None),
@@ -244,8 +249,6 @@ class TestReplace:
         assert interpreter.replace(document("<Ring/>")) == [actions.RingTone(5.0)]
 
     def test_a_bxml_root_document_replaces_like_any_other(self) -> None:
-        from switchboard.bxml import parse_bxml
-
         interpreter, _ = started("<Pause/>")
         put_bxml = parse_bxml("<Bxml><Hangup/></Bxml>", root="Bxml")
         assert interpreter.replace(put_bxml) == [actions.StopMedia(), HANGUP]

@@ -27,9 +27,7 @@ from tests.unit.bxml.helpers import BASE_URL
 def test_an_ivr_menu_written_with_the_sdk_parses() -> None:
     gather = Gather(
         audio_verbs=[
-            SpeakSentence(
-                'Press <emphasis level="strong">one</emphasis> for sales', voice="julie"
-            ),
+            SpeakSentence('Press <emphasis level="strong">one</emphasis> for sales', voice="julie"),
             PlayAudio("/menu.wav", username="media", password="secret"),
         ],
         gather_url="/gather",
