@@ -28,6 +28,7 @@ Where Bandwidth's docs are silent, Switchboard chooses:
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -55,6 +56,22 @@ from .events import (
 )
 from .gather import GatherRun
 from .verbs import Document
+
+
+@dataclass(frozen=True, slots=True)
+class RedirectRequest:
+    """Where updateCall sends the call's `redirect` event (its redirect* fields)."""
+
+    url: str
+    method: str = "POST"
+    fallback_url: str | None = None
+    fallback_method: str = "POST"
+    username: str | None = None
+    password: str | None = None
+    fallback_username: str | None = None
+    fallback_password: str | None = None
+    tag: str | None = None  # None keeps the tag; "" clears it
+
 
 _DTMF_DIGITS = frozenset("0123456789*#ABCD")
 
@@ -120,6 +137,30 @@ class Interpreter:
         actions = self._interrupt()
         self._document = document
         return actions + self._run_from_start()
+
+    def redirect(self, request: RedirectRequest) -> list[Action]:
+        """updateCall with state=active: interrupt the current verb, send a `redirect` event to
+        the given URL, and run the BXML it returns (like a <Redirect> verb from outside)."""
+        if self._state is State.ENDED:
+            return []
+        actions = self._interrupt()
+        if request.tag is not None:
+            actions += self._change_tag(request.tag or None)
+        callback = SendCallback(
+            event_type="redirect",
+            url=request.url,
+            method=request.method,
+            fallback_url=request.fallback_url,
+            fallback_method=request.fallback_method,
+            username=request.username,
+            password=request.password,
+            fallback_username=request.fallback_username,
+            fallback_password=request.fallback_password,
+            fields=self._fields(),
+            expects_bxml=True,
+        )
+        self._state = State.AWAITING_BXML
+        return [*actions, callback]
 
     # Running verbs.
 
