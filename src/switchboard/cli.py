@@ -209,6 +209,29 @@ def _require_account(connection: sqlite3.Connection, account_id: str) -> None:
         raise CliError(f"no account {account_id!r} (create it with: switchboard accounts create)")
 
 
+def _require_not_elsewhere(
+    connection: sqlite3.Connection, kind: str, key: str, account_id: str
+) -> None:
+    """`add` updates a record of this account, but never silently moves one from another."""
+    table, column = _OWNED[kind]
+    row = connection.execute(
+        f"SELECT account_id FROM {table} WHERE {column} = ?", (key,)
+    ).fetchone()
+    if row is not None and row[0] != account_id:
+        raise CliError(
+            f"{kind} {key!r} belongs to account {row[0]}; "
+            f"remove it there first (switchboard {kind}s remove {key})"
+        )
+
+
+_OWNED = {
+    "user": ("api_users", "username"),
+    "oauth-client": ("oauth_clients", "client_id"),
+    "application": ("applications", "id"),
+    "number": ("phone_numbers", "number"),
+}
+
+
 def _run(change: Callable[[sqlite3.Connection], None], settings: Settings) -> None:
     with _database(settings) as connection:
         try:
@@ -238,6 +261,7 @@ def _users_add(args: argparse.Namespace, settings: Settings) -> int:
 
     def change(connection: sqlite3.Connection) -> None:
         _require_account(connection, args.account_id)
+        _require_not_elsewhere(connection, "user", args.username, args.account_id)
         user = ApiUser(args.username, args.account_id, hash_secret(password))
         provisioning_db.put_user(connection, user)
 
@@ -254,6 +278,7 @@ def _clients_add(args: argparse.Namespace, settings: Settings) -> int:
 
     def change(connection: sqlite3.Connection) -> None:
         _require_account(connection, args.account_id)
+        _require_not_elsewhere(connection, "oauth-client", client_id, args.account_id)
         client = OAuthClient(client_id, args.account_id, hash_secret(secret))
         provisioning_db.put_oauth_client(connection, client)
 
@@ -273,6 +298,7 @@ def _applications_add(args: argparse.Namespace, settings: Settings) -> int:
 
     def change(connection: sqlite3.Connection) -> None:
         _require_account(connection, args.account_id)
+        _require_not_elsewhere(connection, "application", application_id, args.account_id)
         application = Application(application_id, args.account_id, args.name)
         provisioning_db.put_application(connection, application)
 
@@ -288,6 +314,8 @@ def _numbers_add(args: argparse.Namespace, settings: Settings) -> int:
 
     def change(connection: sqlite3.Connection) -> None:
         _require_account(connection, args.account_id)
+        for number in args.numbers:
+            _require_not_elsewhere(connection, "number", number, args.account_id)
         for number in args.numbers:
             provisioning_db.put_number(connection, PhoneNumber(number, args.account_id))
 

@@ -230,10 +230,19 @@ def _required(raw: dict[str, Any], key: str, where: str) -> object:
     return raw[key]
 
 
+_KINDS: dict[type, str] = {
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    str: "a string",
+    list: "a list",
+}
+
+
 def _get(raw: dict[str, Any], key: str, kind: type[T], default: T, where: str) -> T:
     value = raw.get(key, default)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ConfigError(f"{where}.{key} must be a {kind.__name__}, got {value!r}")
+        raise ConfigError(f"{where}.{key} must be {_KINDS.get(kind, kind.__name__)}, got {value!r}")
     return value

@@ -89,7 +89,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
 
 
 def demo_banner(demo: DemoAccount, settings: Settings) -> str:
-    base = f"http://{settings.host}:{settings.port}"
+    # A wildcard listen address is not one to send requests to: show loopback instead.
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    base = f"http://{host}:{settings.port}"
     lines = [
         "",
         "Switchboard demo account",
@@ -135,4 +137,6 @@ def serve(settings: Settings) -> None:
         log_level=settings.log_level,
         access_log=False,
         server_header=False,
+        # X-Forwarded-* are read in one place, ApiContext.base_url, and only with trust_proxy.
+        proxy_headers=False,
     )

@@ -32,7 +32,10 @@ def _create(configuration: Configuration) -> None:
     assert response.status_code == 201
     call = response.data
     assert call.call_id.startswith("c-") and len(call.call_id) == 47
-    assert response.headers is not None and {k.lower(): v for k, v in response.headers.items()}["location"] == call.call_url
+    assert (
+        response.headers is not None
+        and {k.lower(): v for k, v in response.headers.items()}["location"] == call.call_url
+    )
     assert call.answer_method == "POST" and call.call_timeout == 30
 
 

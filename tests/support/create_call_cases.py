@@ -83,6 +83,7 @@ STRING_FIELDS = (
 def _invalid_cases() -> list[Case]:
     cases: list[Case] = []
     add = cases.append
+    value: Any  # loop variables below hold every JSON type
 
     # -- required fields ----------------------------------------------------------------------
     for name in ("from", "to", "answerUrl", "applicationId"):
@@ -417,6 +418,7 @@ def _invalid_cases() -> list[Case]:
 def _valid_cases() -> list[Case]:
     cases: list[Case] = []
     add = cases.append
+    value: Any  # loop variables below hold every JSON type
     add(Case("seed-example", {}, echoed={"to": "+15555551313", "tag": None}))
     for value in (
         "sip:bob@example.com",

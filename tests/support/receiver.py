@@ -28,7 +28,16 @@ class Received:
         return self.body if self.body is not None else dict(self.query)
 
 
-Reply = tuple[int, str] | str
+@dataclass(frozen=True)
+class Raw:
+    """A reply of raw bytes with its own content type (an audio file, a non-BXML answer)."""
+
+    data: bytes
+    content_type: str = "application/octet-stream"
+    status: int = 200
+
+
+Reply = tuple[int, str] | str | Raw
 Handler = Callable[[Received], Reply]
 
 
@@ -46,7 +55,8 @@ class Receiver:
         return f"{self.base_url}{path}"
 
     def on(self, path: str, reply: Handler | Reply) -> None:
-        """Answer requests to `path` with `reply` (BXML text, (status, body), or a function)."""
+        """Answer requests to `path` with `reply` (BXML text, (status, body), Raw bytes, or a
+        function of the request returning one of those)."""
         self.routes[path] = reply if callable(reply) else (lambda _r, value=reply: value)
 
     def events(self, event_type: str | None = None) -> list[dict[str, Any]]:
@@ -76,6 +86,10 @@ class Receiver:
         if handler is None:
             return web.Response(status=204)
         reply = handler(received)
+        if isinstance(reply, Raw):
+            return web.Response(
+                status=reply.status, body=reply.data, content_type=reply.content_type
+            )
         status, text = (200, reply) if isinstance(reply, str) else reply
         return web.Response(status=status, text=text, content_type="application/xml")
 

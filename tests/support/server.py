@@ -91,7 +91,13 @@ def start_server(
     prepare_data_dir(settings)
     app = create_app(settings, clock=clock)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, loop="uvloop", http="httptools", log_level="warning"
+        app,
+        host="127.0.0.1",
+        port=0,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     loops: list[asyncio.AbstractEventLoop] = []

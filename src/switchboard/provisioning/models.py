@@ -6,7 +6,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 
-ACCOUNT_ID = re.compile(r"^[0-9]{7}$")
+ACCOUNT_ID = re.compile(r"^[0-9]{7}\Z")  # \Z: `$` would let a trailing newline in
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,7 +72,10 @@ def put_oauth_client(connection: sqlite3.Connection, client: OAuthClient) -> Non
 def put_application(connection: sqlite3.Connection, application: Application) -> None:
     connection.execute(
         "INSERT INTO applications (id, account_id, name) VALUES (?, ?, ?) "
-        "ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id, name = excluded.name",
+        "ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id, name = excluded.name "
+        # Unchanged rows are not rewritten: a rewrite bumps the provisioning generation and
+        # makes every running server reload and re-verify credentials.
+        "WHERE account_id != excluded.account_id OR name != excluded.name",
         (application.id, application.account_id, application.name),
     )
 
@@ -80,7 +83,8 @@ def put_application(connection: sqlite3.Connection, application: Application) ->
 def put_number(connection: sqlite3.Connection, number: PhoneNumber) -> None:
     connection.execute(
         "INSERT INTO phone_numbers (number, account_id) VALUES (?, ?) "
-        "ON CONFLICT (number) DO UPDATE SET account_id = excluded.account_id",
+        "ON CONFLICT (number) DO UPDATE SET account_id = excluded.account_id "
+        "WHERE account_id != excluded.account_id",
         (number.number, number.account_id),
     )
 
