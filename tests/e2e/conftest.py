@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from bandwidth import ApiClient, Configuration
 from bandwidth.api.calls_api import CallsApi
@@ -52,6 +53,11 @@ hangup_after = 5.0
 number = "+15555550107"
 answer_after = 1.0
 digits = ["1", "2#"]
+
+[[simulator.phones]]
+number = "+15555550109"
+answer_after = 1.0
+digits = "12"
 """
 
 
@@ -63,11 +69,36 @@ def vserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VirtualTimeSer
     running.stop()
 
 
+@pytest.fixture(autouse=True)
+def every_call_ends(vserver: VirtualTimeServer) -> Iterator[None]:
+    """Each test ends the calls it makes, so none can leak webhooks into the next test."""
+    yield
+    live = list(vserver.engine.runners)
+    if live:
+        vserver.advance(3600)  # let them finish before the next test starts
+    assert live == [], f"calls still live after the test: {live}"
+
+
 @pytest.fixture
 def app() -> Iterator[Receiver]:
     receiver = Receiver().start()
     yield receiver
     receiver.stop()
+
+
+@pytest.fixture
+def other_app() -> Iterator[Receiver]:
+    """A second webhook app, e.g. one that is slow without holding up the first."""
+    receiver = Receiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def switchboard(vserver: VirtualTimeServer) -> Iterator[httpx.Client]:
+    """A client for Switchboard's own API (timelines, simulator control), as the account's user."""
+    with httpx.Client(base_url=vserver.base_url, auth=(USERNAME, PASSWORD)) as client:
+        yield client
 
 
 @pytest.fixture

@@ -84,6 +84,8 @@ class CallRunner:
         self.leg_ended = False
         self.interpreter: Interpreter | None = None
         self.gathers_announced = 0
+        self._media: str | None = None  # the verb whose media is playing, for the timeline
+        self._gathering = False
         self._dial = dial
         self._busy = True  # until the runner first waits for an event
         self._answer_timer: TimerHandle | None = None
@@ -164,7 +166,8 @@ class CallRunner:
             case net.Answered():
                 await self._answered()
             case net.Busy():
-                await self._leg_gone("busy")
+                # disconnect.mdx's example of a busy callee carries a message and an id.
+                await self._leg_gone("busy", "Callee is busy")
             case net.Rejected():
                 await self._leg_gone("rejected")
             case net.Failed(reason=reason, sip_code=code):
@@ -185,8 +188,10 @@ class CallRunner:
                 self.note("dtmf", digit=digit)
                 await self._interpret(bxml_events.DigitPressed(digit))
             case net.MediaFinished():
+                self._media_over("finished")
                 await self._interpret(bxml_events.MediaFinished())
             case net.MediaFailed(cause=cause, message=message):
+                self._media_over("failed")
                 await self._end(state.End(cause, message, _id()))
             case InterpreterTimer(timer_id=timer_id):
                 if self._timers.pop(timer_id, None) is not None:
@@ -200,10 +205,10 @@ class CallRunner:
             case state.End():
                 await self._end(event)
 
-    async def _leg_gone(self, cause: str) -> None:
+    async def _leg_gone(self, cause: str, message: str | None = None) -> None:
         self.leg_ended = True
         self.note("network", event=cause)
-        await self._end(state.End(cause))
+        await self._end(state.End(cause, message, _id() if message else None))
 
     async def _answered(self) -> None:
         if self._answer_timer is not None:
@@ -309,14 +314,31 @@ class CallRunner:
 
     async def _carry_out(self, actions: list[act.Action]) -> None:
         leg = self.leg
+        interpreter = self.interpreter
+        # A Gather that began in this batch is noted before its first prompt or timer, so the
+        # timeline reads in the order the caller hears things.
+        new_gather = interpreter is not None and (
+            interpreter.gathers_started > self.gathers_announced
+        )
+        # The open Gather ended in this batch: it is over once its own clean-up (stopping its
+        # prompt, cancelling its timer) is done and the next verb begins.
+        gather_ending = self._gathering and (
+            new_gather
+            or (interpreter is not None and interpreter.state is not InterpreterState.GATHERING)
+        )
         for action in actions:
             if self.call.state == DISCONNECTED:
                 return
+            if gather_ending and not isinstance(action, act.StopMedia | act.CancelTimer):
+                self._gather_over()
+                gather_ending = False
+            if new_gather and isinstance(action, act.Speak | act.Play | act.StartTimer):
+                self._gather_began()
+                new_gather = False
             match action:
                 case act.Speak():
-                    self.note(
-                        "verb",
-                        verb="SpeakSentence",
+                    self._media_began(
+                        "SpeakSentence",
                         text=action.plain_text,
                         voice=action.voice,
                         locale=action.locale,
@@ -324,24 +346,25 @@ class CallRunner:
                     if leg:
                         leg.speak(action.text, action.voice, action.gender, action.locale)
                 case act.Play():
-                    self.note("verb", verb="PlayAudio", url=action.url)
+                    self._media_began("PlayAudio", url=action.url)
                     if leg:
                         leg.play(action.url, action.username, action.password)
                 case act.Silence(seconds=seconds):
-                    self.note("verb", verb="Pause", duration=seconds)
+                    self._media_began("Pause", duration=seconds)
                     if leg:
                         leg.silence(seconds)
                 case act.RingTone(seconds=seconds):
-                    self.note("verb", verb="Ring", duration=seconds)
+                    self._media_began("Ring", duration=seconds)
                     if leg:
                         leg.ring(seconds)
                 case act.SendDigits():
-                    self.note("verb", verb="SendDtmf", digits=action.digits)
+                    self._media_began("SendDtmf", digits=action.digits)
                     if leg:
                         leg.send_dtmf(
                             action.digits, action.tone_duration_ms, action.tone_interval_ms
                         )
                 case act.StopMedia():
+                    self._media_over("stopped")
                     if leg:
                         leg.stop_media()
                 case act.StartTimer(timer_id=timer_id, seconds=seconds):
@@ -362,20 +385,42 @@ class CallRunner:
                     await self._end(state.End(cause, message, error_id))
                 case act.AnswerCall():
                     pass  # outbound calls are answered before BXML runs
-        self._announce_gather()
+        if gather_ending:
+            self._gather_over()
+        if new_gather:
+            self._gather_began()
 
     def _timer_poster(self, timer_id: str) -> Callable[[], None]:
         return lambda: self.post(InterpreterTimer(timer_id))
 
-    def _announce_gather(self) -> None:
+    # -- what the timeline says of verbs ----------------------------------------------------
+    def _media_began(self, verb: str, **data: Any) -> None:
+        self._media_over("stopped")  # never two at once; the contract says this can't happen
+        # `event` last: `switchboard calls show` prints a verb's details in this order.
+        self.note("verb", verb=verb, **data, event="started")
+        self._media = verb
+
+    def _media_over(self, how: str) -> None:
+        """The verb playing media finished, was stopped, or failed."""
+        if self._media is not None:
+            self.note("verb", verb=self._media, event=how)
+            self._media = None
+
+    def _gather_began(self) -> None:
         interpreter = self.interpreter
-        if interpreter is None or self.leg is None:
+        if interpreter is None or interpreter.gathers_started <= self.gathers_announced:
             return
-        if interpreter.gathers_started > self.gathers_announced:
-            self.gathers_announced = interpreter.gathers_started
-            if interpreter.state is InterpreterState.GATHERING:
-                self.note("verb", verb="Gather")
-                self.leg.gather_started()
+        self._gather_over()
+        self.gathers_announced = interpreter.gathers_started
+        self.note("verb", verb="Gather", event="started")
+        self._gathering = True
+        if self.leg is not None:
+            self.leg.gather_started()  # a simulated callee may press its keys now
+
+    def _gather_over(self, how: str = "finished") -> None:
+        if self._gathering:
+            self._gathering = False
+            self.note("verb", verb="Gather", event=how)
 
     def _send_callback(self, action: act.SendCallback) -> None:
         timeout = float(self.call.request.callback_timeout)
@@ -409,6 +454,8 @@ class CallRunner:
         if self.call.state == DISCONNECTED:
             return
         self._cancel_timers()
+        self._media_over("stopped")
+        self._gather_over("stopped")
         if self.leg is not None and not self.leg_ended:
             self.leg.hangup()
             self.leg_ended = True

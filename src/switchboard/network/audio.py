@@ -7,6 +7,7 @@ unsupported format, which Bandwidth reports as `application-error`.
 
 from __future__ import annotations
 
+import base64
 import struct
 from collections import OrderedDict
 
@@ -76,17 +77,20 @@ class AudioDurations:
     """Fetches audio headers and remembers durations by URL (an IVR replays the same prompts)."""
 
     def __init__(self, cache_size: int = 1024, timeout: float = 10.0) -> None:
-        self._cache: OrderedDict[str, float] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str | None, str | None], float] = OrderedDict()
         self._cache_size = cache_size
         self._timeout = timeout
         self._session: aiohttp.ClientSession | None = None
 
     async def duration(self, url: str, username: str | None, password: str | None) -> float:
-        if url in self._cache:
-            self._cache.move_to_end(url)
-            return self._cache[url]
+        # Keyed with the credentials: a file fetched with the right ones must not play for a
+        # verb that gives wrong ones (or none) without asking its server again.
+        key = (url, username, password)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
         seconds = await self._fetch(url, username, password)
-        self._cache[url] = seconds
+        self._cache[key] = seconds
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return seconds
@@ -96,9 +100,12 @@ class AudioDurations:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self._timeout)
             )
-        auth = aiohttp.BasicAuth(username, password or "") if username else None
+        headers = {}
+        if username:
+            pair = f"{username}:{password or ''}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
         try:
-            async with self._session.get(url, auth=auth, allow_redirects=True) as response:
+            async with self._session.get(url, headers=headers, allow_redirects=True) as response:
                 if response.status >= 400:
                     raise AudioError(f"Cannot play {url}: it answered HTTP {response.status}")
                 header = await response.content.read(HEADER_BYTES)

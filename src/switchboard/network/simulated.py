@@ -3,6 +3,8 @@ hang up as configured, with media that takes its real duration on the engine's c
 
 from __future__ import annotations
 
+import html
+import logging
 import re
 
 from switchboard.activity import Activity
@@ -22,14 +24,44 @@ from switchboard.network.base import (
 )
 from switchboard.network.phones import PhoneBehaviour, SimulatorSettings, dialable
 
+logger = logging.getLogger("switchboard.network")
 _WORD = re.compile(r"\w+")
+_SSML_TAG = re.compile(r"<[^>]*>")
+_BREAK_TIME = re.compile(
+    r"""<break\b[^>]*?\btime\s*=\s*["']\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*["']""", re.IGNORECASE
+)
 MIN_SPEECH_SECONDS = 0.5
+MAX_BREAK_SECONDS = 10.0  # speakSentence.mdx: a <break> lasts at most 10 seconds
 
 
-def speech_seconds(text: str, words_per_minute: float) -> float:
-    """The documented model: words at `words_per_minute`, never under half a second."""
-    words = len(_WORD.findall(text))
-    return max(MIN_SPEECH_SECONDS, words * 60.0 / words_per_minute)
+def speech_seconds(ssml: str, words_per_minute: float) -> float:
+    """The documented model: the words of the text (SSML tags removed) at `words_per_minute`,
+    plus each <break time="...">, never under half a second."""
+    words = len(_WORD.findall(html.unescape(_SSML_TAG.sub(" ", ssml))))
+    breaks = sum(
+        min(MAX_BREAK_SECONDS, float(value) / (1000.0 if unit.lower() == "ms" else 1.0))
+        for value, unit in _BREAK_TIME.findall(ssml)
+    )
+    return max(MIN_SPEECH_SECONDS, words * 60.0 / words_per_minute + breaks)
+
+
+# sendDtmf.mdx: ',' and 'w' pause half a second, 'W' one second.
+DTMF_PAUSES_MS = {",": 500.0, "w": 500.0, "W": 1000.0}
+
+
+def dtmf_seconds(digits: str, tone_ms: float, interval_ms: float) -> float:
+    """How long <SendDtmf> plays: a tone then an interval per key, except that a pause replaces
+    the interval before it (sendDtmf.mdx: with toneInterval 300, "1w2" plays 2 500 ms after 1)."""
+    total_ms = 0.0
+    owed_ms = 0.0  # the interval after the last tone, unless a pause takes its place
+    for key in digits:
+        if key in DTMF_PAUSES_MS:
+            total_ms += DTMF_PAUSES_MS[key]
+            owed_ms = 0.0
+        else:
+            total_ms += owed_ms + tone_ms
+            owed_ms = interval_ms
+    return (total_ms + owed_ms) / 1000
 
 
 class SimulatedLeg:
@@ -111,6 +143,13 @@ class SimulatedLeg:
                 if generation == self._media_generation and not self.ended:
                     self._emit(MediaFailed("application-error", str(error)))
                 return
+            except Exception as error:  # a bug here must end the call, never leave it waiting
+                logger.exception("playing %s failed inside Switchboard", url)
+                if generation == self._media_generation and not self.ended:
+                    self._emit(
+                        MediaFailed("error", f"Switchboard internal error playing {url}: {error}")
+                    )
+                return
             if generation == self._media_generation and not self.ended:
                 self._schedule_media_end(seconds, generation)
 
@@ -123,9 +162,7 @@ class SimulatedLeg:
         self._play_for(seconds)
 
     def send_dtmf(self, digits: str, tone_ms: float, interval_ms: float) -> None:
-        # A ',' is a half-second pause (sendDtmf.mdx); every other key takes a tone and a gap.
-        seconds = sum(0.5 if key == "," else (tone_ms + interval_ms) / 1000 for key in digits)
-        self._play_for(seconds)
+        self._play_for(dtmf_seconds(digits, tone_ms, interval_ms))
 
     def stop_media(self) -> None:
         self._new_media()
