@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from switchboard.limits.account import LimitSettings
 from switchboard.network.phones import PhoneConfigError, SimulatorSettings, parse_simulator
 
 T = TypeVar("T")
@@ -51,6 +52,16 @@ class AccountConfig:
     oauth_clients: tuple[OAuthClientConfig, ...] = ()
     applications: tuple[ApplicationConfig, ...] = ()
     numbers: tuple[str, ...] = ()
+    limits: LimitOverrides = field(default_factory=lambda: LimitOverrides())
+
+
+@dataclass(frozen=True, slots=True)
+class LimitOverrides:
+    """An `[accounts.limits]` table: what differs from the server's `[limits]`."""
+
+    calls_per_second: float | None = None
+    concurrent_calls: int | None = None
+    queue_enabled: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +77,8 @@ class Settings:
     log_level: str = "info"
     accounts: tuple[AccountConfig, ...] = ()
     simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    retention_days: float = 7.0
     config_file: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -107,6 +120,8 @@ def load_settings(
             tuple(_account(entry, index) for index, entry in enumerate(_list(raw, "accounts")))
         ),
         simulator=_simulator(raw),
+        limits=_limits(raw),
+        retention_days=_retention(server),
         config_file=config_file,
         raw=raw,
     )
@@ -159,7 +174,49 @@ def _account(entry: dict[str, Any], index: int) -> AccountConfig:
             for i, app in enumerate(_list(entry, "applications", where))
         ),
         numbers=tuple(_number(n, where) for n in _get(entry, "numbers", list, [], where)),
+        limits=_limit_overrides(entry.get("limits", {}), f"{where}.limits"),
     )
+
+
+def _limit_overrides(raw: object, where: str) -> LimitOverrides:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a table")
+    unknown = set(raw) - {"calls_per_second", "concurrent_calls", "queue"}
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    cps = raw.get("calls_per_second")
+    if cps is not None and (isinstance(cps, bool) or not isinstance(cps, int | float) or cps <= 0):
+        raise ConfigError(f"{where}.calls_per_second must be a positive number, got {cps!r}")
+    concurrent = raw.get("concurrent_calls")
+    if concurrent is not None and (
+        isinstance(concurrent, bool) or not isinstance(concurrent, int) or concurrent < 1
+    ):
+        raise ConfigError(
+            f"{where}.concurrent_calls must be a whole number >= 1, got {concurrent!r}"
+        )
+    queue = raw.get("queue")
+    if queue is not None and not isinstance(queue, bool):
+        raise ConfigError(f"{where}.queue must be true or false, got {queue!r}")
+    return LimitOverrides(None if cps is None else float(cps), concurrent, queue)
+
+
+def _limits(raw: dict[str, Any]) -> LimitSettings:
+    overrides = _limit_overrides(raw.get("limits", {}), "limits")
+    defaults = LimitSettings()
+    return LimitSettings(
+        calls_per_second=overrides.calls_per_second or defaults.calls_per_second,
+        concurrent_calls=overrides.concurrent_calls or defaults.concurrent_calls,
+        queue_enabled=defaults.queue_enabled
+        if overrides.queue_enabled is None
+        else overrides.queue_enabled,
+    )
+
+
+def _retention(server: dict[str, Any]) -> float:
+    value = server.get("retention_days", 7)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"server.retention_days must be a positive number, got {value!r}")
+    return float(value)
 
 
 def _positive(server: dict[str, Any], key: str, default: int) -> int:

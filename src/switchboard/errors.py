@@ -23,6 +23,8 @@ class SwitchboardError(Exception):
 
     status: int = 500
     type: str = "internal-error"
+    # Bandwidth's bodies carry "id": null, except 409 and 429 whose examples show "id": "".
+    default_id: str | None = None
 
     def __init__(self, description: str = "An unknown internal error occurred") -> None:
         super().__init__(description)
@@ -51,6 +53,7 @@ class MethodNotAllowedError(ValidationError):
 
 class ConflictError(ValidationError):
     status = 409
+    default_id = ""
 
 
 class PayloadTooLargeError(ValidationError):
@@ -83,6 +86,7 @@ class AuthorizationError(SwitchboardError):
 class RateLimitError(SwitchboardError):
     status = 429
     type = "error"
+    default_id = ""
 
     def __init__(self, description: str, retry_after_seconds: int = 1) -> None:
         super().__init__(description)

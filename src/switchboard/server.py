@@ -6,6 +6,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -20,6 +21,7 @@ from switchboard.calls.engine import Engine
 from switchboard.calls.service import CallService
 from switchboard.clock import Clock, RealClock
 from switchboard.config import Settings
+from switchboard.limits.account import LimitSettings, account_limits
 from switchboard.network.simulated import SimulatedNetwork
 from switchboard.provisioning.setup import DemoAccount, apply_accounts, ensure_demo_account
 from switchboard.store import schema
@@ -59,15 +61,30 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
     activity = Activity()
     network = SimulatedNetwork(settings.simulator, clock, activity)
     sender = HttpWebhookSender()
-    engine = Engine(store, network, sender, clock, activity)
+    authenticator = Authenticator(token_secret(settings.data_dir), settings.token_lifetime_seconds)
+
+    def limits_for(account_id: str) -> LimitSettings:
+        account = authenticator.snapshot.accounts.get(account_id)
+        return account_limits(settings.limits, account)
+
+    engine = Engine(
+        store,
+        network,
+        sender,
+        clock,
+        activity,
+        limits_for=limits_for,
+        retention=timedelta(days=settings.retention_days),
+    )
     calls = CallService(
         store, clock.wall, enforce_https_credentials=settings.profile == "production"
     )
+    calls.gate = engine
     calls.listeners.append(engine.on_call_created)
     context = ApiContext(
         settings=settings,
         store=store,
-        auth=Authenticator(token_secret(settings.data_dir), settings.token_lifetime_seconds),
+        auth=authenticator,
         calls=calls,
         engine=engine,
         simulator=network,

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from switchboard.api import routes_calls, routes_oauth
+from switchboard.api import routes_call_control, routes_calls, routes_oauth
 from switchboard.api.context import ApiContext
 from switchboard.api.responses import (
     JsonResponse,
@@ -41,6 +41,16 @@ def build_app(
     routes = [
         Route(CALLS, routes_calls.create_call, methods=["POST"]),
         Route(CALLS + "/", routes_calls.create_call, methods=["POST"]),
+        Route(CALLS, routes_call_control.list_calls, methods=["GET"]),
+        Route(CALLS + "/", routes_call_control.list_calls, methods=["GET"]),
+        Route(CALLS + "/{call_id}", routes_call_control.get_call, methods=["GET"]),
+        Route(CALLS + "/{call_id}", routes_call_control.update_call, methods=["POST"]),
+        Route(CALLS + "/{call_id}/bxml", routes_call_control.update_call_bxml, methods=["PUT"]),
+        Route(
+            "/api/v2/accounts/{account_id}/statistics",
+            routes_call_control.get_statistics,
+            methods=["GET"],
+        ),
         Route("/api/v1/oauth2/token", routes_oauth.issue_token, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         *(extra_routes or []),

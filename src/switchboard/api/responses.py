@@ -30,7 +30,11 @@ class JsonResponse(Response):
 
 
 def error_response(error: SwitchboardError, error_id: str | None = None) -> JsonResponse:
-    body = {"type": error.type, "description": error.description, "id": error_id}
+    body = {
+        "type": error.type,
+        "description": error.description,
+        "id": error.default_id if error_id is None else error_id,
+    }
     return JsonResponse(body, status_code=error.status, headers=error.headers())
 
 

@@ -10,18 +10,34 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import math
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
 
 from switchboard.activity import Activity
+from switchboard.bxml.interpreter import RedirectRequest
+from switchboard.bxml.verbs import Document
+from switchboard.calls.ids import format_time
 from switchboard.calls.model import ANSWERED, DISCONNECTED, INITIATED, QUEUED, Call
-from switchboard.calls.runner import CallRunner, EngineServices
+from switchboard.calls.runner import (
+    CallRunner,
+    EngineServices,
+    ExternalRedirect,
+    NewBxml,
+    TagUpdate,
+)
 from switchboard.calls.state import End
-from switchboard.clock import Clock
+from switchboard.calls.update_request import UpdateCallRequest
+from switchboard.clock import Clock, TimerHandle
+from switchboard.errors import ConflictError, RateLimitError
+from switchboard.limits.account import AccountLimiter, Decision, LimitSettings
 from switchboard.network.base import Network
 from switchboard.store.base import Store
 from switchboard.webhooks.delivery import WebhookSender
 
 logger = logging.getLogger("switchboard.engine")
+PURGE_INTERVAL_SECONDS = 3600.0
 
 
 class Engine:
@@ -32,6 +48,8 @@ class Engine:
         sender: WebhookSender,
         clock: Clock,
         activity: Activity | None = None,
+        limits_for: Callable[[str], LimitSettings] | None = None,
+        retention: timedelta | None = None,
     ) -> None:
         self.services = EngineServices(
             store=store,
@@ -42,19 +60,33 @@ class Engine:
             finished=self._finished,
         )
         self.runners: dict[str, CallRunner] = {}
-        self._stopping = False
+        self.limits_for = limits_for or (lambda _account_id: LimitSettings())
+        self._limiters: dict[str, AccountLimiter] = {}
+        self._queued: dict[str, Call] = {}  # call_id -> call waiting in its account's queue
+        self._dequeue_timers: dict[str, TimerHandle] = {}
+        self.retention = retention
+        self._purge_timer: TimerHandle | None = None
 
     @property
     def activity(self) -> Activity:
         return self.services.activity
 
+    @property
+    def clock(self) -> Clock:
+        return self.services.clock
+
     async def start(self) -> None:
-        """Pick up the calls a previous run left behind."""
+        """Pick up the calls a previous run left behind, and start purging old ones."""
+        self._schedule_purge(0.0)
         for call in await self.services.store.calls_in_states((QUEUED, INITIATED, ANSWERED)):
+            limiter = self._limiter(call.account_id)
             if call.state == QUEUED:
-                self.launch(call)
+                limiter.requeue(call.call_id, call.request.priority)
+                self._queued[call.call_id] = call
+                self._schedule_dequeue(call.account_id)
             else:
                 # The media of a live call does not survive a restart: end it, and say so.
+                limiter.mark_active(call.call_id)
                 runner = self.launch(call, start=False)
                 runner.post(
                     End(
@@ -62,12 +94,82 @@ class Engine:
                         "Switchboard restarted while the call was "
                         f"{'ringing' if call.state == INITIATED else 'answered'}; "
                         "its media was lost",
+                        str(uuid.uuid4()),
                     )
                 )
 
-    async def on_call_created(self, call: Call) -> None:
-        self.launch(call)
+    # -- retention --------------------------------------------------------------------------
+    def _schedule_purge(self, delay: float) -> None:
+        if self.retention is None:
+            return
+        self._purge_timer = self.clock.call_later(delay, self._purge)
 
+    def _purge(self) -> None:
+        assert self.retention is not None
+        cutoff = format_time(self.clock.wall() - self.retention)
+
+        async def purge() -> None:
+            purged = await self.services.store.purge_calls(cutoff)
+            if purged:
+                logger.info("purged %d calls that ended before %s", purged, cutoff)
+
+        self.activity.spawn(purge())
+        self._schedule_purge(PURGE_INTERVAL_SECONDS)
+
+    # -- limits and the outbound queue ------------------------------------------------------
+    def _limiter(self, account_id: str) -> AccountLimiter:
+        settings = self.limits_for(account_id)
+        limiter = self._limiters.get(account_id)
+        if limiter is None:
+            limiter = self._limiters[account_id] = AccountLimiter(settings)
+        elif limiter.settings != settings:  # changed by provisioning while running
+            limiter.settings = settings
+        return limiter
+
+    def admit(self, call: Call) -> None:
+        """Before the insert: reserve the call's place, or refuse it with Bandwidth's 429."""
+        admission = self._limiter(call.account_id).admit(
+            self.clock.monotonic(), call.call_id, call.request.priority
+        )
+        if admission.decision is Decision.REJECT:
+            assert admission.reason is not None
+            raise RateLimitError(admission.reason, max(1, math.ceil(admission.retry_after)))
+
+    def release(self, call: Call) -> None:
+        """The insert failed: give the call's place back."""
+        self._limiter(call.account_id).ended(call.call_id)
+
+    async def on_call_created(self, call: Call) -> None:
+        limiter = self._limiter(call.account_id)
+        if call.call_id in limiter.active:
+            self.launch(call)
+        else:
+            self._queued[call.call_id] = call
+            self._schedule_dequeue(call.account_id)
+
+    def _schedule_dequeue(self, account_id: str) -> None:
+        if account_id in self._dequeue_timers:
+            return
+        delay = self._limiter(account_id).next_dequeue_in()
+        if delay is None:
+            return
+        self._dequeue_timers[account_id] = self.clock.call_later(
+            delay, lambda: self._dequeue(account_id)
+        )
+
+    def _dequeue(self, account_id: str) -> None:
+        self._dequeue_timers.pop(account_id, None)
+        for call_id in self._limiter(account_id).dequeue(self.clock.monotonic()):
+            call = self._queued.pop(call_id, None)
+            if call is not None:
+                self.launch(call)
+        self._schedule_dequeue(account_id)
+
+    def queue_statistics(self, account_id: str) -> tuple[int, int]:
+        limiter = self._limiter(account_id)
+        return limiter.queue_size, limiter.settings.max_queue_size
+
+    # -- runners ----------------------------------------------------------------------------
     def launch(self, call: Call, *, start: bool = True) -> CallRunner:
         runner = CallRunner(call, self.services, dial=start)
         self.runners[call.call_id] = runner
@@ -76,8 +178,62 @@ class Engine:
         return runner
 
     def _finished(self, call_id: str) -> None:
-        self.runners.pop(call_id, None)
+        runner = self.runners.pop(call_id, None)
+        if runner is not None:
+            account_id = runner.call.account_id
+            self._limiter(account_id).ended(call_id)
+            self._schedule_dequeue(account_id)
 
+    def current(self, call_id: str) -> Call | None:
+        """The live state of a call the engine is running (None when it runs no such call)."""
+        runner = self.runners.get(call_id)
+        return runner.call if runner is not None else self._queued.get(call_id)
+
+    # -- call control (updateCall, PUT /bxml) -----------------------------------------------
+    async def update_call(self, call: Call, update: UpdateCallRequest) -> None:
+        if call.call_id in self._queued:
+            if update.state != "completed":
+                raise _not_modifiable(call.call_id)
+            # callQueueingGuide.mdx: a queued call is removed "like any other call in progress".
+            queued = self._queued.pop(call.call_id)
+            self._limiter(call.account_id).remove_queued(call.call_id)
+            self.launch(queued, start=False).post(End("cancel"))
+            return
+        runner = self.runners.get(call.call_id)
+        if runner is None or runner.call.state == DISCONNECTED:
+            raise _not_modifiable(call.call_id)
+        live_state = runner.call.state
+        if update.state == "completed":
+            runner.post(End("hangup" if live_state == ANSWERED else "cancel"))
+            return
+        if live_state != ANSWERED:
+            raise _not_modifiable(call.call_id)
+        if update.redirect_url is None:
+            runner.post(TagUpdate(update.tag or ""))
+            return
+        runner.post(
+            ExternalRedirect(
+                RedirectRequest(
+                    url=update.redirect_url,
+                    method=update.redirect_method,
+                    fallback_url=update.redirect_fallback_url,
+                    fallback_method=update.redirect_fallback_method,
+                    username=update.username,
+                    password=update.password,
+                    fallback_username=update.fallback_username,
+                    fallback_password=update.fallback_password,
+                    tag=update.tag,
+                )
+            )
+        )
+
+    async def replace_bxml(self, call: Call, document: Document) -> None:
+        runner = self.runners.get(call.call_id)
+        if runner is None or runner.call.state != ANSWERED:
+            raise _not_modifiable(call.call_id)
+        runner.post(NewBxml(document))
+
+    # -- virtual time and shutdown ----------------------------------------------------------
     def is_quiet(self) -> bool:
         """No runner has an event waiting or being handled (for virtual-time tests)."""
         return all(runner.quiet for runner in self.runners.values())
@@ -86,8 +242,12 @@ class Engine:
         """Wait until everything that can happen without time passing has happened."""
         await self.activity.wait_idle(self.is_quiet)
 
-    async def stop(self, calls: Sequence[str] | None = None) -> None:
-        self._stopping = True
+    async def stop(self) -> None:
+        if self._purge_timer is not None:
+            self._purge_timer.cancel()
+        for timer in self._dequeue_timers.values():
+            timer.cancel()
+        self._dequeue_timers.clear()
         for runner in list(self.runners.values()):
             if runner.task is not None:
                 runner.task.cancel()
@@ -100,6 +260,6 @@ class Engine:
     def get(self, call_id: str) -> CallRunner | None:
         return self.runners.get(call_id)
 
-    @staticmethod
-    def is_live(call: Call) -> bool:
-        return call.state != DISCONNECTED
+
+def _not_modifiable(call_id: str) -> ConflictError:
+    return ConflictError(f"Call [{call_id}] cannot be modified in its current state")

@@ -13,9 +13,11 @@ from switchboard.activity import Activity
 from switchboard.bxml import BxmlError, Interpreter, parse_bxml
 from switchboard.bxml import actions as act
 from switchboard.bxml import events as bxml_events
+from switchboard.bxml.interpreter import RedirectRequest
 from switchboard.bxml.interpreter import State as InterpreterState
+from switchboard.bxml.verbs import Document
 from switchboard.calls import state
-from switchboard.calls.model import DISCONNECTED, QUEUED, Call
+from switchboard.calls.model import ANSWERED, DISCONNECTED, QUEUED, Call
 from switchboard.calls.timeline import Timeline
 from switchboard.clock import Clock, TimerHandle
 from switchboard.network import base as net
@@ -70,7 +72,30 @@ class NewBxml:
     document: Any
 
 
-RunnerEvent = net.LegEvent | AnswerTimeout | InterpreterTimer | CallbackDone | NewBxml | state.End
+@dataclass(frozen=True, slots=True)
+class ExternalRedirect:
+    """updateCall with state=active and a redirectUrl."""
+
+    request: RedirectRequest
+
+
+@dataclass(frozen=True, slots=True)
+class TagUpdate:
+    """updateCall with only a tag: later callbacks carry it ("" clears it)."""
+
+    tag: str
+
+
+RunnerEvent = (
+    net.LegEvent
+    | AnswerTimeout
+    | InterpreterTimer
+    | CallbackDone
+    | NewBxml
+    | ExternalRedirect
+    | TagUpdate
+    | state.End
+)
 
 
 class CallRunner:
@@ -199,11 +224,36 @@ class CallRunner:
             case CallbackDone():
                 await self._callback_done(event)
             case NewBxml(document=document):
+                await self._new_bxml(document)
+            case ExternalRedirect(request=request):
+                await self._external_redirect(request)
+            case TagUpdate(tag=tag):
+                self.call = self.call.evolve(tag=tag or None)
                 if self.interpreter is not None:
-                    self._bxml_token += 1  # answers to callbacks sent before are now moot
-                    await self._carry_out(self.interpreter.replace(document))
+                    self.interpreter.tag = tag or None
+                self.note("tag", tag=tag or None, by="updateCall")
             case state.End():
                 await self._end(event)
+
+    async def _new_bxml(self, document: Document) -> None:
+        """PUT .../bxml: the document replaces whatever the call is executing."""
+        if self.call.state != ANSWERED:
+            return
+        self._bxml_token += 1  # answers to callbacks sent before are now moot
+        self.note("bxml", source="PUT /bxml", verbs=len(document.verbs))
+        if self.interpreter is None:
+            self.interpreter = Interpreter(document, tag=self.call.tag)
+            await self._carry_out(self.interpreter.start())
+        else:
+            await self._carry_out(self.interpreter.replace(document))
+
+    async def _external_redirect(self, request: RedirectRequest) -> None:
+        if self.call.state != ANSWERED:
+            return
+        if self.interpreter is None:  # the answer callback is still out: it no longer counts
+            self.interpreter = Interpreter(Document(verbs=()), tag=self.call.tag)
+        self.note("redirect", url=request.url, by="updateCall")
+        await self._carry_out(self.interpreter.redirect(request))
 
     async def _leg_gone(self, cause: str, message: str | None = None) -> None:
         self.leg_ended = True

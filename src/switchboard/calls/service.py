@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from switchboard.calls.create_request import CreateCallRequest, parse_create_call
@@ -17,6 +17,14 @@ from switchboard.store.base import Store
 CallListener = Callable[[Call], Awaitable[None]]
 
 
+class CallGate(Protocol):
+    """Limits checked before a call is stored (the engine's per-account limiter)."""
+
+    def admit(self, call: Call) -> None: ...
+
+    def release(self, call: Call) -> None: ...
+
+
 class CallService:
     def __init__(
         self, store: Store, now: Callable[[], datetime], *, enforce_https_credentials: bool
@@ -25,6 +33,7 @@ class CallService:
         self.now = now
         self.enforce_https_credentials = enforce_https_credentials
         self.listeners: list[CallListener] = []
+        self.gate: CallGate | None = None
 
     async def create(
         self, account_id: str, body: dict[str, Any], snapshot: Snapshot, base_url: str
@@ -45,7 +54,14 @@ class CallService:
             tag=request.tag or None,
             last_update=moment,
         )
-        await self.store.insert_call(call)  # durable before anyone hears of it
+        if self.gate is not None:
+            self.gate.admit(call)  # O(1), in process: 429 before any IO
+        try:
+            await self.store.insert_call(call)  # durable before anyone hears of it
+        except BaseException:
+            if self.gate is not None:
+                self.gate.release(call)
+            raise
         for listener in self.listeners:
             await listener(call)
         return call

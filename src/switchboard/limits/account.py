@@ -15,6 +15,7 @@ import heapq
 import itertools
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Protocol
 
 RATE_LIMITED = "Account call creation rate limit exceeded"
 CONCURRENCY_LIMITED = "Account concurrent call limit exceeded"
@@ -134,3 +135,27 @@ class AccountLimiter:
     def ended(self, call_id: str) -> None:
         self.active.discard(call_id)
         self._queued.discard(call_id)
+
+
+def account_limits(defaults: LimitSettings, account: _HasLimits | None) -> LimitSettings:
+    """The server's defaults with an account's own overrides on top."""
+    if account is None:
+        return defaults
+    return LimitSettings(
+        calls_per_second=account.calls_per_second or defaults.calls_per_second,
+        concurrent_calls=account.concurrent_calls or defaults.concurrent_calls,
+        queue_enabled=defaults.queue_enabled
+        if account.queue_enabled is None
+        else account.queue_enabled,
+    )
+
+
+class _HasLimits(Protocol):
+    @property
+    def calls_per_second(self) -> float | None: ...
+
+    @property
+    def concurrent_calls(self) -> int | None: ...
+
+    @property
+    def queue_enabled(self) -> bool | None: ...

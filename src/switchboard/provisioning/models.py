@@ -13,6 +13,10 @@ ACCOUNT_ID = re.compile(r"^[0-9]{7}\Z")  # \Z: `$` would let a trailing newline 
 class Account:
     id: str
     name: str
+    # Limits of this account; None means the server's default ([limits] in the config).
+    calls_per_second: float | None = None
+    concurrent_calls: int | None = None
+    queue_enabled: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

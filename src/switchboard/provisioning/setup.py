@@ -43,7 +43,17 @@ def apply_accounts(connection: sqlite3.Connection, accounts: tuple[AccountConfig
     try:
         snapshot = provisioning_db.load_snapshot(connection)
         for account in accounts:
-            provisioning_db.put_account(connection, Account(account.id, account.name))
+            limits = account.limits
+            provisioning_db.put_account(
+                connection,
+                Account(
+                    account.id,
+                    account.name,
+                    limits.calls_per_second,
+                    limits.concurrent_calls,
+                    limits.queue_enabled,
+                ),
+            )
             _sync_users(connection, account, snapshot.users)
             _sync_clients(connection, account, snapshot.oauth_clients)
             wanted_apps = {app.id for app in account.applications}

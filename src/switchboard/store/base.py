@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from switchboard.calls.listing import CallFilter, PageCursor
 from switchboard.calls.model import Call
 from switchboard.calls.timeline import TimelineEntry
 from switchboard.provisioning.models import Snapshot
@@ -31,6 +32,20 @@ class Store(Protocol):
         ...
 
     async def get_call(self, call_id: str) -> Call | None: ...
+
+    async def list_calls(
+        self,
+        account_id: str,
+        call_filter: CallFilter,
+        limit: int,
+        after: PageCursor | None,
+        retained_since: str,
+    ) -> list[Call]:
+        """Up to `limit` calls of the account, oldest first, that ended after `retained_since`
+        (or have not ended)."""
+        ...
+
+    async def purge_calls(self, ended_before: str) -> int: ...
 
     async def calls_in_states(self, states: Sequence[str]) -> list[Call]:
         """Calls the engine must (re)drive, e.g. after a restart."""

@@ -17,8 +17,12 @@ from switchboard.provisioning.models import (
 
 def load_snapshot(connection: sqlite3.Connection) -> Snapshot:
     snapshot = Snapshot()
-    for account_id, name in connection.execute("SELECT id, name FROM accounts"):
-        snapshot.accounts[account_id] = Account(account_id, name)
+    for account_id, name, cps, concurrent, queue in connection.execute(
+        "SELECT id, name, calls_per_second, concurrent_calls, queue_enabled FROM accounts"
+    ):
+        snapshot.accounts[account_id] = Account(
+            account_id, name, cps, concurrent, None if queue is None else bool(queue)
+        )
     for username, account_id, password_hash in connection.execute(
         "SELECT username, account_id, password_hash FROM api_users"
     ):
@@ -44,10 +48,23 @@ def generation(connection: sqlite3.Connection) -> int:
 
 
 def put_account(connection: sqlite3.Connection, account: Account) -> None:
+    # Only a real change is written: every write bumps the provisioning generation.
     connection.execute(
-        "INSERT INTO accounts (id, name) VALUES (?, ?) "
-        "ON CONFLICT (id) DO UPDATE SET name = excluded.name WHERE name != excluded.name",
-        (account.id, account.name),
+        "INSERT INTO accounts (id, name, calls_per_second, concurrent_calls, queue_enabled) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
+        "calls_per_second = excluded.calls_per_second, "
+        "concurrent_calls = excluded.concurrent_calls, queue_enabled = excluded.queue_enabled "
+        "WHERE name != excluded.name "
+        "OR calls_per_second IS NOT excluded.calls_per_second "
+        "OR concurrent_calls IS NOT excluded.concurrent_calls "
+        "OR queue_enabled IS NOT excluded.queue_enabled",
+        (
+            account.id,
+            account.name,
+            account.calls_per_second,
+            account.concurrent_calls,
+            None if account.queue_enabled is None else int(account.queue_enabled),
+        ),
     )
 
 

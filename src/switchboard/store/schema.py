@@ -65,6 +65,16 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (call_id, sequence)
     ) WITHOUT ROWID;
     """,
+    # 3: per-account limits (NULL: the server's default) and the end of a call, for retention.
+    """
+    ALTER TABLE accounts ADD COLUMN calls_per_second REAL;
+    ALTER TABLE accounts ADD COLUMN concurrent_calls INTEGER;
+    ALTER TABLE accounts ADD COLUMN queue_enabled INTEGER;
+    ALTER TABLE calls ADD COLUMN end_time TEXT;
+    CREATE INDEX calls_by_end_time ON calls (end_time) WHERE end_time IS NOT NULL;
+    DROP INDEX calls_by_account_time;
+    CREATE INDEX calls_by_account_time ON calls (account_id, enqueued_time, call_id);
+    """,
 ]
 
 

@@ -1,0 +1,113 @@
+"""Bandwidth's call control: read, list and modify calls, replace their BXML, queue statistics.
+
+GET  /api/v2/accounts/{accountId}/calls                 listCalls
+GET  /api/v2/accounts/{accountId}/calls/{callId}        getCallState
+POST /api/v2/accounts/{accountId}/calls/{callId}        updateCall
+PUT  /api/v2/accounts/{accountId}/calls/{callId}/bxml   updateCallBxml
+GET  /api/v2/accounts/{accountId}/statistics            getStatistics
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from switchboard.api.body import read_body, read_json_object
+from switchboard.api.context import ApiContext
+from switchboard.api.responses import JsonResponse
+from switchboard.bxml import BxmlError, parse_bxml
+from switchboard.calls.ids import format_time
+from switchboard.calls.listing import PageCursor, parse_list_query
+from switchboard.calls.model import Call
+from switchboard.calls.update_request import parse_update_call
+from switchboard.calls.views import call_state
+from switchboard.errors import NotFoundError, UnsupportedMediaTypeError, ValidationError
+
+MAX_BXML_BYTES = 64 * 1024
+
+
+def _context(request: Request) -> ApiContext:
+    context: ApiContext = request.app.state.context
+    return context
+
+
+async def _call_of_account(request: Request) -> tuple[ApiContext, Call]:
+    context = _context(request)
+    account_id = request.path_params["account_id"]
+    await context.authorize(request, account_id)
+    call_id = request.path_params["call_id"]
+    call = await context.store.get_call(call_id)
+    # Another account's call reads exactly like an unknown one: no hint that it exists; a call
+    # past the retention period is gone as on Bandwidth (even before the purge deletes it).
+    retained_since = context.calls.now() - timedelta(days=context.settings.retention_days)
+    if (
+        call is None
+        or call.account_id != account_id
+        or (call.end_time is not None and call.end_time < retained_since)
+    ):
+        raise NotFoundError(f"Call [{call_id}] not found")
+    return context, call
+
+
+async def get_call(request: Request) -> Response:
+    context, call = await _call_of_account(request)
+    live = context.engine.current(call.call_id) if context.engine else None
+    return JsonResponse(call_state(live or call))
+
+
+async def list_calls(request: Request) -> Response:
+    context = _context(request)
+    account_id = request.path_params["account_id"]
+    await context.authorize(request, account_id)
+    query = parse_list_query(request.query_params)
+    retained_since = context.calls.now() - timedelta(days=context.settings.retention_days)
+    calls = await context.store.list_calls(
+        account_id, query.filter, query.page_size + 1, query.after, format_time(retained_since)
+    )
+    headers: dict[str, str] = {}
+    if len(calls) > query.page_size:
+        calls = calls[: query.page_size]
+        last = calls[-1].to_row()
+        params = [(k, v) for k, v in request.query_params.multi_items() if k != "pageToken"]
+        params.append(("pageToken", PageCursor(last["enqueued_time"], calls[-1].call_id).token()))
+        url = f"{context.base_url(request)}{request.url.path}?{urlencode(params)}"
+        headers["Link"] = f'<{url}>; rel="next"'
+    return JsonResponse([call_state(call) for call in calls], headers=headers)
+
+
+async def update_call(request: Request) -> Response:
+    context, call = await _call_of_account(request)
+    update = parse_update_call(await read_json_object(request))
+    assert context.engine is not None
+    await context.engine.update_call(call, update)
+    return Response(status_code=200)
+
+
+async def update_call_bxml(request: Request) -> Response:
+    context, call = await _call_of_account(request)
+    content_type = request.headers.get("content-type", "application/xml")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type not in ("application/xml", "text/xml") and not media_type.endswith("+xml"):
+        raise UnsupportedMediaTypeError(
+            f"Content type '{content_type}' not supported: send application/xml"
+        )
+    body = await read_body(request, limit=MAX_BXML_BYTES)
+    try:
+        document = parse_bxml(body, root="Bxml")
+    except BxmlError as error:
+        raise ValidationError(f"Invalid BXML: {error}") from None
+    assert context.engine is not None
+    await context.engine.replace_bxml(call, document)
+    return Response(status_code=204)
+
+
+async def get_statistics(request: Request) -> Response:
+    context = _context(request)
+    account_id = request.path_params["account_id"]
+    await context.authorize(request, account_id)
+    assert context.engine is not None
+    current, maximum = context.engine.queue_statistics(account_id)
+    return JsonResponse({"currentCallQueueSize": current, "maxCallQueueSize": maximum})

@@ -1,0 +1,65 @@
+"""The updateCall request body (POST .../calls/{callId}), validated. Pure.
+
+`state: active` (the default) redirects the call to `redirectUrl`, or with only a `tag` just
+changes the tag; `state: completed` hangs up, cancels or dequeues the call. The SDK always sends
+`redirectMethod` and `redirectFallbackMethod`, also with `completed`: they are accepted there
+and ignored, while `redirectUrl` and `tag`, which the spec says are "not allowed" with
+`completed`, are refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from switchboard.calls import validation as check
+from switchboard.calls.create_request import MAX_CREDENTIAL_LENGTH, MAX_TAG_LENGTH
+from switchboard.errors import ValidationError
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateCallRequest:
+    state: str  # "active" or "completed"
+    redirect_url: str | None = None
+    redirect_method: str = "POST"
+    redirect_fallback_url: str | None = None
+    redirect_fallback_method: str = "POST"
+    username: str | None = None
+    password: str | None = None
+    fallback_username: str | None = None
+    fallback_password: str | None = None
+    tag: str | None = None  # None: unchanged; "": cleared
+
+
+def parse_update_call(body: Mapping[str, Any]) -> UpdateCallRequest:
+    state = check.string(body, "state") or "active"
+    if state not in ("active", "completed"):
+        raise check.invalid("state", f"must be active or completed, got '{state}'")
+    redirect_url = check.url(body, "redirectUrl")
+    tag = check.string(body, "tag", max_length=MAX_TAG_LENGTH)
+    request = UpdateCallRequest(
+        state=state,
+        redirect_url=redirect_url,
+        redirect_method=check.method(body, "redirectMethod") or "POST",
+        redirect_fallback_url=check.url(body, "redirectFallbackUrl"),
+        redirect_fallback_method=check.method(body, "redirectFallbackMethod") or "POST",
+        username=check.string(body, "username", max_length=MAX_CREDENTIAL_LENGTH),
+        password=check.string(body, "password", max_length=MAX_CREDENTIAL_LENGTH),
+        fallback_username=check.string(body, "fallbackUsername", max_length=MAX_CREDENTIAL_LENGTH),
+        fallback_password=check.string(body, "fallbackPassword", max_length=MAX_CREDENTIAL_LENGTH),
+        tag=tag,
+    )
+    if state == "completed":
+        for field, value in (
+            ("redirectUrl", redirect_url),
+            ("redirectFallbackUrl", request.redirect_fallback_url),
+            ("tag", tag),
+        ):
+            if value is not None:
+                raise ValidationError(f"Invalid {field}: not allowed when state is completed")
+    elif redirect_url is None and tag is None:
+        raise ValidationError(
+            "Invalid redirectUrl: required when state is active (or send only a tag to change it)"
+        )
+    return request
