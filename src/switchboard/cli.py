@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sqlite3
 import sys
 import uuid
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from switchboard.calls.validation import E164
 from switchboard.config import ConfigError, Settings, load_settings
+from switchboard.limits.account import account_limits
 from switchboard.provisioning.models import (
     ACCOUNT_ID,
     Account,
@@ -70,6 +72,15 @@ def _parser() -> argparse.ArgumentParser:
     create.set_defaults(handler=_accounts_create)
     _list_command(accounts, common, "SELECT id, name FROM accounts ORDER BY id", ("id", "name"))
     _remove_command(accounts, common, "account", "ACCOUNT_ID")
+    limits = accounts.add_parser(
+        "limits", parents=[common], help="show or set an account's call limits"
+    )
+    limits.add_argument("account_id")
+    limits.add_argument("--cps", type=float, help="calls per second (server default: 5)")
+    limits.add_argument("--concurrent", type=int, help="concurrent calls (server default: 100)")
+    limits.add_argument("--queue", choices=("on", "off"), help="the outbound call queue")
+    limits.add_argument("--default", action="store_true", help="forget this account's own limits")
+    limits.set_defaults(handler=_accounts_limits)
 
     users = _group(commands, "users", "API users (HTTP Basic credentials)")
     add = users.add_parser("add", parents=[common], help="add or update an API user")
@@ -251,8 +262,49 @@ def _accounts_create(args: argparse.Namespace, settings: Settings) -> int:
     account_id = args.id or new_account_id()
     if not ACCOUNT_ID.match(account_id):
         raise CliError(f"account id must be 7 digits, got {account_id!r}")
-    _run(lambda c: provisioning_db.put_account(c, Account(account_id, args.name)), settings)
+
+    def change(connection: sqlite3.Connection) -> None:
+        existing = provisioning_db.load_snapshot(connection).accounts.get(account_id)
+        account = (
+            dataclasses.replace(existing, name=args.name)  # keep its limits
+            if existing
+            else Account(account_id, args.name)
+        )
+        provisioning_db.put_account(connection, account)
+
+    _run(change, settings)
     print(account_id)
+    return 0
+
+
+def _accounts_limits(args: argparse.Namespace, settings: Settings) -> int:
+    if args.cps is not None and args.cps <= 0:
+        raise CliError("--cps must be a positive number")
+    if args.concurrent is not None and args.concurrent < 1:
+        raise CliError("--concurrent must be at least 1")
+    with _database(settings) as connection:
+        account = provisioning_db.load_snapshot(connection).accounts.get(args.account_id)
+        if account is None:
+            raise CliError(f"no account {args.account_id!r}")
+        if args.default:
+            account = Account(account.id, account.name)
+        changes: dict[str, object] = {}
+        if args.cps is not None:
+            changes["calls_per_second"] = args.cps
+        if args.concurrent is not None:
+            changes["concurrent_calls"] = args.concurrent
+        if args.queue is not None:
+            changes["queue_enabled"] = args.queue == "on"
+        account = dataclasses.replace(account, **changes)  # type: ignore[arg-type]
+        provisioning_db.put_account(connection, account)
+    effective = account_limits(settings.limits, account)
+    print(f"account {account.id}")
+    print(f"calls per second  {effective.calls_per_second:g}")
+    print(f"concurrent calls  {effective.concurrent_calls}")
+    print(
+        f"outbound queue    {'on' if effective.queue_enabled else 'off'}"
+        f" (up to {effective.max_queue_size} calls)"
+    )
     return 0
 
 
