@@ -75,6 +75,7 @@ class Settings:
     trust_proxy: bool = False
     token_lifetime_seconds: int = 3600
     log_level: str = "info"
+    log_format: str = "text"  # or "json": one JSON object per line
     accounts: tuple[AccountConfig, ...] = ()
     simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
@@ -116,6 +117,7 @@ def load_settings(
         trust_proxy=_get(server, "trust_proxy", bool, False, "server"),
         token_lifetime_seconds=_positive(server, "token_lifetime_seconds", 3600),
         log_level=_get(server, "log_level", str, "info", "server"),
+        log_format=_log_format(server),
         accounts=_unique(
             tuple(_account(entry, index) for index, entry in enumerate(_list(raw, "accounts")))
         ),
@@ -210,6 +212,13 @@ def _limits(raw: dict[str, Any]) -> LimitSettings:
         if overrides.queue_enabled is None
         else overrides.queue_enabled,
     )
+
+
+def _log_format(server: dict[str, Any]) -> str:
+    value = _get(server, "log_format", str, "text", "server")
+    if value not in ("text", "json"):
+        raise ConfigError(f"server.log_format must be text or json, got {value!r}")
+    return value
 
 
 def _retention(server: dict[str, Any]) -> float:

@@ -23,6 +23,9 @@ from switchboard.clock import Clock, RealClock
 from switchboard.config import Settings
 from switchboard.limits.account import LimitSettings, account_limits
 from switchboard.network.simulated import SimulatedNetwork
+from switchboard.observability.logs import configure_logging
+from switchboard.observability.metrics import Metrics
+from switchboard.observability.webhooks import ObservedSender
 from switchboard.provisioning.setup import DemoAccount, apply_accounts, ensure_demo_account
 from switchboard.store import schema
 from switchboard.store.sqlite import SqliteStore
@@ -67,10 +70,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         account = authenticator.snapshot.accounts.get(account_id)
         return account_limits(settings.limits, account)
 
+    metrics = Metrics()
     engine = Engine(
         store,
         network,
-        sender,
+        ObservedSender(sender, metrics),
         clock,
         activity,
         limits_for=limits_for,
@@ -88,16 +92,20 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         calls=calls,
         engine=engine,
         simulator=network,
+        metrics=metrics,
     )
+    metrics.watch(engine.live_gauges)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await store.open()
         context.auth.use_snapshot(await store.load_provisioning())
         await engine.start()
+        context.extra["ready"] = True
         try:
             yield
         finally:
+            context.extra["ready"] = False
             await engine.stop()
             await sender.close()
             await store.close()
@@ -135,6 +143,7 @@ def demo_banner(demo: DemoAccount, settings: Settings) -> str:
 def serve(settings: Settings) -> None:
     import uvicorn
 
+    configure_logging(settings.log_level, settings.log_format)
     demo = prepare_data_dir(settings)
     if demo is not None and demo.password is not None:
         print(demo_banner(demo, settings), flush=True)

@@ -25,12 +25,33 @@ from switchboard.api.responses import (
     logger,
 )
 from switchboard.errors import SwitchboardError
+from switchboard.observability.middleware import RequestObserver
 
 CALLS = "/api/v2/accounts/{account_id}/calls"
 
 
 async def healthz(request: Request) -> Response:
+    """Liveness: the process answers."""
     return JsonResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Readiness: the store is open, the engine runs, and the server is not draining."""
+    context: ApiContext = request.app.state.context
+    if context.extra.get("ready"):
+        return JsonResponse({"status": "ready"})
+    state = "draining" if context.extra.get("draining") else "starting"
+    return JsonResponse(
+        {"type": "system-overloaded", "description": f"Switchboard is {state}", "id": None},
+        status_code=503,
+    )
+
+
+async def metrics(request: Request) -> Response:
+    context: ApiContext = request.app.state.context
+    if context.metrics is None:
+        return Response(status_code=404)
+    return Response(context.metrics.render(), media_type="text/plain; version=0.0.4")
 
 
 def build_app(
@@ -53,6 +74,8 @@ def build_app(
         ),
         Route("/api/v1/oauth2/token", routes_oauth.issue_token, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         *(extra_routes or []),
     ]
     app = Starlette(
@@ -66,6 +89,8 @@ def build_app(
         lifespan=lifespan,
     )
     app.state.context = context
+    if context.metrics is not None:
+        return RequestObserver(CatchAll(app), context.metrics, app)
     return CatchAll(app)
 
 

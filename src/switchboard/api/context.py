@@ -11,6 +11,7 @@ from switchboard.calls.engine import Engine
 from switchboard.calls.service import CallService
 from switchboard.config import Settings
 from switchboard.network.simulated import SimulatedNetwork
+from switchboard.observability.metrics import Metrics
 from switchboard.store.base import Store
 
 
@@ -22,6 +23,7 @@ class ApiContext:
     calls: CallService
     engine: Engine | None = None
     simulator: SimulatedNetwork | None = None
+    metrics: Metrics | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
     async def refresh_provisioning(self) -> None:

@@ -260,6 +260,16 @@ class Engine:
     def get(self, call_id: str) -> CallRunner | None:
         return self.runners.get(call_id)
 
+    def live_gauges(self) -> dict[str, dict[str, float]]:
+        """What /metrics shows of the engine right now."""
+        calls: dict[str, float] = {QUEUED: 0, INITIATED: 0, ANSWERED: 0}
+        for runner in self.runners.values():
+            if runner.call.state in calls:
+                calls[runner.call.state] += 1
+        calls[QUEUED] += len(self._queued)
+        queue = {account: float(limiter.queue_size) for account, limiter in self._limiters.items()}
+        return {"calls": calls, "queue": queue, "engine": {"in_flight": self.activity.busy}}
+
 
 def _not_modifiable(call_id: str) -> ConflictError:
     return ConflictError(f"Call [{call_id}] cannot be modified in its current state")

@@ -1,0 +1,55 @@
+"""Logging set-up: one line per API request and per webhook delivery, as text or JSON."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import orjson
+
+# Fields a log record may carry (logger.info(..., extra={...})) and a JSON line shows.
+CONTEXT_FIELDS = (
+    "event",
+    "method",
+    "path",
+    "route",
+    "status",
+    "latency_ms",
+    "account_id",
+    "call_id",
+    "event_type",
+    "url",
+    "outcome",
+    "error",
+    "error_id",
+)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in CONTEXT_FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                line[name] = value
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(line).decode()
+
+
+def configure_logging(level: str = "info", log_format: str = "text") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger("switchboard")
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    root.propagate = False

@@ -1,0 +1,70 @@
+"""ASGI middleware: a log line and metrics for every API request."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from switchboard.observability.metrics import Metrics
+
+logger = logging.getLogger("switchboard.access")
+
+
+class RequestObserver:
+    def __init__(self, app: ASGIApp, metrics: Metrics, starlette: Any) -> None:
+        self.app = app
+        self.metrics = metrics
+        self._starlette = starlette
+
+    @property
+    def state(self) -> Any:
+        return self._starlette.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+        location: str | None = None
+
+        async def observing_send(message: Message) -> None:
+            nonlocal status, location
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                for name, value in message.get("headers", ()):
+                    if name == b"location":
+                        location = value.decode("latin-1")
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observing_send)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            method = scope["method"]
+            self.metrics.requests.labels(method, template, str(status)).inc()
+            self.metrics.request_seconds.labels(method, template).observe(elapsed)
+            params = scope.get("path_params", {})
+            call_id = params.get("call_id") or (location.rsplit("/", 1)[-1] if location else None)
+            logger.info(
+                "%s %s %d %.1f ms",
+                method,
+                scope["path"],
+                status,
+                elapsed * 1000,
+                extra={
+                    "event": "api-request",
+                    "method": method,
+                    "path": scope["path"],
+                    "route": template,
+                    "status": status,
+                    "latency_ms": round(elapsed * 1000, 2),
+                    "account_id": params.get("account_id"),
+                    "call_id": call_id,
+                },
+            )
