@@ -1,0 +1,110 @@
+"""The SQLite store's write path: group commit, a bad write failing alone, fresh provisioning."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from switchboard.calls.create_request import parse_create_call
+from switchboard.calls.model import Call
+from switchboard.provisioning.models import Account
+from switchboard.store import provisioning_db, schema
+from switchboard.store.sqlite import _INSERT_CALL, SqliteStore, _call_row, _Item, _Statement
+from tests.support.create_call_cases import seed_body
+
+
+def make_call(number: int) -> Call:
+    moment = datetime(2025, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+    call_id = f"c-{number:08x}-00000000-0000-4000-8000-000000000000"
+    return Call(
+        call_id=call_id,
+        account_id="9900001",
+        request=parse_create_call(seed_body(tag=f"call {number}")),
+        call_url=f"http://127.0.0.1/api/v2/accounts/9900001/calls/{call_id}",
+        enqueued_time=moment,
+        last_update=moment,
+    )
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    opened = SqliteStore(tmp_path / "switchboard.db")
+    await opened.open()
+    yield opened
+    await opened.close()
+
+
+def stored_states(path: str) -> list[str]:
+    connection = sqlite3.connect(path)
+    try:
+        rows = connection.execute("SELECT state FROM calls ORDER BY call_id").fetchall()
+    finally:
+        connection.close()
+    return [state for (state,) in rows]
+
+
+async def test_concurrent_inserts_are_all_committed_and_read_back(store: SqliteStore) -> None:
+    calls = [make_call(number) for number in range(200)]
+    await asyncio.gather(*(store.insert_call(call) for call in calls))
+    for call in calls:
+        assert await store.get_call(call.call_id) == Call.from_row(call.to_row())
+    assert stored_states(store.path) == ["queued"] * 200
+
+
+async def test_a_bad_write_in_a_batch_fails_alone(tmp_path: Path) -> None:
+    path = str(tmp_path / "switchboard.db")
+    connection = schema.connect(path)
+    schema.migrate(connection)
+    loop = asyncio.get_running_loop()
+
+    def item(write: Callable[[sqlite3.Connection], object]) -> _Item:
+        return (write, loop.create_future(), loop)
+
+    def ring_all(connection: sqlite3.Connection) -> object:
+        return connection.execute("UPDATE calls SET state = 'initiated' WHERE call_id LIKE 'c-%'")
+
+    batch = [
+        item(_Statement(_INSERT_CALL, _call_row(make_call(1)))),
+        item(_Statement(_INSERT_CALL, _call_row(make_call(1)))),  # the same call id again
+        item(_Statement(_INSERT_CALL, _call_row(make_call(2)))),
+        item(ring_all),
+        item(_Statement(_INSERT_CALL, _call_row(make_call(3)))),
+    ]
+    SqliteStore._commit_batch(connection, batch)
+    connection.close()
+    outcomes = await asyncio.gather(*(future for _, future, _ in batch), return_exceptions=True)
+    assert outcomes[0] is None and outcomes[2:] == [None, None, None]
+    assert isinstance(outcomes[1], sqlite3.IntegrityError)
+    # In order: the update saw calls 1 and 2, not 3, which was inserted after it.
+    assert stored_states(path) == ["initiated", "initiated", "queued"]
+
+
+async def test_provisioning_changes_are_seen_by_the_next_turn_of_the_loop(
+    store: SqliteStore,
+) -> None:
+    await store.load_provisioning()
+    assert store.provisioning_changed() is False
+    other = schema.connect(store.path)  # as the CLI would, from another process
+    try:
+        provisioning_db.put_account(other, Account("9900009", "Elsewhere"))
+    finally:
+        other.close()
+    # A request in the same turn as the last look was read before the change was made.
+    assert store.provisioning_changed() is False
+    await asyncio.sleep(0)
+    assert store.provisioning_changed() is True
+    await store.load_provisioning()
+    await asyncio.sleep(0)
+    assert store.provisioning_changed() is False
+
+
+async def test_a_call_insert_does_not_look_like_a_provisioning_change(store: SqliteStore) -> None:
+    await store.load_provisioning()
+    await store.insert_call(make_call(7))
+    await asyncio.sleep(0)
+    assert store.provisioning_changed() is False
