@@ -45,10 +45,12 @@ class Authenticator:
         self.snapshot = Snapshot()
         # digest of the Authorization header -> principal (None: known to be wrong)
         self._verdicts: dict[bytes, Principal | None] = {}
+        self._checking: dict[bytes, asyncio.Future[Principal | None]] = {}
 
     def use_snapshot(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
         self._verdicts.clear()
+        self._checking.clear()  # a check in flight used the old snapshot: don't share it
 
     async def authenticate(self, authorization: str | None) -> Principal:
         if not authorization:
@@ -65,8 +67,17 @@ class Authenticator:
             ).digest()
             if key in self._verdicts:
                 principal = self._verdicts[key]
+            elif key in self._checking:
+                # The same credentials are being verified right now: share that one slow hash
+                # instead of running it once per waiting request.
+                principal = await asyncio.shield(self._checking[key])
             else:
-                principal = await self._verify_basic(scheme, value)
+                check = asyncio.ensure_future(self._verify_basic(scheme, value))
+                self._checking[key] = check
+                try:
+                    principal = await asyncio.shield(check)
+                finally:
+                    self._checking.pop(key, None)
                 if len(self._verdicts) >= _CACHE_LIMIT:
                     self._verdicts.clear()
                 self._verdicts[key] = principal
