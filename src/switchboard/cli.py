@@ -278,7 +278,7 @@ def _accounts_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _accounts_limits(args: argparse.Namespace, settings: Settings) -> int:
-    if args.cps is not None and args.cps <= 0:
+    if args.cps is not None and not 0 < args.cps < float("inf"):  # also refuses nan
         raise CliError("--cps must be a positive number")
     if args.concurrent is not None and args.concurrent < 1:
         raise CliError("--concurrent must be at least 1")

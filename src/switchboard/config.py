@@ -5,6 +5,7 @@ Flags win over the file; the file wins over the embedded defaults. See docs/conf
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 import uuid
 from dataclasses import dataclass, field
@@ -73,6 +74,10 @@ class Settings:
     profile: str = "development"
     # Honour X-Forwarded-Proto / X-Forwarded-Host (only behind a proxy you control).
     trust_proxy: bool = False
+    # May webhooks and audio fetches reach private, loopback, link-local... addresses (SSRF)?
+    # Defaults to true in development, false in production; allowed_destinations are exceptions.
+    allow_private_destinations: bool = True
+    allowed_destinations: tuple[str, ...] = ()
     token_lifetime_seconds: int = 3600
     log_level: str = "info"
     log_format: str = "text"  # or "json": one JSON object per line
@@ -115,6 +120,10 @@ def load_settings(
         data_dir=resolved_data_dir,
         profile=profile,
         trust_proxy=_get(server, "trust_proxy", bool, False, "server"),
+        allow_private_destinations=_get(
+            server, "allow_private_destinations", bool, profile == "development", "server"
+        ),
+        allowed_destinations=_networks(server, "allowed_destinations"),
         token_lifetime_seconds=_positive(server, "token_lifetime_seconds", 3600),
         log_level=_get(server, "log_level", str, "info", "server"),
         log_format=_log_format(server),
@@ -187,7 +196,11 @@ def _limit_overrides(raw: object, where: str) -> LimitOverrides:
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     cps = raw.get("calls_per_second")
-    if cps is not None and (isinstance(cps, bool) or not isinstance(cps, int | float) or cps <= 0):
+    if cps is not None and (
+        isinstance(cps, bool)
+        or not isinstance(cps, int | float)
+        or not 0 < cps < float("inf")  # TOML has nan and inf: neither is a rate
+    ):
         raise ConfigError(f"{where}.calls_per_second must be a positive number, got {cps!r}")
     concurrent = raw.get("concurrent_calls")
     if concurrent is not None and (
@@ -219,6 +232,21 @@ def _log_format(server: dict[str, Any]) -> str:
     if value not in ("text", "json"):
         raise ConfigError(f"server.log_format must be text or json, got {value!r}")
     return value
+
+
+def _networks(server: dict[str, Any], key: str) -> tuple[str, ...]:
+    values = _get(server, key, list, [], "server")
+    for value in values:
+        try:
+            if not isinstance(value, str):
+                raise TypeError(value)
+            ipaddress.ip_network(value)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f'server.{key} must list IP addresses or networks like "10.1.0.0/16" '
+                f"(no host bits set), got {value!r}"
+            ) from None
+    return tuple(values)
 
 
 def _retention(server: dict[str, Any]) -> float:

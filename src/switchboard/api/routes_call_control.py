@@ -75,12 +75,17 @@ async def list_calls(request: Request) -> Response:
         params.append(("pageToken", PageCursor(last["enqueued_time"], calls[-1].call_id).token()))
         url = f"{context.base_url(request)}{request.url.path}?{urlencode(params)}"
         headers["Link"] = f'<{url}>; rel="next"'
-    return JsonResponse([call_state(call) for call in calls], headers=headers)
+    # A live call reads as it is now, as in GET .../calls/{callId}: its last save may lag.
+    engine = context.engine
+    return JsonResponse(
+        [call_state((engine.current(call.call_id) if engine else None) or call) for call in calls],
+        headers=headers,
+    )
 
 
 async def update_call(request: Request) -> Response:
     context, call = await _call_of_account(request)
-    update = parse_update_call(await read_json_object(request))
+    update = parse_update_call(await read_json_object(request), call.request.answer_url)
     assert context.engine is not None
     await context.engine.update_call(call, update)
     return Response(status_code=200)
@@ -96,7 +101,8 @@ async def update_call_bxml(request: Request) -> Response:
         )
     body = await read_body(request, limit=MAX_BXML_BYTES)
     try:
-        document = parse_bxml(body, root="Bxml")
+        # Relative URLs resolve against the call's answerUrl, as in an updateCall redirect.
+        document = parse_bxml(body, root="Bxml", base_url=call.request.answer_url)
     except BxmlError as error:
         raise ValidationError(f"Invalid BXML: {error}") from None
     assert context.engine is not None

@@ -150,7 +150,7 @@ class Engine:
     def _schedule_dequeue(self, account_id: str) -> None:
         if account_id in self._dequeue_timers:
             return
-        delay = self._limiter(account_id).next_dequeue_in()
+        delay = self._limiter(account_id).next_dequeue_in(self.clock.monotonic())
         if delay is None:
             return
         self._dequeue_timers[account_id] = self.clock.call_later(

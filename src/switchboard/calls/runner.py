@@ -245,7 +245,7 @@ class CallRunner:
             self.interpreter = Interpreter(document, tag=self.call.tag)
             await self._carry_out(self.interpreter.start())
         else:
-            await self._carry_out(self.interpreter.replace(document))
+            await self._carry_out(self.interpreter.replace(document), interrupted=True)
 
     async def _external_redirect(self, request: RedirectRequest) -> None:
         if self.call.state != ANSWERED:
@@ -253,7 +253,7 @@ class CallRunner:
         if self.interpreter is None:  # the answer callback is still out: it no longer counts
             self.interpreter = Interpreter(Document(verbs=()), tag=self.call.tag)
         self.note("redirect", url=request.url, by="updateCall")
-        await self._carry_out(self.interpreter.redirect(request))
+        await self._carry_out(self.interpreter.redirect(request), interrupted=True)
 
     async def _leg_gone(self, cause: str, message: str | None = None) -> None:
         self.leg_ended = True
@@ -362,8 +362,11 @@ class CallRunner:
             return
         await self._carry_out(self.interpreter.handle(event))
 
-    async def _carry_out(self, actions: list[act.Action]) -> None:
+    async def _carry_out(self, actions: list[act.Action], *, interrupted: bool = False) -> None:
+        """Carry out the interpreter's actions. `interrupted`: they come from outside the
+        document (updateCall, PUT /bxml), so a Gather they end was stopped, not finished."""
         leg = self.leg
+        gather_end = "stopped" if interrupted else "finished"
         interpreter = self.interpreter
         # A Gather that began in this batch is noted before its first prompt or timer, so the
         # timeline reads in the order the caller hears things.
@@ -380,7 +383,7 @@ class CallRunner:
             if self.call.state == DISCONNECTED:
                 return
             if gather_ending and not isinstance(action, act.StopMedia | act.CancelTimer):
-                self._gather_over()
+                self._gather_over(gather_end)
                 gather_ending = False
             if new_gather and isinstance(action, act.Speak | act.Play | act.StartTimer):
                 self._gather_began()
@@ -436,7 +439,7 @@ class CallRunner:
                 case act.AnswerCall():
                     pass  # outbound calls are answered before BXML runs
         if gather_ending:
-            self._gather_over()
+            self._gather_over(gather_end)
         if new_gather:
             self._gather_began()
 

@@ -5,6 +5,10 @@ changes the tag; `state: completed` hangs up, cancels or dequeues the call. The 
 `redirectMethod` and `redirectFallbackMethod`, also with `completed`: they are accepted there
 and ignored, while `redirectUrl` and `tag`, which the spec says are "not allowed" with
 `completed`, are refused.
+
+A relative `redirectUrl` or `redirectFallbackUrl` (modifyInProgressCallGuide.mdx's example sends
+"/goodbyeMessage") resolves against `base_url`, the call's answerUrl, as a relative URL in the
+call's BXML resolves against the URL that served it.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from switchboard.calls import validation as check
 from switchboard.calls.create_request import MAX_CREDENTIAL_LENGTH, MAX_TAG_LENGTH
@@ -32,10 +37,12 @@ class UpdateCallRequest:
     tag: str | None = None  # None: unchanged; "": cleared
 
 
-def parse_update_call(body: Mapping[str, Any]) -> UpdateCallRequest:
+def parse_update_call(body: Mapping[str, Any], base_url: str | None = None) -> UpdateCallRequest:
     state = check.string(body, "state") or "active"
     if state not in ("active", "completed"):
         raise check.invalid("state", f"must be active or completed, got '{state}'")
+    if base_url is not None:
+        body = _resolved(body, base_url, ("redirectUrl", "redirectFallbackUrl"))
     redirect_url = check.url(body, "redirectUrl")
     tag = check.string(body, "tag", max_length=MAX_TAG_LENGTH)
     request = UpdateCallRequest(
@@ -63,3 +70,13 @@ def parse_update_call(body: Mapping[str, Any]) -> UpdateCallRequest:
             "Invalid redirectUrl: required when state is active (or send only a tag to change it)"
         )
     return request
+
+
+def _resolved(body: Mapping[str, Any], base_url: str, fields: tuple[str, ...]) -> Mapping[str, Any]:
+    """`body` with its relative URL `fields` made absolute against `base_url`."""
+    changed = dict(body)
+    for field in fields:
+        value = body.get(field)
+        if isinstance(value, str) and value and not urlsplit(value).scheme:
+            changed[field] = urljoin(base_url, value)
+    return changed

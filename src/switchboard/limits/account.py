@@ -6,6 +6,12 @@ five minutes' worth (CPS x 300), and dequeued at the account's rate in priority 
 first-in first-out within a priority. Over the concurrent limit (active calls), or with a full
 queue, 429; queued calls also wait for a free place under the concurrent limit.
 
+The rate is a sliding window: no window of one second ever holds more than CPS starts ("5
+calls will be processed every second"), so 15 calls made at once start 5, 5 and 5 a second
+apart. A fractional rate generalises it: at most ceil(CPS) starts in any ceil(CPS)/CPS seconds
+(0.5 CPS: one call every 2 s). A token bucket would let twice the rate through in the first
+second (a full bucket, then its refill).
+
 Time is passed in (seconds on the engine's clock); nothing here reads a clock or does IO.
 """
 
@@ -13,6 +19,8 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
+from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
@@ -20,7 +28,7 @@ from typing import Protocol
 RATE_LIMITED = "Account call creation rate limit exceeded"
 CONCURRENCY_LIMITED = "Account concurrent call limit exceeded"
 QUEUE_SECONDS = 300
-_ONE = 1.0 - 1e-9  # a whole token, forgiving float rounding in the refill
+_EPSILON = 1e-9  # forgive float rounding in the sums of clock times
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +39,19 @@ class LimitSettings:
 
     @property
     def max_queue_size(self) -> int:
-        return int(self.calls_per_second * QUEUE_SECONDS) if self.queue_enabled else 0
+        if not self.queue_enabled:
+            return 0
+        return int(self.calls_per_second * QUEUE_SECONDS + _EPSILON)
+
+    @property
+    def burst(self) -> int:
+        """How many calls may start in one window (ceil(CPS), at least 1)."""
+        return max(1, math.ceil(self.calls_per_second - _EPSILON))
+
+    @property
+    def window(self) -> float:
+        """The window, in seconds, that may hold `burst` starts: 1 s for a whole CPS."""
+        return self.burst / self.calls_per_second
 
 
 class Decision(Enum):
@@ -54,42 +74,43 @@ class AccountLimiter:
     _queue: list[tuple[int, int, str]] = field(default_factory=list)
     _queued: set[str] = field(default_factory=set)
     _sequence: itertools.count[int] = field(default_factory=itertools.count)
-    # Token bucket: one second's worth of burst, refilled at calls_per_second.
-    _tokens: float = 0.0
-    _refilled_at: float | None = None
+    # When the latest `burst` calls started, oldest first (the sliding window's log).
+    _starts: deque[float] = field(default_factory=deque)
 
     @property
     def queue_size(self) -> int:
         return len(self._queued)
 
-    def _refill(self, now: float) -> None:
-        rate = self.settings.calls_per_second
-        capacity = max(1.0, rate)
-        if self._refilled_at is None:  # first use: a full second's burst
-            self._tokens, self._refilled_at = capacity, now
-            return
-        elapsed = max(0.0, now - self._refilled_at)
-        self._tokens = min(capacity, self._tokens + elapsed * rate)
-        self._refilled_at = now
+    def _seconds_until_start(self, now: float) -> float:
+        """How long until the rate lets one more call start (0: now)."""
+        burst = self.settings.burst
+        if self._starts.maxlen != burst:  # the settings changed: keep the latest starts
+            self._starts = deque(self._starts, maxlen=burst)
+        window = self.settings.window
+        starts = self._starts
+        while starts and starts[0] + window - now <= _EPSILON:
+            starts.popleft()  # out of the window (keeps the log small under a huge CPS)
+        if len(starts) < burst:
+            return 0.0
+        return starts[0] + window - now
 
-    def _seconds_until_token(self) -> float:
-        missing = 1.0 - self._tokens
-        return 0.0 if missing <= 1e-9 else missing / self.settings.calls_per_second
+    def _start(self, now: float, call_id: str) -> None:
+        self._starts.append(now)
+        self.active.add(call_id)
 
     def admit(self, now: float, call_id: str, priority: int) -> Admission:
         """Decide for a new call. START and QUEUE reserve its place; REJECT changes nothing."""
-        self._refill(now)
         if len(self.active) >= self.settings.concurrent_calls:
             return Admission(Decision.REJECT, CONCURRENCY_LIMITED, 1.0)
-        if not self._queued and self._tokens >= _ONE:
-            self._tokens -= 1.0
-            self.active.add(call_id)
+        wait = self._seconds_until_start(now)
+        if not self._queued and wait == 0.0:
+            self._start(now, call_id)
             return Admission(Decision.START)
         if self.queue_size < self.settings.max_queue_size:
             heapq.heappush(self._queue, (priority, next(self._sequence), call_id))
             self._queued.add(call_id)
             return Admission(Decision.QUEUE)
-        return Admission(Decision.REJECT, RATE_LIMITED, max(1.0, self._seconds_until_token()))
+        return Admission(Decision.REJECT, RATE_LIMITED, max(1.0, wait))
 
     def requeue(self, call_id: str, priority: int) -> None:
         """Put back a call found queued in the store (after a restart)."""
@@ -103,38 +124,45 @@ class AccountLimiter:
 
     def dequeue(self, now: float) -> list[str]:
         """The queued calls that may start now, highest priority first."""
-        self._refill(now)
         started: list[str] = []
         while (
-            self._queue
-            and self._tokens >= _ONE
+            self._queued
             and len(self.active) < self.settings.concurrent_calls
+            and self._seconds_until_start(now) == 0.0
         ):
             _, _, call_id = heapq.heappop(self._queue)
             if call_id not in self._queued:
                 continue  # removed while queued
             self._queued.discard(call_id)
-            self._tokens -= 1.0
-            self.active.add(call_id)
+            self._start(now, call_id)
             started.append(call_id)
         return started
 
-    def next_dequeue_in(self) -> float | None:
-        """Seconds until the next queued call may start; None with an empty queue."""
+    def next_dequeue_in(self, now: float) -> float | None:
+        """Seconds from `now` until the next queued call may start; None when nothing is queued
+        or the concurrent limit is reached (then `ended` frees a place)."""
         if not self._queued or len(self.active) >= self.settings.concurrent_calls:
-            return None  # nothing to start, or wait for a call to end (ended() says when)
-        return self._seconds_until_token()
+            return None
+        return self._seconds_until_start(now)
 
     def remove_queued(self, call_id: str) -> bool:
         """Take a queued call out of the queue (it was cancelled). True if it was queued."""
         if call_id in self._queued:
             self._queued.discard(call_id)
+            self._forget_removed()
             return True
         return False
 
     def ended(self, call_id: str) -> None:
         self.active.discard(call_id)
-        self._queued.discard(call_id)
+        if call_id in self._queued:
+            self._queued.discard(call_id)
+            self._forget_removed()
+
+    def _forget_removed(self) -> None:
+        # Removed calls stay in the heap until popped; with nothing left queued, drop them all.
+        if not self._queued:
+            self._queue.clear()
 
 
 def account_limits(defaults: LimitSettings, account: _HasLimits | None) -> LimitSettings:

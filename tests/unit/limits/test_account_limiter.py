@@ -23,7 +23,9 @@ def test_queue_drains_at_the_account_rate() -> None:
     for i in range(15):
         limiter.admit(0.0, f"c{i}", 5)
     assert limiter.dequeue(0.0) == []
-    assert limiter.next_dequeue_in() == 0.2
+    assert limiter.next_dequeue_in(0.0) == 1.0
+    assert limiter.next_dequeue_in(0.25) == 0.75
+    assert limiter.dequeue(0.5) == []  # the first five started less than a second ago
     started_per_second = [len(limiter.dequeue(float(second))) for second in (1, 2, 3)]
     assert started_per_second == [5, 5, 0]
 
@@ -52,7 +54,44 @@ def test_without_queue_over_rate_is_refused() -> None:
     results = [limiter.admit(0.0, f"c{i}", 5) for i in range(3)]
     assert [r.decision for r in results] == [Decision.START, Decision.START, Decision.REJECT]
     assert results[2].reason == RATE_LIMITED
-    assert limiter.admit(0.5, "later", 5).decision is Decision.START
+    half_a_second_later = limiter.admit(0.5, "later", 5)
+    assert half_a_second_later.decision is Decision.REJECT
+    assert half_a_second_later.retry_after == 1.0  # never less than a second
+    assert limiter.admit(1.0, "later", 5).decision is Decision.START
+
+
+def test_no_window_of_one_second_holds_more_than_the_rate() -> None:
+    limiter = AccountLimiter(LimitSettings(calls_per_second=5, concurrent_calls=10**6))
+    starts = []
+    for step in range(400):  # a call asked for every 25 ms for 10 s
+        now = step * 0.025
+        if limiter.admit(now, f"c{step}", 5).decision is Decision.START:
+            starts.append(now)
+        starts += [now] * len(limiter.dequeue(now))
+    assert len(starts) == 50
+    assert all(
+        later - earlier >= 1.0 - 1e-9 for earlier, later in zip(starts, starts[5:], strict=False)
+    )
+
+
+def test_a_fractional_rate_spreads_its_calls() -> None:
+    limiter = AccountLimiter(LimitSettings(calls_per_second=0.5))
+    assert limiter.settings.max_queue_size == 150
+    assert [limiter.admit(0.0, c, 5).decision for c in "ab"] == [Decision.START, Decision.QUEUE]
+    assert limiter.next_dequeue_in(0.0) == 2.0
+    assert limiter.dequeue(1.9) == [] and limiter.dequeue(2.0) == ["b"]
+
+
+def test_a_changed_rate_applies_to_the_next_decision() -> None:
+    limiter = AccountLimiter(LimitSettings(calls_per_second=1, queue_enabled=False))
+    assert limiter.admit(0.0, "a", 5).decision is Decision.START
+    assert limiter.admit(0.0, "b", 5).decision is Decision.REJECT
+    limiter.settings = LimitSettings(calls_per_second=3, queue_enabled=False)
+    assert [limiter.admit(0.0, c, 5).decision for c in "bcd"] == [
+        Decision.START,
+        Decision.START,
+        Decision.REJECT,
+    ]
 
 
 def test_concurrent_limit_counts_live_calls_and_frees_on_end() -> None:
