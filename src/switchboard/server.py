@@ -22,6 +22,7 @@ from switchboard.calls.service import CallService
 from switchboard.clock import Clock, RealClock
 from switchboard.config import Settings
 from switchboard.limits.account import LimitSettings, account_limits
+from switchboard.network.audio import AudioDurations
 from switchboard.network.simulated import SimulatedNetwork
 from switchboard.observability.logs import configure_logging
 from switchboard.observability.metrics import Metrics
@@ -30,6 +31,7 @@ from switchboard.provisioning.setup import DemoAccount, apply_accounts, ensure_d
 from switchboard.store import schema
 from switchboard.store.sqlite import SqliteStore
 from switchboard.webhooks.delivery import HttpWebhookSender
+from switchboard.webhooks.guard import DestinationPolicy
 
 
 def prepare_data_dir(settings: Settings) -> DemoAccount | None:
@@ -62,8 +64,14 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
     store = SqliteStore(settings.database_path)
     clock = clock or RealClock(settings.simulator.time_scale)
     activity = Activity()
-    network = SimulatedNetwork(settings.simulator, clock, activity)
-    sender = HttpWebhookSender()
+    # One policy for every URL a client gives us: webhooks and audio alike (SSRF).
+    destinations = DestinationPolicy.from_settings(
+        settings.allow_private_destinations, settings.allowed_destinations
+    )
+    network = SimulatedNetwork(
+        settings.simulator, clock, activity, AudioDurations(destinations=destinations)
+    )
+    sender = HttpWebhookSender(destinations=destinations)
     authenticator = Authenticator(token_secret(settings.data_dir), settings.token_lifetime_seconds)
 
     def limits_for(account_id: str) -> LimitSettings:

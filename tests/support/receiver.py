@@ -35,9 +35,26 @@ class Raw:
     data: bytes
     content_type: str = "application/octet-stream"
     status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. Content-Encoding
 
 
-Reply = tuple[int, str] | str | Raw
+@dataclass
+class Stream:
+    """A 200 whose body of `size` bytes (`head`, then `filler` repeated) is written as the
+    client reads it, recording how much went out and whether the client hung up first: the
+    way to show that the client stopped reading early."""
+
+    size: int
+    head: bytes = b""
+    filler: bytes = b" " * 65536
+    content_type: str = "application/xml"
+    declare_length: bool = False  # send Content-Length (else the body is chunked)
+    sent: int = 0
+    hung_up: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+Reply = tuple[int, str] | str | Raw | Stream
 Handler = Callable[[Received], Reply]
 
 
@@ -70,7 +87,7 @@ class Receiver:
         with self._lock:
             return [r for r in self.received if r.path == path]
 
-    async def _handle(self, request: web.Request) -> web.Response:
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
         body = orjson.loads(raw) if raw and request.method == "POST" else None
         received = Received(
@@ -86,12 +103,35 @@ class Receiver:
         if handler is None:
             return web.Response(status=204)
         reply = handler(received)
+        if isinstance(reply, Stream):
+            return await self._stream(request, reply)
         if isinstance(reply, Raw):
             return web.Response(
-                status=reply.status, body=reply.data, content_type=reply.content_type
+                status=reply.status,
+                body=reply.data,
+                content_type=reply.content_type,
+                headers=reply.headers,
             )
         status, text = (200, reply) if isinstance(reply, str) else reply
         return web.Response(status=status, text=text, content_type="application/xml")
+
+    async def _stream(self, request: web.Request, stream: Stream) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": stream.content_type})
+        if stream.declare_length:
+            response.content_length = stream.size
+        try:
+            await response.prepare(request)
+            pending = stream.head
+            while stream.sent < stream.size:
+                chunk = (pending or stream.filler)[: stream.size - stream.sent]
+                pending = b""
+                await response.write(chunk)
+                stream.sent += len(chunk)
+        except ConnectionError:  # the client hung up mid-body
+            stream.hung_up = True
+        finally:
+            stream.done.set()
+        return response
 
     def start(self) -> Receiver:
         started = threading.Event()

@@ -3,6 +3,9 @@
 WAV (RIFF) durations are exact (data size / byte rate). MP3 durations are estimated from the
 first frame's bitrate and the file size (exact for constant bitrate). Anything else is an
 unsupported format, which Bandwidth reports as `application-error`.
+
+Redirects are followed (audio is commonly served through a CDN or a signed-URL redirect); every
+connection, first hop or redirect target, is checked against the `DestinationPolicy`.
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ import struct
 from collections import OrderedDict
 
 import aiohttp
+from yarl import URL
+
+from switchboard.webhooks.guard import DestinationPolicy, GuardedConnector, denial_in
 
 HEADER_BYTES = 64 * 1024
 _MP3_BITRATES_KBPS = {
@@ -74,12 +80,21 @@ def duration_of(header: bytes, total_size: int, url: str) -> float:
 
 
 class AudioDurations:
-    """Fetches audio headers and remembers durations by URL (an IVR replays the same prompts)."""
+    """Fetches audio headers and remembers durations by URL (an IVR replays the same prompts).
 
-    def __init__(self, cache_size: int = 1024, timeout: float = 10.0) -> None:
+    `destinations` says which addresses may be connected to (by default, all of them).
+    """
+
+    def __init__(
+        self,
+        cache_size: int = 1024,
+        timeout: float = 10.0,
+        destinations: DestinationPolicy | None = None,
+    ) -> None:
         self._cache: OrderedDict[tuple[str, str | None, str | None], float] = OrderedDict()
         self._cache_size = cache_size
         self._timeout = timeout
+        self._destinations = destinations or DestinationPolicy()
         self._session: aiohttp.ClientSession | None = None
 
     async def duration(self, url: str, username: str | None, password: str | None) -> float:
@@ -98,7 +113,8 @@ class AudioDurations:
     async def _fetch(self, url: str, username: str | None, password: str | None) -> float:
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self._timeout)
+                connector=GuardedConnector(self._destinations),
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
             )
         headers = {}
         if username:
@@ -113,6 +129,9 @@ class AudioDurations:
         except AudioError:
             raise
         except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+            denial = denial_in(error)
+            if denial is not None and isinstance(error, aiohttp.ClientConnectorError):
+                raise AudioError(f"Cannot play {url}: {_hop(url, error)}{denial}") from None
             raise AudioError(f"Cannot play {url}: {type(error).__name__} {error}".strip()) from None
         return duration_of(header, total, url)
 
@@ -120,3 +139,15 @@ class AudioDurations:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _hop(url: str, error: aiohttp.ClientConnectorError) -> str:
+    """Names the redirect target when the refused connection was not to `url`'s own host."""
+    try:
+        first = URL(url)
+    except ValueError:
+        return ""
+    if (error.host, error.port) == (first.raw_host, first.port):
+        return ""
+    host = f"[{error.host}]" if ":" in error.host else error.host
+    return f"it redirected to {host}:{error.port}; "

@@ -18,6 +18,12 @@ Where the docs are silent, Switchboard chooses:
   it used whenever the primary cannot produce an answer the call can go on with.
 - Redirects are not followed: a 3xx is a failed attempt whose error says so. Following them
   would let one URL send the event (and its credentials) somewhere the application never named.
+- Every connection is checked against the `DestinationPolicy` (webhooks/guard.py): after DNS,
+  and for literal IP hosts. A refused destination is a failed attempt (`Failure.BLOCKED`,
+  nothing sent, not retried) whose error names the address and the setting that refused it.
+- The answer is read up to the body cap (64 KB, Bandwidth's BXML limit) and no further: a
+  bigger body, declared, streamed or compressed, fails the attempt; its connection is dropped
+  rather than drained.
 - A "connection exception" is a failure before any HTTP answer: DNS, refused, unreachable,
   reset, closed without answering, or timing out while still connecting. TLS failures and
   timeouts after connecting are not retried (the first won't heal in milliseconds; the second
@@ -44,6 +50,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
+from switchboard.webhooks.guard import DestinationPolicy, GuardedConnector, denial_in
 from switchboard.webhooks.request import (
     DeliveryResult,
     Failure,
@@ -99,6 +106,7 @@ class HttpWebhookSender:
     """A `WebhookSender` over one pooled aiohttp session, shared by every call on this node.
 
     The session is created on first use, inside the running loop; `close()` it on shutdown.
+    `destinations` says which addresses may be connected to (by default, all of them).
     """
 
     def __init__(
@@ -108,6 +116,7 @@ class HttpWebhookSender:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         url_guard: UrlGuard | None = None,
         keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT,
+        destinations: DestinationPolicy | None = None,
     ) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1 connection")
@@ -117,6 +126,7 @@ class HttpWebhookSender:
         self._max_body_bytes = max_body_bytes
         self._url_guard = url_guard
         self._keepalive_timeout = keepalive_timeout
+        self._destinations = destinations or DestinationPolicy()
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
 
@@ -199,6 +209,8 @@ class HttpWebhookSender:
                 )
                 progress.status = response.status
                 progress.content_type = response.headers.get("Content-Type")
+                # Read up to the cap even when Content-Length is over it: the start of the
+                # body goes on the timeline, and the cap bounds what it costs.
                 body, complete = await self._read_capped(response)
         except TimeoutError:
             failure, error = self._timeout_reason(request, progress)
@@ -233,12 +245,21 @@ class HttpWebhookSender:
                 error=f"{request.url} answered HTTP {status}",
             )
         if not complete:
+            cap = self._max_body_bytes
+            # A compressed body's Content-Length is what came over the wire, not what it holds.
+            declared = response.content_length
+            if declared is not None and (declared <= cap or "Content-Encoding" in response.headers):
+                declared = None
             return outcome(
                 status=status,
                 content_type=content_type,
                 body=body,
                 failure=Failure.BODY_TOO_LARGE,
-                error=f"{request.url} answered with a body over {self._max_body_bytes} bytes",
+                error=f"{request.url} answered HTTP {status} with a body over {cap} bytes; "
+                "Switchboard stopped reading it there"
+                if declared is None
+                else f"{request.url} answered HTTP {status} with a body of {declared} bytes "
+                f"(its Content-Length), over the {cap}-byte limit; Switchboard read no further",
             )
         return outcome(status=status, content_type=content_type, body=body)
 
@@ -280,8 +301,10 @@ class HttpWebhookSender:
             tracing.on_connection_create_end.append(_on_connected)
             tracing.on_connection_reuseconn.append(_on_connected)
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(
-                    limit=self._limit, keepalive_timeout=self._keepalive_timeout
+                connector=GuardedConnector(
+                    self._destinations,
+                    limit=self._limit,
+                    keepalive_timeout=self._keepalive_timeout,
                 ),
                 headers={"User-Agent": USER_AGENT},
                 # Every timeout is our asyncio.timeout around the whole exchange.
@@ -327,6 +350,9 @@ async def _on_connected(
 
 def _classify(url: str, exc: BaseException, progress: _Progress) -> tuple[Failure, str]:
     """Word a client failure for the developer."""
+    denial = denial_in(exc)
+    if denial is not None:
+        return Failure.BLOCKED, f"{url}: {denial}"
     if progress.status is not None:
         # The answer had started: whatever broke, the receiver did answer, so no retry.
         return Failure.BAD_RESPONSE, (

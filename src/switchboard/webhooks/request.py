@@ -20,7 +20,7 @@ class Failure(StrEnum):
     """Why an attempt failed. Only CONNECTION is retried to the same URL (see `deliver`)."""
 
     INVALID_URL = "invalid-url"  # not an absolute http(s) URL; nothing was sent
-    BLOCKED = "blocked"  # the url_guard refused the destination; nothing was sent
+    BLOCKED = "blocked"  # the url_guard or the DestinationPolicy refused it; nothing was sent
     CONNECTION = "connection"  # refused, DNS, unreachable, reset or closed before any answer
     TLS = "tls"  # handshake or certificate failure
     TIMEOUT = "timeout"  # callbackTimeout ran out after connecting (or waiting for a slot)

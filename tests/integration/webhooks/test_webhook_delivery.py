@@ -354,7 +354,16 @@ async def test_a_huge_body_is_refused_without_reading_it(
     assert not attempt.ok
     assert attempt.status == 200
     assert attempt.failure is Failure.BODY_TOO_LARGE
-    assert attempt.error == f"{url} answered with a body over 65536 bytes"
+    if declare_length:
+        assert attempt.error == (
+            f"{url} answered HTTP 200 with a body of {HUGE_BODY_BYTES} bytes (its "
+            "Content-Length), over the 65536-byte limit; Switchboard read no further"
+        )
+    else:
+        assert attempt.error == (
+            f"{url} answered HTTP 200 with a body over 65536 bytes; "
+            "Switchboard stopped reading it there"
+        )
     assert len(attempt.body) <= 65536
     # We hung up on it: the receiver's writes failed long before it sent all 10 MB.
     await asyncio.wait_for(receiver.huge_aborted.wait(), timeout=5)
