@@ -10,6 +10,7 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match, Route
 
 from switchboard.errors import (
     MethodNotAllowedError,
@@ -47,10 +48,11 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     """Starlette's own 404/405 (no route, wrong method) in Bandwidth's shape."""
     assert isinstance(exc, HTTPException)
     error: SwitchboardError
+    allowed = ""
     if exc.status_code == 404:
         error = NotFoundError(f"No resource at {request.method} {request.url.path}")
     elif exc.status_code == 405:
-        allowed = (exc.headers or {}).get("Allow", "")
+        allowed = _allowed_methods(request) or (exc.headers or {}).get("Allow", "")
         error = MethodNotAllowedError(
             f"Method {request.method} is not allowed on {request.url.path}"
             + (f"; allowed: {allowed}" if allowed else "")
@@ -59,9 +61,23 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
         error = ValidationError(str(exc.detail))
         error.status = exc.status_code
     response = error_response(error)
-    if exc.status_code == 405 and exc.headers:
-        response.headers["Allow"] = exc.headers.get("Allow", "")
+    if allowed:
+        response.headers["Allow"] = allowed
     return response
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path. (Starlette's 405 names only the methods of
+    the first route whose path matched, e.g. POST for /calls, which GET also serves.)"""
+    methods: set[str] = set()
+    for route in getattr(request.scope.get("app"), "routes", ()):
+        if (
+            isinstance(route, Route)
+            and route.methods
+            and route.matches(request.scope)[0] is not Match.NONE
+        ):
+            methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:

@@ -7,7 +7,7 @@ Checks that need the account (is `from` ours? is the application ours?) live in 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
 from switchboard.calls import validation as check
@@ -37,11 +37,12 @@ class MachineDetection:
     callback_url: str | None = None
     callback_method: str = "POST"
     username: str | None = None
-    password: str | None = None
+    # Secrets stay out of repr, so a logged or printed request never shows them.
+    password: str | None = field(default=None, repr=False)
     fallback_url: str | None = None
     fallback_method: str = "POST"
     fallback_username: str | None = None
-    fallback_password: str | None = None
+    fallback_password: str | None = field(default=None, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -58,11 +59,11 @@ class CreateCallRequest:
     display_name: str | None = None
     uui: str | None = None
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     answer_fallback_url: str | None = None
     answer_fallback_method: str = "POST"
     fallback_username: str | None = None
-    fallback_password: str | None = None
+    fallback_password: str | None = field(default=None, repr=False)
     disconnect_url: str | None = None
     disconnect_method: str = "POST"
     call_timeout: int | float = 30
