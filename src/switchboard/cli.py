@@ -418,6 +418,9 @@ def _calls_show(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         call["request"].pop("password", None)
         call["request"].pop("fallback_password", None)
+        detection = call["request"].get("machine_detection") or {}
+        detection.pop("password", None)
+        detection.pop("fallback_password", None)
         print(
             orjson.dumps({"call": call, "timeline": entries}, option=orjson.OPT_INDENT_2).decode()
         )

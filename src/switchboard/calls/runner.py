@@ -21,16 +21,18 @@ from switchboard.calls.model import ANSWERED, DISCONNECTED, QUEUED, Call
 from switchboard.calls.timeline import Timeline
 from switchboard.clock import Clock, TimerHandle
 from switchboard.network import base as net
+from switchboard.redact import redact_text
 from switchboard.store.base import Store
 from switchboard.webhooks import payloads
 from switchboard.webhooks.delivery import WebhookSender, deliver
-from switchboard.webhooks.request import DeliveryResult, WebhookRequest
+from switchboard.webhooks.request import DeliveryResult, Failure, WebhookRequest
 
 logger = logging.getLogger("switchboard.engine")
 
 # Bandwidth cancels a call that has not started ringing within 30 s, whatever callTimeout says.
 RING_START_LIMIT = 30.0
 BODY_EXCERPT = 500
+MAX_BXML_KB = 64
 
 
 @dataclass
@@ -317,8 +319,9 @@ class CallRunner:
                 request=payload,
                 status=attempt.status,
                 latencyMs=round(attempt.latency_ms, 1),
-                responseBody=attempt.body[:BODY_EXCERPT].decode("utf-8", "replace"),
-                error=attempt.error,
+                # BXML may carry verb credentials: the timeline keeps none of them.
+                responseBody=redact_text(attempt.body[:BODY_EXCERPT].decode("utf-8", "replace")),
+                error=redact_text(attempt.error) if attempt.error else None,
             )
 
     async def _callback_done(self, event: CallbackDone) -> None:
@@ -327,13 +330,21 @@ class CallRunner:
             return
         if self.call.state == DISCONNECTED:
             return
+        final = event.result.final
+        if final.failure is Failure.BODY_TOO_LARGE:
+            # The app answered, with a document too big to be BXML Switchboard will run.
+            await self._bxml_failed(
+                "invalid-bxml",
+                f"Invalid BXML from {final.url} ({event.event_type}): the document is over "
+                f"{MAX_BXML_KB} KB; Switchboard stopped reading it there",
+            )
+            return
         if not event.result.ok:
             message = f"The {event.event_type} callback failed: " + "; ".join(
                 a.error or f"{a.url} answered HTTP {a.status}" for a in event.result.attempts
             )
             await self._bxml_failed("callback-error", message)
             return
-        final = event.result.final
         try:
             document = parse_bxml(final.body, base_url=final.url) if final.body.strip() else None
         except BxmlError as error:
@@ -350,7 +361,7 @@ class CallRunner:
             await self._interpret(bxml_events.CallbackAnswered(document))
 
     async def _bxml_failed(self, cause: str, message: str) -> None:
-        self.note("error", cause=cause, message=message)
+        # No timeline entry here: the call ends, and _end records the error once.
         if self.interpreter is None:
             await self._end(state.End(cause, message, _id()))
         else:

@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit, urlunsplit
 
 from switchboard.observability.metrics import Metrics
+from switchboard.redact import redact_text, redact_url
 from switchboard.webhooks.delivery import WebhookSender
 from switchboard.webhooks.request import WebhookAttempt, WebhookRequest
 
 logger = logging.getLogger("switchboard.webhooks")
-
-
-def redact_url(url: str) -> str:
-    """The URL without any user:password@ part (credentials never reach a log)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<invalid url>"
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class ObservedSender:
@@ -42,7 +29,7 @@ class ObservedSender:
             event_type,
             request.method,
             redact_url(request.url),
-            attempt.status if attempt.ok else attempt.error,
+            attempt.status if attempt.ok else redact_text(attempt.error or ""),
             extra={
                 "event": "webhook",
                 "event_type": event_type,
@@ -53,7 +40,7 @@ class ObservedSender:
                 "latency_ms": round(attempt.latency_ms, 2),
                 "account_id": request.payload.get("accountId"),
                 "call_id": request.payload.get("callId"),
-                "error": attempt.error,
+                "error": redact_text(attempt.error) if attempt.error else None,
             },
         )
         return attempt

@@ -97,7 +97,8 @@ async def deliver(
             attempts.append(attempt)
             if not attempt.is_connection_error:
                 break
-        if attempts[-1].ok:
+        # A body over the cap is an answer, not a failure to respond: no fallback for it.
+        if attempts[-1].ok or attempts[-1].failure is Failure.BODY_TOO_LARGE:
             break
     return DeliveryResult(tuple(attempts))
 

@@ -325,28 +325,6 @@ def test_the_secrets_were_in_play(run: Run) -> None:
     assert any('"kind":"webhook"' in text for text in run.surfaces["timeline"])
 
 
-# Known leaks (see the report of issue 5), each in code this suite may not change:
-TIMELINE_KEEPS_BXML = pytest.mark.xfail(
-    strict=True,
-    reason="calls/runner.py records each webhook's response body verbatim in the timeline, "
-    "and BXML carries verb credentials (PlayAudio/Gather/Redirect password, fallbackPassword)",
-)
-LOG_KEEPS_URL_IN_ERROR = pytest.mark.xfail(
-    strict=True,
-    reason="observability/webhooks.py redacts user:password@ from the logged url, but logs "
-    "the attempt's error sentence, which names the URL unredacted",
-)
-CLI_JSON_KEEPS_DETECTION = pytest.mark.xfail(
-    strict=True,
-    reason="cli.py `calls show --json` removes request.password and fallback_password but "
-    "prints machine_detection.password and fallback_password",
-)
-KNOWN_LEAKS = {
-    ("timeline", "bxml"): TIMELINE_KEEPS_BXML,
-    ("calls show --json", "bxml"): TIMELINE_KEEPS_BXML,
-    ("logs", "url"): LOG_KEEPS_URL_IN_ERROR,
-    ("calls show --json", "machineDetection"): CLI_JSON_KEEPS_DETECTION,
-}
 SURFACES = ("API answers", "timeline", "calls show", "calls show --json", "logs")
 # A webhook URL is the developer's own text, echoed as given (as Bandwidth does) in the API and
 # the timeline; only logs promise to redact the user:password@ in it.
@@ -356,10 +334,7 @@ CHECKED.append(("logs", "url"))
 
 @pytest.mark.parametrize(
     ("surface", "group"),
-    [
-        pytest.param(surface, group, marks=KNOWN_LEAKS.get((surface, group), ()))
-        for surface, group in CHECKED
-    ],
+    CHECKED,
 )
 def test_no_secret_shows(run: Run, surface: str, group: str) -> None:
     forbidden = [*GROUPS[group].values(), *(basic(user) for user in GROUPS[group])]

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from switchboard.observability.logs import JsonFormatter
-from switchboard.observability.webhooks import redact_url
+from switchboard.redact import redact_text, redact_url
 from tests.support.receiver import Receiver
 from tests.support.server import (
     ACCOUNT_ID,
@@ -121,3 +121,14 @@ def test_not_ready_while_starting(tmp_path: Path) -> None:
     app = create_app(settings)
     context = app.state.context  # type: ignore[attr-defined]
     assert context.extra.get("ready") is None
+
+
+def test_bxml_passwords_and_url_credentials_are_masked_in_text() -> None:
+    text = (
+        '<PlayAudio username="u" password="p@ss">x</PlayAudio>'
+        "<Gather fallbackPassword='fb' gatherUrl=\"https://a:b@h/g\"/> http://me:pw@host/x failed"
+    )
+    redacted = redact_text(text)
+    assert "p@ss" not in redacted and "fb" not in redacted.replace("fallback", "")
+    assert "a:b@" not in redacted and "me:pw@" not in redacted
+    assert 'password="*****"' in redacted and "http://host/x failed" in redacted
