@@ -51,6 +51,15 @@ class Activity:
         finally:
             self.end()
 
+    async def idle_during(self, awaitable: Awaitable[T]) -> T:
+        """Await something that is waiting, not working (a backoff timer), from inside a task
+        counted as activity: for that while, the task does not keep the engine busy."""
+        self.end()
+        try:
+            return await awaitable
+        finally:
+            self.begin()
+
     async def wait_idle(self, extra_check: Callable[[], bool] | None = None) -> None:
         """Return once nothing is in flight (and `extra_check`, if given, says idle too),
         letting the loop run a few turns so callbacks scheduled by finished IO also run."""

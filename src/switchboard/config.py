@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from switchboard.limits.account import LimitSettings
 from switchboard.network.phones import PhoneConfigError, SimulatorSettings, parse_simulator
+from switchboard.webhooks.outbox import RetryPolicy
 
 T = TypeVar("T")
 
@@ -85,6 +86,8 @@ class Settings:
     simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
     retention_days: float = 7.0
+    webhook_retries: RetryPolicy = field(default_factory=RetryPolicy)
+    drain_seconds: float = 30.0
     config_file: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -133,6 +136,8 @@ def load_settings(
         simulator=_simulator(raw),
         limits=_limits(raw),
         retention_days=_retention(server),
+        webhook_retries=_retry_policy(_table(raw, "webhooks")),
+        drain_seconds=_non_negative(server, "drain_seconds", 30.0),
         config_file=config_file,
         raw=raw,
     )
@@ -247,6 +252,28 @@ def _networks(server: dict[str, Any], key: str) -> tuple[str, ...]:
                 f"(no host bits set), got {value!r}"
             ) from None
     return tuple(values)
+
+
+def _retry_policy(table: dict[str, Any]) -> RetryPolicy:
+    """[webhooks]: extra delivery rounds for asynchronous events (off by default)."""
+    unknown = set(table) - {"retries", "backoff_seconds", "max_backoff_seconds"}
+    if unknown:
+        raise ConfigError(f"[webhooks]: unknown key(s) {', '.join(sorted(unknown))}")
+    retries = _get(table, "retries", int, 0, "webhooks")
+    if retries < 0:
+        raise ConfigError(f"webhooks.retries must be 0 or more, got {retries}")
+    return RetryPolicy(
+        retries=retries,
+        backoff_seconds=_non_negative(table, "backoff_seconds", 1.0, "webhooks"),
+        max_backoff_seconds=_non_negative(table, "max_backoff_seconds", 60.0, "webhooks"),
+    )
+
+
+def _non_negative(table: dict[str, Any], key: str, default: float, where: str = "server") -> float:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e9:
+        raise ConfigError(f"{where}.{key} must be a number of seconds >= 0, got {value!r}")
+    return float(value)
 
 
 def _retention(server: dict[str, Any]) -> float:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import secrets
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
+from types import FrameType
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
@@ -32,6 +37,8 @@ from switchboard.store import schema
 from switchboard.store.sqlite import SqliteStore
 from switchboard.webhooks.delivery import HttpWebhookSender
 from switchboard.webhooks.guard import DestinationPolicy
+
+logger = logging.getLogger("switchboard.server")
 
 
 def prepare_data_dir(settings: Settings) -> DemoAccount | None:
@@ -87,6 +94,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         activity,
         limits_for=limits_for,
         retention=timedelta(days=settings.retention_days),
+        retry_policy=settings.webhook_retries,
     )
     calls = CallService(
         store, clock.wall, enforce_https_credentials=settings.profile == "production"
@@ -149,8 +157,6 @@ def demo_banner(demo: DemoAccount, settings: Settings) -> str:
 
 
 def serve(settings: Settings) -> None:
-    import uvicorn
-
     configure_logging(settings.log_level, settings.log_format)
     demo = prepare_data_dir(settings)
     if demo is not None and demo.password is not None:
@@ -162,8 +168,9 @@ def serve(settings: Settings) -> None:
             "printed on the first start.",
             flush=True,
         )
-    uvicorn.run(
-        create_app(settings),
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=settings.host,
         port=settings.port,
         loop="uvloop",
@@ -174,3 +181,41 @@ def serve(settings: Settings) -> None:
         # X-Forwarded-* are read in one place, ApiContext.base_url, and only with trust_proxy.
         proxy_headers=False,
     )
+    DrainingServer(config, app.state.context, settings.drain_seconds).run()  # type: ignore[attr-defined]
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn, but the first SIGTERM (or SIGINT) drains before it stops: new calls get 503,
+    live calls get `drain_seconds` to finish, the rest end and their disconnect events go out.
+    A second signal stops at once."""
+
+    def __init__(self, config: uvicorn.Config, context: ApiContext, drain_seconds: float) -> None:
+        super().__init__(config)
+        self.context = context
+        self.drain_seconds = drain_seconds
+        self._drain_started = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._drain_started or self._loop is None:
+            super().handle_exit(sig, frame)
+            return
+        self._drain_started = True
+        self._loop.call_soon_threadsafe(self._start_drain)
+
+    def _start_drain(self) -> None:
+        self.context.extra["draining"] = True
+        self.context.extra["ready"] = False
+        logger.info("draining: no new calls; live calls have %g s to end", self.drain_seconds)
+        task = asyncio.get_running_loop().create_task(self._drain())
+        self.context.extra["drain_task"] = task
+
+    async def _drain(self) -> None:
+        engine = self.context.engine
+        if engine is not None:
+            await engine.drain(self.drain_seconds)
+        self.should_exit = True

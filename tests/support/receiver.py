@@ -54,7 +54,17 @@ class Stream:
     done: threading.Event = field(default_factory=threading.Event)
 
 
-Reply = tuple[int, str] | str | Raw | Stream
+@dataclass
+class Hold:
+    """Keep the request open until `release` is set (or `limit` seconds pass), then answer
+    204: a webhook in flight at the moment a test kills or stops Switchboard."""
+
+    release: threading.Event = field(default_factory=threading.Event)
+    arrived: threading.Event = field(default_factory=threading.Event)
+    limit: float = 30.0
+
+
+Reply = tuple[int, str] | str | Raw | Stream | Hold
 Handler = Callable[[Received], Reply]
 
 
@@ -103,6 +113,10 @@ class Receiver:
         if handler is None:
             return web.Response(status=204)
         reply = handler(received)
+        if isinstance(reply, Hold):
+            reply.arrived.set()
+            await asyncio.to_thread(reply.release.wait, reply.limit)
+            return web.Response(status=204)
         if isinstance(reply, Stream):
             return await self._stream(request, reply)
         if isinstance(reply, Raw):

@@ -9,6 +9,7 @@ in order while thousands of calls run side by side. The decisions are made by th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import uuid
@@ -35,6 +36,8 @@ from switchboard.limits.account import AccountLimiter, Decision, LimitSettings
 from switchboard.network.base import Network
 from switchboard.store.base import Store
 from switchboard.webhooks.delivery import WebhookSender
+from switchboard.webhooks.dispatch import Dispatcher
+from switchboard.webhooks.outbox import ABANDONED, OutboxEntry, RetryPolicy
 
 logger = logging.getLogger("switchboard.engine")
 PURGE_INTERVAL_SECONDS = 3600.0
@@ -50,14 +53,17 @@ class Engine:
         activity: Activity | None = None,
         limits_for: Callable[[str], LimitSettings] | None = None,
         retention: timedelta | None = None,
+        retry_policy: RetryPolicy | None = None,
     ) -> None:
+        activity = activity or Activity()
         self.services = EngineServices(
             store=store,
             network=network,
             sender=sender,
             clock=clock,
-            activity=activity or Activity(),
+            activity=activity,
             finished=self._finished,
+            dispatcher=Dispatcher(sender, store, clock, activity, retry_policy),
         )
         self.runners: dict[str, CallRunner] = {}
         self.limits_for = limits_for or (lambda _account_id: LimitSettings())
@@ -65,6 +71,8 @@ class Engine:
         self._queued: dict[str, Call] = {}  # call_id -> call waiting in its account's queue
         self._dequeue_timers: dict[str, TimerHandle] = {}
         self.retention = retention
+        self.draining = False
+        self._all_finished = asyncio.Event()
         self._purge_timer: TimerHandle | None = None
 
     @property
@@ -76,8 +84,10 @@ class Engine:
         return self.services.clock
 
     async def start(self) -> None:
-        """Pick up the calls a previous run left behind, and start purging old ones."""
+        """Pick up the calls a previous run left behind, the events they still owe, and start
+        purging old calls."""
         self._schedule_purge(0.0)
+        await self._resume_outbox()
         for call in await self.services.store.calls_in_states((QUEUED, INITIATED, ANSWERED)):
             limiter = self._limiter(call.account_id)
             if call.state == QUEUED:
@@ -97,6 +107,22 @@ class Engine:
                         str(uuid.uuid4()),
                     )
                 )
+
+    async def _resume_outbox(self) -> None:
+        """Events recorded but not delivered when the previous run stopped (see outbox.py)."""
+        store = self.services.store
+        for entry in await store.pending_events():
+            assert entry.id is not None
+            if entry.asynchronous:
+                self.activity.spawn(self._redeliver(entry))
+            else:
+                # It expected BXML for a call whose media is gone: that call ends below.
+                await store.finish_event(entry.id, ABANDONED, 0)
+
+    async def _redeliver(self, entry: OutboxEntry) -> None:
+        result = await self.services.dispatcher.deliver(entry)
+        if result.ok:
+            logger.info("delivered %s of %s after a restart", entry.event_type, entry.call_id)
 
     # -- retention --------------------------------------------------------------------------
     def _schedule_purge(self, delay: float) -> None:
@@ -148,8 +174,8 @@ class Engine:
             self._schedule_dequeue(call.account_id)
 
     def _schedule_dequeue(self, account_id: str) -> None:
-        if account_id in self._dequeue_timers:
-            return
+        if self.draining or account_id in self._dequeue_timers:
+            return  # while draining, queued calls stay queued: they start after the restart
         delay = self._limiter(account_id).next_dequeue_in(self.clock.monotonic())
         if delay is None:
             return
@@ -179,6 +205,8 @@ class Engine:
 
     def _finished(self, call_id: str) -> None:
         runner = self.runners.pop(call_id, None)
+        if not self.runners:
+            self._all_finished.set()
         if runner is not None:
             account_id = runner.call.account_id
             self._limiter(account_id).ended(call_id)
@@ -232,6 +260,30 @@ class Engine:
         if runner is None or runner.call.state != ANSWERED:
             raise _not_modifiable(call.call_id)
         runner.post(NewBxml(document))
+
+    async def drain(self, grace_seconds: float, flush_seconds: float = 30.0) -> None:
+        """SIGTERM: no more dequeuing; live calls get `grace_seconds` (real time) to end on
+        their own; the rest are ended (cause `error`, saying why) and their disconnect events
+        delivered; then the outbox is given `flush_seconds` to finish."""
+        self.draining = True
+        for timer in self._dequeue_timers.values():
+            timer.cancel()
+        self._dequeue_timers.clear()
+        if self.runners:
+            self._all_finished.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._all_finished.wait(), grace_seconds)
+        for runner in list(self.runners.values()):
+            runner.post(
+                End(
+                    "error",
+                    "Switchboard shut down before the call ended "
+                    f"(it waited {grace_seconds:g} s for calls to finish)",
+                    str(uuid.uuid4()),
+                )
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.activity.wait_idle(self.is_quiet), flush_seconds)
 
     # -- virtual time and shutdown ----------------------------------------------------------
     def is_quiet(self) -> bool:

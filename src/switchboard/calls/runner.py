@@ -6,7 +6,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from switchboard.activity import Activity
@@ -24,7 +24,9 @@ from switchboard.network import base as net
 from switchboard.redact import redact_text
 from switchboard.store.base import Store
 from switchboard.webhooks import payloads
-from switchboard.webhooks.delivery import WebhookSender, deliver
+from switchboard.webhooks.delivery import WebhookSender
+from switchboard.webhooks.dispatch import Dispatcher
+from switchboard.webhooks.outbox import OutboxEntry
 from switchboard.webhooks.request import DeliveryResult, Failure, WebhookRequest
 
 logger = logging.getLogger("switchboard.engine")
@@ -43,6 +45,7 @@ class EngineServices:
     clock: Clock
     activity: Activity
     finished: Callable[[str], None]
+    dispatcher: Dispatcher
 
 
 # Events a runner handles besides the network's own.
@@ -160,9 +163,10 @@ class CallRunner:
         if entries:
             await self.services.store.append_timeline(self.call.call_id, entries)
 
-    async def _save(self) -> None:
-        await self.services.store.save_call(self.call)
-        await self._flush_timeline()
+    async def _save(self, event: OutboxEntry | None = None) -> int | None:
+        """The call's new state, its new timeline entries and the event it now owes: one
+        durable write."""
+        return await self.services.store.save_call(self.call, self.timeline.take(), event)
 
     async def _transition(self, event: state.Dial | state.Answer | state.End) -> None:
         self.call = state.advance(self.call, event, self.clock.wall())
@@ -267,7 +271,6 @@ class CallRunner:
             self._answer_timer.cancel()
         self.note("network", event="answered")
         await self._transition(state.Answer())
-        await self._save()
         request = self.call.request
         payload = payloads.answer_payload(self.call, self.clock.wall())
         primary = WebhookRequest(
@@ -288,24 +291,22 @@ class CallRunner:
                 request.fallback_password,
                 float(request.callback_timeout),
             )
-        self._send(primary, fallback, expects_bxml=True)
+        entry = OutboxEntry(self.call.call_id, "answer", primary, fallback, asynchronous=False)
+        entry_id = await self._save(entry)
+        self._dispatch(replace(entry, id=entry_id), expects_bxml=True)
 
     # -- webhooks ---------------------------------------------------------------------------
-    def _send(
-        self, primary: WebhookRequest, fallback: WebhookRequest | None, *, expects_bxml: bool
-    ) -> None:
-        event_type = str(primary.payload.get("eventType"))
+    def _dispatch(self, entry: OutboxEntry, *, expects_bxml: bool) -> None:
+        """Deliver a recorded event in the background; its outcome comes back as CallbackDone."""
         if expects_bxml:
             self._bxml_token += 1
         token = self._bxml_token
-        # Asynchronous events are retried once on a connection error (webhooks/about.mdx).
-        retries = 0 if expects_bxml else 1
 
         async def delivery() -> None:
-            result = await deliver(
-                self.services.sender, primary, fallback, retry_connection_errors=retries
+            result = await self.services.dispatcher.deliver(entry)
+            self.post(
+                CallbackDone(entry.event_type, entry.primary.payload, result, expects_bxml, token)
             )
-            self.post(CallbackDone(event_type, primary.payload, result, expects_bxml, token))
 
         self.services.activity.spawn(delivery())
 
@@ -443,7 +444,7 @@ class CallRunner:
                     self.call = self.call.evolve(tag=tag)
                     self.note("tag", tag=tag)
                 case act.SendCallback():
-                    self._send_callback(action)
+                    await self._send_callback(action)
                 case act.Hangup(cause=cause, error_message=message):
                     error_id = _id() if cause != "hangup" else None
                     await self._end(state.End(cause, message, error_id))
@@ -486,7 +487,7 @@ class CallRunner:
             self._gathering = False
             self.note("verb", verb="Gather", event=how)
 
-    def _send_callback(self, action: act.SendCallback) -> None:
+    async def _send_callback(self, action: act.SendCallback) -> None:
         timeout = float(self.call.request.callback_timeout)
         payload = payloads.event_payload(
             self.call, action.event_type, self.clock.wall(), action.fields
@@ -511,7 +512,15 @@ class CallRunner:
             if action.fallback_url
             else None
         )
-        self._send(primary, fallback, expects_bxml=action.expects_bxml)
+        entry = OutboxEntry(
+            self.call.call_id,
+            action.event_type,
+            primary,
+            fallback,
+            asynchronous=not action.expects_bxml,
+        )
+        entry_id = await self.services.store.record_event(entry)  # durable before it is sent
+        self._dispatch(replace(entry, id=entry_id), expects_bxml=action.expects_bxml)
 
     # -- the end ----------------------------------------------------------------------------
     async def _end(self, end: state.End) -> None:
@@ -526,13 +535,18 @@ class CallRunner:
         if end.error_message:
             self.note("error", cause=end.cause, message=end.error_message)
         await self._transition(end)
-        await self._save()
-        await self._send_disconnect()
+        disconnect = self._disconnect_event()
+        entry_id = await self._save(disconnect)  # the call's end and the event it owes, at once
+        if disconnect is not None:
+            result = await self.services.activity.track(
+                self.services.dispatcher.deliver(replace(disconnect, id=entry_id))
+            )
+            self._record_delivery("disconnect", result, disconnect.primary.payload)
 
-    async def _send_disconnect(self) -> None:
+    def _disconnect_event(self) -> OutboxEntry | None:
         request = self.call.request
         if not request.disconnect_url:
-            return
+            return None
         payload = payloads.disconnect_payload(self.call, self.clock.wall())
         webhook = WebhookRequest(
             request.disconnect_url,
@@ -542,10 +556,7 @@ class CallRunner:
             request.password,
             float(request.callback_timeout),
         )
-        result = await self.services.activity.track(
-            deliver(self.services.sender, webhook, None, retry_connection_errors=1)
-        )
-        self._record_delivery("disconnect", result, payload)
+        return OutboxEntry(self.call.call_id, "disconnect", webhook, None, asynchronous=True)
 
     def _cancel_timers(self) -> None:
         if self._answer_timer is not None:

@@ -9,6 +9,7 @@ from switchboard.calls.listing import CallFilter, PageCursor
 from switchboard.calls.model import Call
 from switchboard.calls.timeline import TimelineEntry
 from switchboard.provisioning.models import Snapshot
+from switchboard.webhooks.outbox import OutboxEntry
 
 
 class Store(Protocol):
@@ -27,9 +28,23 @@ class Store(Protocol):
         """Durably store a new call; returns only once it is committed."""
         ...
 
-    async def save_call(self, call: Call) -> None:
-        """Durably store a call's new state."""
+    async def save_call(
+        self,
+        call: Call,
+        timeline: Sequence[TimelineEntry] = (),
+        event: OutboxEntry | None = None,
+    ) -> int | None:
+        """Durably store a call's new state, with its new timeline entries and the event it now
+        owes (in one transaction). Returns the event's outbox id."""
         ...
+
+    async def record_event(self, event: OutboxEntry) -> int:
+        """Durably store an event before it is sent; returns its outbox id."""
+        ...
+
+    async def finish_event(self, event_id: int, status: str, attempts: int) -> None: ...
+
+    async def pending_events(self) -> list[OutboxEntry]: ...
 
     async def get_call(self, call_id: str) -> Call | None: ...
 

@@ -75,6 +75,18 @@ MIGRATIONS: list[str] = [
     DROP INDEX calls_by_account_time;
     CREATE INDEX calls_by_account_time ON calls (account_id, enqueued_time, call_id);
     """,
+    # 4: the webhook outbox: each event a call owes, stored before it is sent.
+    """
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        call_id TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX outbox_pending ON outbox (id) WHERE status = 'pending';
+    """,
 ]
 
 

@@ -24,6 +24,7 @@ from switchboard.calls.model import Call
 from switchboard.calls.timeline import TimelineEntry
 from switchboard.provisioning.models import Snapshot
 from switchboard.store import call_queries, provisioning_db, schema
+from switchboard.webhooks.outbox import OutboxEntry
 
 _Write = Callable[[sqlite3.Connection], object]
 _Item = tuple[_Write, asyncio.Future[None], asyncio.AbstractEventLoop]
@@ -226,16 +227,66 @@ class SqliteStore:
     async def insert_call(self, call: Call) -> None:
         await self._write(_Statement(_INSERT_CALL, _call_row(call)))
 
-    async def save_call(self, call: Call) -> None:
+    async def save_call(
+        self,
+        call: Call,
+        timeline: Sequence[TimelineEntry] = (),
+        event: OutboxEntry | None = None,
+    ) -> int | None:
+        """Store a call's new state, with its new timeline entries and the event it now owes,
+        in one transaction. Returns the event's outbox id."""
         call_id, _, state, _, start_time, _, _, cause, data = _call_row(call)
         end_time = format_time(call.end_time) if call.end_time else None
-        await self._write(
-            lambda connection: connection.execute(
+        rows = _timeline_rows(call.call_id, timeline)
+        event_row = _event_row(event) if event is not None else None
+        ids: list[int] = []
+
+        def save(connection: sqlite3.Connection) -> None:
+            connection.execute(
                 "UPDATE calls SET state = ?, start_time = ?, disconnect_cause = ?, data = ?, "
                 "end_time = ? WHERE call_id = ?",
                 (state, start_time, cause, data, end_time, call_id),
             )
+            if rows:
+                connection.executemany(_INSERT_TIMELINE, rows)
+            if event_row is not None:
+                ids.append(connection.execute(_INSERT_EVENT, event_row).lastrowid or 0)
+
+        await self._write(save)
+        return ids[0] if ids else None
+
+    async def record_event(self, event: OutboxEntry) -> int:
+        row = _event_row(event)
+        ids: list[int] = []
+        await self._write(
+            lambda connection: ids.append(connection.execute(_INSERT_EVENT, row).lastrowid or 0)
         )
+        return ids[0]
+
+    async def finish_event(self, event_id: int, status: str, attempts: int) -> None:
+        await self._write(
+            _Statement(
+                "UPDATE outbox SET status = ?, attempts = attempts + ? WHERE id = ?",
+                (status, attempts, event_id),
+            )
+        )
+
+    async def pending_events(self) -> list[OutboxEntry]:
+        rows = self._read.execute(
+            "SELECT id, call_id, event_type, data FROM outbox WHERE status = 'pending' ORDER BY id"
+        ).fetchall()
+        return [
+            OutboxEntry.from_json(entry_id, call_id, event_type, orjson.loads(data))
+            for entry_id, call_id, event_type, data in rows
+        ]
+
+    async def event_statuses(self, call_id: str) -> list[tuple[str, str, int]]:
+        """(event type, status, attempts) of a call's events, oldest first."""
+        rows = self._read.execute(
+            "SELECT event_type, status, attempts FROM outbox WHERE call_id = ? ORDER BY id",
+            (call_id,),
+        ).fetchall()
+        return [(str(kind), str(status), int(attempts)) for kind, status, attempts in rows]
 
     async def list_calls(
         self,
@@ -276,17 +327,8 @@ class SqliteStore:
         return [Call.from_row(orjson.loads(data)) for (data,) in rows]
 
     async def append_timeline(self, call_id: str, entries: Sequence[TimelineEntry]) -> None:
-        rows = [
-            (call_id, entry.sequence, entry.at, entry.kind, orjson.dumps(entry.data).decode())
-            for entry in entries
-        ]
-        await self._write(
-            lambda connection: connection.executemany(
-                "INSERT OR REPLACE INTO call_timeline (call_id, sequence, at, kind, data) "
-                "VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
-        )
+        rows = _timeline_rows(call_id, entries)
+        await self._write(lambda connection: connection.executemany(_INSERT_TIMELINE, rows))
 
     async def timeline(self, call_id: str) -> list[TimelineEntry]:
         rows = self._read.execute(
@@ -312,6 +354,23 @@ def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
         future.set_result(None)
     else:
         future.set_exception(error)
+
+
+_INSERT_TIMELINE = (
+    "INSERT OR REPLACE INTO call_timeline (call_id, sequence, at, kind, data) VALUES (?,?,?,?,?)"
+)
+_INSERT_EVENT = "INSERT INTO outbox (call_id, event_type, data) VALUES (?, ?, ?)"
+
+
+def _timeline_rows(call_id: str, entries: Sequence[TimelineEntry]) -> list[tuple[Any, ...]]:
+    return [
+        (call_id, entry.sequence, entry.at, entry.kind, orjson.dumps(entry.data).decode())
+        for entry in entries
+    ]
+
+
+def _event_row(event: OutboxEntry) -> tuple[str, str, str]:
+    return (event.call_id, event.event_type, orjson.dumps(event.to_json()).decode())
 
 
 def _call_row(call: Call) -> tuple[Any, ...]:

@@ -1,0 +1,58 @@
+"""Delivering outbox events: Bandwidth's attempts, the optional retry policy, then the mark."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from switchboard.activity import Activity
+from switchboard.clock import Clock
+from switchboard.webhooks.delivery import WebhookSender, deliver
+from switchboard.webhooks.outbox import DELIVERED, FAILED, OutboxEntry, RetryPolicy
+from switchboard.webhooks.request import DeliveryResult, Failure
+
+
+class EventMarks(Protocol):
+    async def finish_event(self, event_id: int, status: str, attempts: int) -> None: ...
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        sender: WebhookSender,
+        marks: EventMarks,
+        clock: Clock,
+        activity: Activity,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        self.sender = sender
+        self.marks = marks
+        self.clock = clock
+        self.activity = activity
+        self.policy = policy or RetryPolicy()
+
+    async def deliver(self, entry: OutboxEntry) -> DeliveryResult:
+        # Asynchronous events are retried once on a connection error (webhooks/about.mdx).
+        retries = 1 if entry.asynchronous else 0
+        result = await deliver(
+            self.sender, entry.primary, entry.fallback, retry_connection_errors=retries
+        )
+        attempts = list(result.attempts)
+        extra_round = 0
+        while (
+            not result.ok
+            and entry.asynchronous
+            and extra_round < self.policy.retries
+            and result.final.failure is not Failure.BLOCKED  # policy, not a passing fault
+        ):
+            extra_round += 1
+            # Waiting for a backoff is not IO in flight: a virtual-time test may move on.
+            await self.activity.idle_during(self.clock.sleep(self.policy.delay(extra_round)))
+            result = await deliver(
+                self.sender, entry.primary, entry.fallback, retry_connection_errors=retries
+            )
+            attempts += result.attempts
+        if entry.id is not None:
+            await self.marks.finish_event(
+                entry.id, DELIVERED if result.ok else FAILED, len(attempts)
+            )
+        return DeliveryResult(tuple(attempts))
