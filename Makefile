@@ -38,5 +38,24 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/create_call.py
 
+# Issue 5: 1,000 calls across a failing, restarting receiver and a SIGKILL of Switchboard.
+.PHONY: bench-faults
+bench-faults: $(STAMP)
+	$(BIN)/python bench/faults.py $(ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: bench-call-flow bench-concurrency bench-list bench-limits
+
+bench-call-flow: $(STAMP)
+	$(BIN)/python bench/call_flow.py $(ARGS)
+
+bench-concurrency: $(STAMP)
+	$(BIN)/python bench/concurrency.py $(ARGS)
+
+bench-list: $(STAMP)
+	$(BIN)/python bench/list_calls.py $(ARGS)
+
+bench-limits: $(STAMP)
+	$(BIN)/python bench/limits_overhead.py $(ARGS)

@@ -1,11 +1,19 @@
-"""Delivering outbox events: Bandwidth's attempts, the optional retry policy, then the mark."""
+"""Delivering outbox events: Bandwidth's attempts, the optional retry policy, then the mark.
+
+The backoff between retry rounds is real time, like `callbackTimeout`: it waits for a real
+receiver to come back (a restart takes the same second whatever the simulator's time_scale).
+On a scaled `RealClock` it is not shrunk with call time — with time_scale 0.01 a 13-second
+policy would otherwise be over in 0.13 s, before a restarting receiver listens again, and the
+event would be marked failed. On any other clock (a test's `VirtualClock`) it is that clock's
+time.
+"""
 
 from __future__ import annotations
 
 from typing import Protocol
 
 from switchboard.activity import Activity
-from switchboard.clock import Clock
+from switchboard.clock import Clock, RealClock
 from switchboard.webhooks.delivery import WebhookSender, deliver
 from switchboard.webhooks.outbox import DELIVERED, FAILED, OutboxEntry, RetryPolicy
 from switchboard.webhooks.request import DeliveryResult, Failure
@@ -46,7 +54,7 @@ class Dispatcher:
         ):
             extra_round += 1
             # Waiting for a backoff is not IO in flight: a virtual-time test may move on.
-            await self.activity.idle_during(self.clock.sleep(self.policy.delay(extra_round)))
+            await self.activity.idle_during(self._wait(self.policy.delay(extra_round)))
             result = await deliver(
                 self.sender, entry.primary, entry.fallback, retry_connection_errors=retries
             )
@@ -56,3 +64,10 @@ class Dispatcher:
                 entry.id, DELIVERED if result.ok else FAILED, len(attempts)
             )
         return DeliveryResult(tuple(attempts))
+
+    async def _wait(self, seconds: float) -> None:
+        """Wait out a backoff: real seconds on a real clock, scaled or not (see above)."""
+        clock = self.clock
+        if isinstance(clock, RealClock):
+            seconds /= clock.time_scale  # the call time that lasts `seconds` of real time
+        await clock.sleep(seconds)

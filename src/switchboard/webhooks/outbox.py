@@ -28,7 +28,10 @@ ABANDONED = "abandoned"
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Extra delivery rounds for asynchronous events after Bandwidth's own attempts fail."""
+    """Extra delivery rounds for asynchronous events after Bandwidth's own attempts fail.
+
+    The backoff is in real seconds, like callbackTimeout: the simulator's time_scale does not
+    shrink it (see webhooks/dispatch.py)."""
 
     retries: int = 0
     backoff_seconds: float = 1.0
