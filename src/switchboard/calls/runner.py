@@ -538,10 +538,14 @@ class CallRunner:
         disconnect = self._disconnect_event()
         entry_id = await self._save(disconnect)  # the call's end and the event it owes, at once
         if disconnect is not None:
-            result = await self.services.activity.track(
-                self.services.dispatcher.deliver(replace(disconnect, id=entry_id))
-            )
-            self._record_delivery("disconnect", result, disconnect.primary.payload)
+            # In the background: the call is over and frees its place under the account's
+            # limits now, however long the receiver (and the retry policy) take.
+            self.services.activity.spawn(self._deliver_disconnect(replace(disconnect, id=entry_id)))
+
+    async def _deliver_disconnect(self, disconnect: OutboxEntry) -> None:
+        result = await self.services.dispatcher.deliver(disconnect)
+        self._record_delivery("disconnect", result, disconnect.primary.payload)
+        await self._flush_timeline()
 
     def _disconnect_event(self) -> OutboxEntry | None:
         request = self.call.request
