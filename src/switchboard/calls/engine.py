@@ -320,7 +320,11 @@ class Engine:
                 calls[runner.call.state] += 1
         calls[QUEUED] += len(self._queued)
         queue = {account: float(limiter.queue_size) for account, limiter in self._limiters.items()}
-        return {"calls": calls, "queue": queue, "engine": {"in_flight": self.activity.busy}}
+        engine = {
+            "in_flight": float(self.activity.busy),
+            "outbox_pending": float(self.services.store.pending_event_count()),
+        }
+        return {"calls": calls, "queue": queue, "engine": engine}
 
 
 def _not_modifiable(call_id: str) -> ConflictError:

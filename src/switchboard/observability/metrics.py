@@ -34,6 +34,11 @@ class _LiveGauges(Collector):
             "Webhook deliveries and other engine IO not yet finished",
             value=values.get("engine", {}).get("in_flight", 0),
         )
+        yield GaugeMetricFamily(
+            "switchboard_outbox_depth",
+            "Events recorded in the outbox and not yet delivered (or given up on)",
+            value=values.get("engine", {}).get("outbox_pending", 0),
+        )
 
 
 class Metrics:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from switchboard.calls.listing import CallFilter, PageCursor
 from switchboard.calls.model import Call
@@ -46,6 +46,10 @@ class Store(Protocol):
 
     async def pending_events(self) -> list[OutboxEntry]: ...
 
+    def pending_event_count(self) -> int:
+        """Cheap, synchronous (for /metrics): events recorded and not yet finished."""
+        ...
+
     async def get_call(self, call_id: str) -> Call | None: ...
 
     async def list_calls(
@@ -55,9 +59,10 @@ class Store(Protocol):
         limit: int,
         after: PageCursor | None,
         retained_since: str,
-    ) -> list[Call]:
+    ) -> list[dict[str, Any]]:
         """Up to `limit` calls of the account, oldest first, that ended after `retained_since`
-        (or have not ended)."""
+        (or have not ended), as stored: `Call.to_row` dicts (`Call.from_row` reads one back;
+        listCalls reads them as they are, see `calls.views.call_state_from_row`)."""
         ...
 
     async def purge_calls(self, ended_before: str) -> int: ...

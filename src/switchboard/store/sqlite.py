@@ -280,6 +280,12 @@ class SqliteStore:
             for entry_id, call_id, event_type, data in rows
         ]
 
+    def pending_event_count(self) -> int:
+        (count,) = self._read.execute(
+            "SELECT count(*) FROM outbox WHERE status = 'pending'"
+        ).fetchone()
+        return int(count)
+
     async def event_statuses(self, call_id: str) -> list[tuple[str, str, int]]:
         """(event type, status, attempts) of a call's events, oldest first."""
         rows = self._read.execute(
@@ -295,11 +301,12 @@ class SqliteStore:
         limit: int,
         after: PageCursor | None,
         retained_since: str,
-    ) -> list[Call]:
+    ) -> list[dict[str, Any]]:
         rows = call_queries.list_call_rows(
             self._read, account_id, call_filter, limit, after, retained_since
         )
-        return [Call.from_row(orjson.loads(data)) for data in rows]
+        loads = orjson.loads
+        return [loads(data) for data in rows]
 
     async def purge_calls(self, ended_before: str) -> int:
         """Delete calls (and timelines) that ended before `ended_before`; returns how many."""

@@ -84,6 +84,7 @@ def test_metrics_count_requests_calls_and_webhooks(
     assert metric(after, 'switchboard_calls{state="answered"}') == 0
     assert "switchboard_api_request_seconds_bucket" in after
     assert "switchboard_call_queue_depth" in after
+    assert metric(after, "switchboard_outbox_depth") == 0  # every event delivered
     api_lines = [r for r in caplog.records if getattr(r, "event", None) == "api-request"]
     create_line = next(r for r in api_lines if getattr(r, "status", None) == 201)
     assert create_line.call_id == call_id
