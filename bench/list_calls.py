@@ -15,7 +15,8 @@
    client (this process, http.client on one keep-alive connection, one request at a time)
    runs on --client-cpu.
 3. For each query: GET /api/v2/accounts/{a}/calls with pageSize=1000 (first page; a deep page
-   through pageToken; each filter, and filters that match nothing) and GET one call, --requests
+   through pageToken; each filter, open-ended start-time windows of an hour, 3 days and a week,
+   `from` with a rare cause, and filters that match nothing) and GET one call, --requests
    times each (less if one query takes more than --budget seconds): latency p50/p99, rows, body
    size; and the SQL alone (the store's `list_call_rows`, in this process on its own read
    connection). Queries over 50 ms at p99 are listed with their EXPLAIN QUERY PLAN.
@@ -256,8 +257,19 @@ def queries(database: Path, now: datetime) -> list[Query]:
             {**size, "minStartTime": _iso(middle), "maxStartTime": _iso(middle + hour)},
         ),
         Query("minStartTime (last hour)", calls, {**size, "minStartTime": _iso(now - hour)}),
+        Query("minStartTime (last 3 days)", calls, {**size, "minStartTime": _iso(middle)}),
+        Query(
+            "minStartTime (a week: every call)",
+            calls,
+            {**size, "minStartTime": _iso(now - timedelta(days=RETENTION_DAYS))},
+        ),
         Query("maxStartTime (first hour)", calls, {**size, "maxStartTime": _iso(now - hour * 143)}),
         Query("disconnectCause=busy", calls, {**size, "disconnectCause": "busy"}),
+        Query(
+            "from + disconnectCause=error",
+            calls,
+            {**size, "from": numbers_of(0)[1], "disconnectCause": "error"},
+        ),
         Query(
             "disconnectCause (no such calls)",
             calls,

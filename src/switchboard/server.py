@@ -81,9 +81,20 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
     sender = HttpWebhookSender(destinations=destinations)
     authenticator = Authenticator(token_secret(settings.data_dir), settings.token_lifetime_seconds)
 
+    # The engine asks for an account's limits several times per call: build them once per
+    # account, again only when provisioning replaced the account (Account is frozen).
+    limits_cache: dict[str, tuple[object, LimitSettings]] = {}
+
     def limits_for(account_id: str) -> LimitSettings:
         account = authenticator.snapshot.accounts.get(account_id)
-        return account_limits(settings.limits, account)
+        cached = limits_cache.get(account_id)
+        if cached is not None and cached[0] is account:
+            return cached[1]
+        limits = account_limits(settings.limits, account)
+        if len(limits_cache) >= 10_000:
+            limits_cache.clear()
+        limits_cache[account_id] = (account, limits)
+        return limits
 
     metrics = Metrics()
     engine = Engine(

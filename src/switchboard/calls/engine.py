@@ -28,7 +28,7 @@ from switchboard.calls.runner import (
     NewBxml,
     TagUpdate,
 )
-from switchboard.calls.state import End
+from switchboard.calls.state import Dial, End, advance
 from switchboard.calls.update_request import UpdateCallRequest
 from switchboard.clock import Clock, TimerHandle
 from switchboard.errors import ConflictError, RateLimitError
@@ -66,7 +66,8 @@ class Engine:
             dispatcher=Dispatcher(sender, store, clock, activity, retry_policy),
         )
         self.runners: dict[str, CallRunner] = {}
-        self.limits_for = limits_for or (lambda _account_id: LimitSettings())
+        default_limits = LimitSettings()
+        self.limits_for = limits_for or (lambda _account_id: default_limits)
         self._limiters: dict[str, AccountLimiter] = {}
         self._queued: dict[str, Call] = {}  # call_id -> call waiting in its account's queue
         self._dequeue_timers: dict[str, TimerHandle] = {}
@@ -148,18 +149,25 @@ class Engine:
         limiter = self._limiters.get(account_id)
         if limiter is None:
             limiter = self._limiters[account_id] = AccountLimiter(settings)
-        elif limiter.settings != settings:  # changed by provisioning while running
-            limiter.settings = settings
+        elif limiter.settings is not settings:  # changed by provisioning while running
+            limiter.settings = settings  # (limits_for caches: the same object until then)
         return limiter
 
-    def admit(self, call: Call) -> None:
-        """Before the insert: reserve the call's place, or refuse it with Bandwidth's 429."""
+    def admit(self, call: Call) -> Call:
+        """Before the insert: reserve the call's place, or refuse it with Bandwidth's 429.
+
+        A call that may start now is returned initiated (placed when it was created), so
+        that the insert stores it so and its runner need not save it again before it dials.
+        """
         admission = self._limiter(call.account_id).admit(
             self.clock.monotonic(), call.call_id, call.request.priority
         )
+        if admission.decision is Decision.START:
+            return advance(call, Dial(), call.enqueued_time)
         if admission.decision is Decision.REJECT:
             assert admission.reason is not None
             raise RateLimitError(admission.reason, max(1, math.ceil(admission.retry_after)))
+        return call
 
     def release(self, call: Call) -> None:
         """The insert failed: give the call's place back."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from switchboard.bxml.interpreter import RedirectRequest
 from switchboard.bxml.interpreter import State as InterpreterState
 from switchboard.bxml.verbs import Document
 from switchboard.calls import state
-from switchboard.calls.model import ANSWERED, DISCONNECTED, QUEUED, Call
+from switchboard.calls.model import ANSWERED, DISCONNECTED, INITIATED, QUEUED, Call
 from switchboard.calls.timeline import Timeline
 from switchboard.clock import Clock, TimerHandle
 from switchboard.network import base as net
@@ -174,9 +175,11 @@ class CallRunner:
 
     # -- the call's life --------------------------------------------------------------------
     async def _place_call(self) -> None:
-        if self.call.state == QUEUED:
+        if self.call.state == QUEUED:  # it waited in its account's queue
             await self._transition(state.Dial())
             await self._save()
+        else:  # started at once: stored initiated by the insert (Engine.admit)
+            self.timeline.add(self.call.start_time or self.clock.wall(), "state", state=INITIATED)
         request = self.call.request
         self.leg = self.services.network.originate(
             self.call.call_id, request.to, request.from_, self.post
@@ -321,7 +324,7 @@ class CallRunner:
                 status=attempt.status,
                 latencyMs=round(attempt.latency_ms, 1),
                 # BXML may carry verb credentials: the timeline keeps none of them.
-                responseBody=redact_text(attempt.body[:BODY_EXCERPT].decode("utf-8", "replace")),
+                responseBody=_response_excerpt(attempt.body[:BODY_EXCERPT]),
                 error=redact_text(attempt.error) if attempt.error else None,
             )
 
@@ -347,7 +350,7 @@ class CallRunner:
             await self._bxml_failed("callback-error", message)
             return
         try:
-            document = parse_bxml(final.body, base_url=final.url) if final.body.strip() else None
+            document = _parse_cached(final.body, final.url) if final.body.strip() else None
         except BxmlError as error:
             await self._bxml_failed(
                 "invalid-bxml", f"Invalid BXML from {final.url} ({event.event_type}): {error}"
@@ -355,7 +358,7 @@ class CallRunner:
             return
         if self.interpreter is None:
             self.interpreter = Interpreter(
-                document or parse_bxml(b"<Response/>"), tag=self.call.tag
+                document or _parse_cached(b"<Response/>", None), tag=self.call.tag
             )
             await self._carry_out(self.interpreter.start())
         else:
@@ -573,3 +576,31 @@ class CallRunner:
 
 def _id() -> str:
     return str(uuid.uuid4())
+
+
+@functools.lru_cache(maxsize=256)
+def _response_excerpt(excerpt: bytes) -> str:
+    """What the timeline keeps of a response body (cached: apps send the same BXML again)."""
+    return redact_text(excerpt.decode("utf-8", "replace"))
+
+
+# Parsed BXML by (response body, the URL that served it): applications answer the same
+# callback with the same document over and over, and parsing was a tenth of the engine's CPU.
+# Documents are frozen, so runners share them. Only small bodies are kept, and only those
+# that parsed: an invalid document is parsed again, and raises again, each time.
+BXML_CACHE_SIZE = 512
+BXML_CACHE_MAX_BODY = 8 * 1024
+_bxml_cache: dict[tuple[bytes, str | None], Document] = {}
+
+
+def _parse_cached(body: bytes, base_url: str | None) -> Document:
+    if len(body) > BXML_CACHE_MAX_BODY:
+        return parse_bxml(body, base_url=base_url)
+    key = (body, base_url)
+    document = _bxml_cache.pop(key, None)
+    if document is None:
+        document = parse_bxml(body, base_url=base_url)
+        if len(_bxml_cache) >= BXML_CACHE_SIZE:
+            del _bxml_cache[next(iter(_bxml_cache))]  # the least recently used
+    _bxml_cache[key] = document  # last in the dict: the most recently used
+    return document

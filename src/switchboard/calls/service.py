@@ -20,7 +20,10 @@ CallListener = Callable[[Call], Awaitable[None]]
 class CallGate(Protocol):
     """Limits checked before a call is stored (the engine's per-account limiter)."""
 
-    def admit(self, call: Call) -> None: ...
+    def admit(self, call: Call) -> Call:
+        """Reserve the call's place or raise; returns the call to store (initiated when it
+        starts at once)."""
+        ...
 
     def release(self, call: Call) -> None: ...
 
@@ -55,7 +58,7 @@ class CallService:
             last_update=moment,
         )
         if self.gate is not None:
-            self.gate.admit(call)  # O(1), in process: 429 before any IO
+            call = self.gate.admit(call)  # O(1), in process: 429 before any IO
         try:
             await self.store.insert_call(call)  # durable before anyone hears of it
         except BaseException:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from switchboard.calls.ids import format_time
+from switchboard.calls.ids import format_new_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +34,7 @@ class Timeline:
 
     def add(self, at: datetime, kind: str, **data: Any) -> None:
         self._sequence += 1
-        self.pending.append(TimelineEntry(self._sequence, format_time(at), kind, data))
+        self.pending.append(TimelineEntry(self._sequence, format_new_time(at), kind, data))
 
     def take(self) -> list[TimelineEntry]:
         entries, self.pending = self.pending, []

@@ -7,6 +7,7 @@ raises ValidationError with a description in Bandwidth's style: "Invalid <field>
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -98,16 +99,26 @@ def url(body: Mapping[str, Any], field: str) -> str | None:
         return None
     if len(value) > MAX_URL_LENGTH:
         raise invalid(field, f"must be at most {MAX_URL_LENGTH} characters, got {len(value)}")
+    problem = _url_problem(value)
+    if problem is not None:
+        raise invalid(field, problem)
+    return value
+
+
+@functools.lru_cache(maxsize=1024)
+def _url_problem(value: str) -> str | None:
+    """What is wrong with a URL (None: nothing). Cached: clients send the same few URLs with
+    every call, and checking one character by character was a tenth of parse_create_call."""
     if any(char.isspace() or unicodedata.category(char) == "Cc" for char in value):
-        raise invalid(field, f"must not contain spaces or control characters, got {value!r}")
+        return f"must not contain spaces or control characters, got {value!r}"
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 -- raises ValueError for a port that is not a number 0-65535
     except ValueError as exc:
-        raise invalid(field, f"'{value}' is not a valid URL ({exc})") from None
+        return f"'{value}' is not a valid URL ({exc})"
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise invalid(field, f"must be an absolute http or https URL, got '{value}'")
-    return value
+        return f"must be an absolute http or https URL, got '{value}'"
+    return None
 
 
 def method(body: Mapping[str, Any], field: str) -> str | None:

@@ -1,7 +1,21 @@
 """Reading calls in bulk: listCalls pages and retention purges (SQL on a given connection).
 
-listCalls is keyset-paginated on (enqueued_time, call_id) over the calls_by_account_time
-index, so a page costs the same on the millionth call as on the first.
+listCalls is keyset-paginated on (enqueued_time, call_id): a page costs the same on the
+millionth call as on the first. Each query names its index (SQLite's own choice depends on
+whether ANALYZE has run, and without a filter's values it cannot tell a selective one):
+
+- `to`: calls_by_account_to (a number has few calls); else `disconnectCause`:
+  calls_by_account_cause (a rare or unknown cause reads few rows; with `from` as well it reads
+  at most about 10 rows per match); else `from`: calls_by_account_from; each in page order.
+- otherwise calls_by_account_time, in page order.
+
+Start-time windows bound enqueued_time, which orders the page. A call starts after it is
+enqueued, so `enqueued_time <= maxStartTime`; and no call waited in the queue longer than the
+account's longest wait W (start_time - enqueued_time in whole seconds, the last column of
+calls_by_account_wait: one index seek), so `enqueued_time >= minStartTime - W - 2 s` (1 s for
+the truncation, 1 for rounding). The walk
+then reads the window's calls plus those enqueued up to W before it. Only the first page needs
+that bound: a page token already starts the walk past it.
 """
 
 from __future__ import annotations
@@ -10,6 +24,10 @@ import sqlite3
 from typing import Any
 
 from switchboard.calls.listing import CallFilter, PageCursor
+
+# How long a call waited in the queue, in whole seconds (truncated): the expression that
+# calls_by_account_wait indexes, written exactly as in schema.py (else SQLite cannot use it).
+WAIT = "CAST((julianday(start_time) - julianday(enqueued_time)) * 86400 AS INTEGER)"
 
 
 def list_call_rows(
@@ -21,33 +39,70 @@ def list_call_rows(
     retained_since: str,
 ) -> list[str]:
     """The `data` JSON of up to `limit` calls of the account, oldest first."""
-    clauses = ["account_id = ?", "(end_time IS NULL OR end_time >= ?)"]
-    parameters: list[Any] = [account_id, retained_since]
-    if after is not None:
-        clauses.append("(enqueued_time, call_id) > (?, ?)")
-        parameters += [after.enqueued_time, after.call_id]
+    sql, parameters = list_calls_sql(account_id, call_filter, limit, after, retained_since)
+    return [data for (data,) in connection.execute(sql, parameters)]
+
+
+def list_calls_sql(
+    account_id: str,
+    call_filter: CallFilter,
+    limit: int,
+    after: PageCursor | None,
+    retained_since: str,
+) -> tuple[str, list[Any]]:
+    """The SELECT `list_call_rows` runs, and its parameters."""
+    clauses = ["account_id = ?"]
+    parameters: list[Any] = [account_id]
+    # The index's equality column first: its rows are then in page order.
+    if call_filter.to is not None:
+        index = "calls_by_account_to"
+    elif call_filter.disconnect_cause is not None:
+        index = "calls_by_account_cause"
+    elif call_filter.from_ is not None:
+        index = "calls_by_account_from"
+    else:
+        index = "calls_by_account_time"
     if call_filter.to is not None:
         clauses.append("to_number = ?")
         parameters.append(call_filter.to)
     if call_filter.from_ is not None:
         clauses.append("from_number = ?")
         parameters.append(call_filter.from_)
-    if call_filter.min_start_time is not None:
-        clauses.append("start_time >= ?")
-        parameters.append(call_filter.min_start_time)
-    if call_filter.max_start_time is not None:
-        clauses.append("start_time <= ?")
-        parameters.append(call_filter.max_start_time)
     if call_filter.disconnect_cause is not None:
         clauses.append("disconnect_cause = ?")
         parameters.append(call_filter.disconnect_cause)
+    if after is not None:
+        clauses.append("(enqueued_time, call_id) > (?, ?)")
+        parameters += [after.enqueued_time, after.call_id]
+    window: list[str] = []
+    window_parameters: list[Any] = []
+    if call_filter.min_start_time is not None:
+        window.append("start_time >= ?")
+        window_parameters.append(call_filter.min_start_time)
+    if call_filter.max_start_time is not None:
+        window.append("start_time <= ?")
+        window_parameters.append(call_filter.max_start_time)
+        clauses.append("enqueued_time <= ?")  # a call starts after it is enqueued
+        parameters.append(call_filter.max_start_time)
+    if call_filter.min_start_time is not None and after is None:
+        # No started call in the account: no longest wait, a NULL bound, and rightly no rows.
+        clauses.append(
+            "enqueued_time >= strftime('%Y-%m-%dT%H:%M:%fZ', julianday(?) - (max(0, (SELECT "
+            f"max({WAIT}) FROM calls INDEXED BY calls_by_account_wait WHERE account_id = ?)) "
+            "+ 2) / 86400.0)"
+        )
+        parameters += [call_filter.min_start_time, account_id]
+    clauses += window
+    parameters += window_parameters
+    clauses.append("(end_time IS NULL OR end_time >= ?)")
+    parameters.append(retained_since)
     sql = (
-        "SELECT data FROM calls INDEXED BY calls_by_account_time WHERE "
+        f"SELECT data FROM calls INDEXED BY {index} WHERE "
         + " AND ".join(clauses)
         + " ORDER BY enqueued_time, call_id LIMIT ?"
     )
     parameters.append(limit)
-    return [data for (data,) in connection.execute(sql, parameters)]
+    return sql, parameters
 
 
 def purge_ended_before(connection: sqlite3.Connection, cutoff: str, batch: int = 5000) -> int:

@@ -87,6 +87,21 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX outbox_pending ON outbox (id) WHERE status = 'pending';
     """,
+    # 5: listCalls filters (issue 4). Each equality filter walks its own index in page order
+    # (enqueued_time, call_id), so a filter that matches little no longer reads all of an
+    # account's calls. A start-time window walks enqueued times from minStartTime less the
+    # account's longest wait in the queue (start - enqueued, in whole seconds: most calls share
+    # a value, so a save appends to its group rather than writing a random page).
+    """
+    CREATE INDEX calls_by_account_to ON calls (account_id, to_number, enqueued_time, call_id);
+    CREATE INDEX calls_by_account_from ON calls (account_id, from_number, enqueued_time, call_id);
+    CREATE INDEX calls_by_account_cause
+        ON calls (account_id, disconnect_cause, enqueued_time, call_id);
+    CREATE INDEX calls_by_account_wait
+        ON calls (
+            account_id, CAST((julianday(start_time) - julianday(enqueued_time)) * 86400 AS INTEGER)
+        );
+    """,
 ]
 
 
