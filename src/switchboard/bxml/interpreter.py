@@ -218,22 +218,21 @@ class Interpreter:
         return [AnswerCall()]
 
     def _redirect(self, verb: v.Redirect) -> list[Action]:
-        actions = self._tag_attribute(verb.tag)
-        callback = SendCallback(
-            event_type="redirect",
-            url=verb.redirect_url,
-            method=verb.redirect_method,
-            fallback_url=verb.redirect_fallback_url,
-            fallback_method=verb.redirect_fallback_method,
-            username=verb.username,
-            password=verb.password,
-            fallback_username=verb.fallback_username,
-            fallback_password=verb.fallback_password,
-            fields=self._fields(),
-            expects_bxml=True,
+        # The verb is the same request as updateCall's redirect, from inside the document (the
+        # interpreter is RUNNING here, so there is nothing to interrupt).
+        return self.redirect(
+            RedirectRequest(
+                url=verb.redirect_url,
+                method=verb.redirect_method,
+                fallback_url=verb.redirect_fallback_url,
+                fallback_method=verb.redirect_fallback_method,
+                username=verb.username,
+                password=verb.password,
+                fallback_username=verb.fallback_username,
+                fallback_password=verb.fallback_password,
+                tag=verb.tag,
+            )
         )
-        self._state = State.AWAITING_BXML
-        return [*actions, callback]
 
     def _start_gather(self, verb: v.Gather) -> list[Action]:
         actions = self._tag_attribute(verb.tag)
