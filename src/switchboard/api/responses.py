@@ -54,7 +54,7 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     elif exc.status_code == 405:
         allowed = _allowed_methods(request) or (exc.headers or {}).get("Allow", "")
         error = MethodNotAllowedError(
-            f"Method {request.method} is not allowed on {request.url.path}"
+            f"Method Not Allowed: {request.method} is not allowed on {request.url.path}"
             + (f"; allowed: {allowed}" if allowed else "")
         )
     else:

@@ -297,7 +297,7 @@ def test_token_endpoint_only_takes_post(anonymous: httpx.Client) -> None:
         response,
         405,
         "validation",
-        f"Method GET is not allowed on {TOKEN_PATH}; allowed: POST",
+        f"Method Not Allowed: GET is not allowed on {TOKEN_PATH}; allowed: POST",
     )
 
 

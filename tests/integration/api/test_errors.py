@@ -41,7 +41,10 @@ def test_wrong_method_on_calls_is_405(api: httpx.Client, method: str) -> None:
     # Every method the path serves (GET lists calls, POST creates one; HEAD comes with GET).
     allowed = "GET, HEAD, POST"
     assert_error(
-        response, 405, "validation", f"Method {method} is not allowed on {path}; allowed: {allowed}"
+        response,
+        405,
+        "validation",
+        f"Method Not Allowed: {method} is not allowed on {path}; allowed: {allowed}",
     )
     assert response.headers["allow"] == allowed
 
