@@ -181,10 +181,16 @@ CASES = {
         "invalid-bxml",
         "line 1, column 1: DOCTYPE declarations are not allowed in BXML",
     ),
+    "an HTML page names its Content-Type": Case(
+        xml(b"<!DOCTYPE html>\n<html><body><h1>500</h1></body></html>", "text/html"),
+        "invalid-bxml",
+        "(the answer's Content-Type was text/html; BXML is XML)",
+    ),
     "JSON": Case(
         xml(b'{"verbs": ["SpeakSentence"]}', "application/json"),
         "invalid-bxml",
-        "line 1, column 1: malformed XML: not well-formed (invalid token)",
+        "line 1, column 1: malformed XML: not well-formed (invalid token) (the answer's "
+        "Content-Type was application/json; BXML is XML)",
     ),
     # -- empty answers are a document with no verbs (compatibility.md): the call hangs up ----
     "an empty 200": Case(xml(b""), "hangup", ""),

@@ -48,7 +48,11 @@ def test_answer_a_ringing_call_by_hand(
     assert app.events() == []
 
     assert callee(switchboard, call_id, "answer").status_code == 204
-    vserver.advance(30)
+    vserver.advance(1)
+    again = callee(switchboard, call_id, "answer")
+    assert again.status_code == 409
+    assert again.json()["description"] == f"Call {call_id} is already answered"
+    vserver.advance(29)
 
     (answer,) = app.events("answer")
     check_event(answer, "answer", call_id, NO_ANSWER)

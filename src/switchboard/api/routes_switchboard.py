@@ -63,6 +63,8 @@ async def act_as_callee(request: Request) -> Response:
     if leg is None:
         raise ConflictError(f"Call {call.call_id} has no live simulated callee")
     if action == "answer":
+        if leg.answered:
+            raise ConflictError(f"Call {call.call_id} is already answered")
         leg.answer()
     elif action in ("reject", "busy"):
         if leg.answered:

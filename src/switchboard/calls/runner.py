@@ -353,7 +353,9 @@ class CallRunner:
             document = _parse_cached(final.body, final.url) if final.body.strip() else None
         except BxmlError as error:
             await self._bxml_failed(
-                "invalid-bxml", f"Invalid BXML from {final.url} ({event.event_type}): {error}"
+                "invalid-bxml",
+                f"Invalid BXML from {final.url} ({event.event_type}): {error}"
+                + _content_type_hint(final.content_type),
             )
             return
         if self.interpreter is None:
@@ -572,6 +574,13 @@ class CallRunner:
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
+
+
+def _content_type_hint(content_type: str | None) -> str:
+    """A word on what the app sent when it was not XML (an HTML error page, JSON...)."""
+    if not content_type or "xml" in content_type.lower():
+        return ""
+    return f" (the answer's Content-Type was {content_type}; BXML is XML)"
 
 
 def _id() -> str:
