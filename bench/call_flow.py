@@ -50,12 +50,12 @@ from common import (
     CpuShare,
     Processes,
     Server,
+    add_run_arguments,
     basic_auth,
-    check_cpus,
+    bench_main,
     follow_callbacks,
     percentile,
     progress,
-    run_bench,
     start_switchboard,
     start_webhook_app,
     verdict,
@@ -366,12 +366,7 @@ def parse_options(argv: list[str] | None) -> Options:
     parser.add_argument(
         "--timeout", type=float, default=120.0, help="longest wait for a batch (120 s)"
     )
-    parser.add_argument("--server-cpu", type=int, default=0, help="core of the server (0)")
-    parser.add_argument("--client-cpu", type=int, default=1, help="core of app + driver (1)")
-    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, database)")
-    parser.add_argument(
-        "--check", action="store_true", help="exit with status 1 when a target fails"
-    )
+    add_run_arguments(parser, "app + driver")
     args = parser.parse_args(argv)
     if min(args.calls, args.in_flight, args.connections) < 1 or args.warmup < 0:
         parser.error("calls, in-flight and connections must be positive")
@@ -393,17 +388,7 @@ def parse_options(argv: list[str] | None) -> Options:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
-    try:
-        check_cpus(options.server_cpu, options.client_cpu)
-    except BenchError as error:
-        print(f"bench: {error}", file=sys.stderr)
-        return 2
-    return run_bench(
-        lambda processes, work: run(options, processes, work),
-        report,
-        keep=options.keep,
-        check=options.check,
-    )
+    return bench_main(options, lambda processes, work: run(options, processes, work), report)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ sys.path and `create_call` and `common` import as plain modules.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import os
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 import aiohttp
 
@@ -256,6 +257,51 @@ def check_cpus(server_cpu: int, client_cpu: int) -> None:
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
+
+
+class RunOptions(Protocol):
+    """The options every benchmark run takes (see add_run_arguments)."""
+
+    @property
+    def server_cpu(self) -> int: ...
+
+    @property
+    def client_cpu(self) -> int: ...
+
+    @property
+    def keep(self) -> bool: ...
+
+    @property
+    def check(self) -> bool: ...
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, client: str) -> None:
+    """--server-cpu, --client-cpu, --keep and --check, the same in every benchmark."""
+    parser.add_argument("--server-cpu", type=int, default=0, help="core of the server (0)")
+    parser.add_argument("--client-cpu", type=int, default=1, help=f"core of {client} (1)")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, database)")
+    parser.add_argument(
+        "--check", action="store_true", help="exit with status 1 when a target fails"
+    )
+
+
+def bench_main(
+    options: RunOptions,
+    body: Callable[[Processes, Path], T],
+    report: Callable[[T], bool],
+    *,
+    tools: Sequence[tuple[str, str]] = (),
+) -> int:
+    """Check the CPUs and the `(tool, how to install it)` pairs the run needs, then run it."""
+    try:
+        check_cpus(options.server_cpu, options.client_cpu)
+        for tool, install in tools:
+            if shutil.which(tool) is None:
+                raise BenchError(f"{tool} is not installed: {install}")
+    except BenchError as error:
+        print(f"bench: {error}", file=sys.stderr)
+        return 2
+    return run_bench(body, report, keep=options.keep, check=options.check)
 
 
 def run_bench(

@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -50,10 +49,10 @@ from common import (
     CpuShare,
     Processes,
     Server,
+    add_run_arguments,
     basic_auth,
-    check_cpus,
+    bench_main,
     progress,
-    run_bench,
     start_server,
     start_switchboard,
     verdict,
@@ -413,12 +412,7 @@ def parse_options(argv: list[str] | None) -> Options:
     parser.add_argument("--duration", type=int, default=10, help="seconds of wrk load (10)")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up (2)")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (64)")
-    parser.add_argument("--server-cpu", type=int, default=0, help="core of the server (0)")
-    parser.add_argument("--client-cpu", type=int, default=1, help="core of wrk (1)")
-    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, database)")
-    parser.add_argument(
-        "--check", action="store_true", help="exit with status 1 when a target fails"
-    )
+    add_run_arguments(parser, "wrk")
     args = parser.parse_args(argv)
     if min(args.ops, args.duration, args.connections) < 1 or args.warmup < 0:
         parser.error("--ops, --duration and --connections must be positive")
@@ -436,18 +430,11 @@ def parse_options(argv: list[str] | None) -> Options:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
-    try:
-        check_cpus(options.server_cpu, options.client_cpu)
-        if shutil.which("wrk") is None:
-            raise BenchError("wrk is not installed: sudo scripts/install-bench-deps.sh")
-    except BenchError as error:
-        print(f"bench: {error}", file=sys.stderr)
-        return 2
-    return run_bench(
+    return bench_main(
+        options,
         lambda processes, work: run(options, processes, work),
         report,
-        keep=options.keep,
-        check=options.check,
+        tools=[("wrk", "sudo scripts/install-bench-deps.sh")],
     )
 
 

@@ -50,11 +50,11 @@ from common import (
     CpuShare,
     Processes,
     Server,
+    add_run_arguments,
     basic_auth,
-    check_cpus,
+    bench_main,
     percentile,
     progress,
-    run_bench,
     start_switchboard,
     verdict,
     write_config,
@@ -470,12 +470,7 @@ def parse_options(argv: list[str] | None) -> Options:
     parser.add_argument("--calls", type=int, default=1_000_000, help="calls stored (1000000)")
     parser.add_argument("--requests", type=int, default=50, help="requests per query (50)")
     parser.add_argument("--budget", type=float, default=15.0, help="longest time per query (15 s)")
-    parser.add_argument("--server-cpu", type=int, default=0, help="core of the server (0)")
-    parser.add_argument("--client-cpu", type=int, default=1, help="core of the client (1)")
-    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, database)")
-    parser.add_argument(
-        "--check", action="store_true", help="exit with status 1 when a target fails"
-    )
+    add_run_arguments(parser, "the client")
     args = parser.parse_args(argv)
     if args.calls < 10_000 or args.requests < 1 or args.budget <= 0:
         parser.error("--calls must be at least 10000; --requests and --budget positive")
@@ -492,17 +487,7 @@ def parse_options(argv: list[str] | None) -> Options:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
-    try:
-        check_cpus(options.server_cpu, options.client_cpu)
-    except BenchError as error:
-        print(f"bench: {error}", file=sys.stderr)
-        return 2
-    return run_bench(
-        lambda processes, work: run(options, processes, work),
-        report,
-        keep=options.keep,
-        check=options.check,
-    )
+    return bench_main(options, lambda processes, work: run(options, processes, work), report)
 
 
 if __name__ == "__main__":
