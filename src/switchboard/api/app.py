@@ -15,7 +15,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from switchboard.api import routes_call_control, routes_calls, routes_oauth
-from switchboard.api.context import ApiContext
+from switchboard.api.context import ApiContext, context_of
 from switchboard.api.responses import (
     JsonResponse,
     error_response,
@@ -37,7 +37,7 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     """Readiness: the store is open, the engine runs, and the server is not draining."""
-    context: ApiContext = request.app.state.context
+    context = context_of(request)
     if context.extra.get("ready"):
         return JsonResponse({"status": "ready"})
     state = "draining" if context.extra.get("draining") else "starting"
@@ -48,7 +48,7 @@ async def readyz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    context: ApiContext = request.app.state.context
+    context = context_of(request)
     if context.metrics is None:
         return Response(status_code=404)
     return Response(context.metrics.render(), media_type="text/plain; version=0.0.4")

@@ -47,3 +47,9 @@ class ApiContext:
             if forwarded_host:
                 host = forwarded_host.split(",")[0].strip()
         return f"{scheme}://{host}"
+
+
+def context_of(request: Request) -> ApiContext:
+    """The ApiContext the app was built around (see api/app.py build_app)."""
+    context: ApiContext = request.app.state.context
+    return context

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from switchboard.api.body import read_body, read_json_object
-from switchboard.api.context import ApiContext
+from switchboard.api.context import ApiContext, context_of
 from switchboard.api.responses import JsonResponse
 from switchboard.bxml import BxmlError, parse_bxml
 from switchboard.calls.ids import format_time
@@ -29,13 +29,8 @@ from switchboard.errors import NotFoundError, UnsupportedMediaTypeError, Validat
 MAX_BXML_BYTES = 64 * 1024
 
 
-def _context(request: Request) -> ApiContext:
-    context: ApiContext = request.app.state.context
-    return context
-
-
 async def _call_of_account(request: Request) -> tuple[ApiContext, Call]:
-    context = _context(request)
+    context = context_of(request)
     account_id = request.path_params["account_id"]
     await context.authorize(request, account_id)
     call_id = request.path_params["call_id"]
@@ -59,7 +54,7 @@ async def get_call(request: Request) -> Response:
 
 
 async def list_calls(request: Request) -> Response:
-    context = _context(request)
+    context = context_of(request)
     account_id = request.path_params["account_id"]
     await context.authorize(request, account_id)
     query = parse_list_query(request.query_params)
@@ -114,7 +109,7 @@ async def update_call_bxml(request: Request) -> Response:
 
 
 async def get_statistics(request: Request) -> Response:
-    context = _context(request)
+    context = context_of(request)
     account_id = request.path_params["account_id"]
     await context.authorize(request, account_id)
     assert context.engine is not None

@@ -6,14 +6,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from switchboard.api.body import read_json_object
-from switchboard.api.context import ApiContext
+from switchboard.api.context import context_of
 from switchboard.api.responses import JsonResponse
 from switchboard.errors import UnavailableError
-
-
-def context_of(request: Request) -> ApiContext:
-    context: ApiContext = request.app.state.context
-    return context
 
 
 async def create_call(request: Request) -> Response:

@@ -8,13 +8,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from switchboard.api.body import read_body
-from switchboard.api.context import ApiContext
+from switchboard.api.context import context_of
 from switchboard.api.responses import JsonResponse
 from switchboard.errors import AuthenticationError, SwitchboardError, ValidationError
 
 
 async def issue_token(request: Request) -> Response:
-    context: ApiContext = request.app.state.context
+    context = context_of(request)
     try:
         raw = await read_body(request, limit=8 * 1024)
         form = parse_qs(raw.decode("utf-8", "replace"))

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from switchboard.api.body import read_json_object
-from switchboard.api.context import ApiContext
+from switchboard.api.context import ApiContext, context_of
 from switchboard.api.responses import JsonResponse
 from switchboard.calls.model import Call
 from switchboard.errors import ConflictError, NotFoundError, ValidationError
@@ -26,13 +26,8 @@ PREFIX = "/switchboard/v1"
 CALLEE_ACTIONS = ("answer", "reject", "busy", "hangup", "press")
 
 
-def _context(request: Request) -> ApiContext:
-    context: ApiContext = request.app.state.context
-    return context
-
-
 async def _owned_call(request: Request) -> tuple[ApiContext, Call]:
-    context = _context(request)
+    context = context_of(request)
     account_id = request.path_params["account_id"]
     call_id = request.path_params["call_id"]
     await context.authorize(request, account_id)
@@ -83,7 +78,7 @@ async def act_as_callee(request: Request) -> Response:
 
 
 async def _authenticated(request: Request) -> ApiContext:
-    context = _context(request)
+    context = context_of(request)
     await context.refresh_provisioning()
     await context.auth.authenticate(request.headers.get("authorization"))
     return context
