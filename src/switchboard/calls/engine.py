@@ -59,7 +59,6 @@ class Engine:
         self.services = EngineServices(
             store=store,
             network=network,
-            sender=sender,
             clock=clock,
             activity=activity,
             finished=self._finished,

@@ -25,7 +25,6 @@ from switchboard.network import base as net
 from switchboard.redact import redact_text
 from switchboard.store.base import Store
 from switchboard.webhooks import payloads
-from switchboard.webhooks.delivery import WebhookSender
 from switchboard.webhooks.dispatch import Dispatcher
 from switchboard.webhooks.outbox import OutboxEntry
 from switchboard.webhooks.request import DeliveryResult, Failure, WebhookRequest
@@ -42,11 +41,10 @@ MAX_BXML_KB = 64
 class EngineServices:
     store: Store
     network: net.Network
-    sender: WebhookSender
     clock: Clock
     activity: Activity
     finished: Callable[[str], None]
-    dispatcher: Dispatcher
+    dispatcher: Dispatcher  # every webhook goes through it (the outbox), never straight out
 
 
 # Events a runner handles besides the network's own.
