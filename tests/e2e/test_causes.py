@@ -157,9 +157,13 @@ def test_callee_refuses_the_call(
 
     assert app.requests("/answer") == []
     event = one_disconnect(app)
-    optional = {"tag", "errorMessage", "errorId"} if cause == "busy" else {"tag"}
+    optional = {"tag", "sipResponseCode"}
+    if cause == "busy":
+        optional |= {"errorMessage", "errorId"}
     disconnect = check_event(event, "disconnect", call_id, to, optional=optional)
     assert disconnect["cause"] == cause
+    # The SIP code a real callee would have refused the INVITE with (busy 486, decline 603).
+    assert disconnect["sipResponseCode"] == (486 if cause == "busy" else 603)
     assert disconnect["tag"] == "campaign-7"
     assert since(created, disconnect["startTime"]) == 0
     assert since(created, disconnect["endTime"]) == 2.0
@@ -198,9 +202,14 @@ def test_network_failure_is_an_error_with_message_and_id(
     vserver.advance(30)
 
     disconnect = check_event(
-        one_disconnect(app), "disconnect", call_id, FAILS, optional={"errorMessage", "errorId"}
+        one_disconnect(app),
+        "disconnect",
+        call_id,
+        FAILS,
+        optional={"errorMessage", "errorId", "sipResponseCode"},
     )
     assert disconnect["cause"] == "error"
+    assert disconnect["sipResponseCode"] == 503  # the simulated network's failure
     assert "could not be placed" in disconnect["errorMessage"]
     assert_uuid(disconnect["errorId"])
     (error,) = entries(timeline(switchboard, call_id), "error")

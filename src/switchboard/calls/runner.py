@@ -120,6 +120,7 @@ class CallRunner:
         self._answer_timer: TimerHandle | None = None
         self._timers: dict[str, TimerHandle] = {}
         self._bxml_token = 0  # the BXML callback whose answer we wait for
+        self.sip_response_code: int | None = None  # the code that refused the INVITE, if any
 
     # -- plumbing ---------------------------------------------------------------------------
     @property
@@ -197,13 +198,19 @@ class CallRunner:
                 )
             case net.Answered():
                 await self._answered()
-            case net.Busy():
+            case net.Busy(sip_code=code):
                 # disconnect.mdx's example of a busy callee carries a message and an id.
+                self.sip_response_code = code
                 await self._leg_gone("busy", "Callee is busy")
-            case net.Rejected():
+            case net.Rejected(sip_code=code):
+                self.sip_response_code = code
                 await self._leg_gone("rejected")
+            case net.NoAnswer(sip_code=code):
+                self.sip_response_code = code
+                await self._leg_gone("timeout")
             case net.Failed(reason=reason, sip_code=code):
                 self.leg_ended = True
+                self.sip_response_code = code
                 message = f"The call could not be placed: {reason}" + (
                     f" (SIP {code})" if code else ""
                 )
@@ -274,6 +281,7 @@ class CallRunner:
         await self._transition(state.Answer())
         request = self.call.request
         payload = payloads.answer_payload(self.call, self.clock.wall())
+        self._add_sip_fields(payload)
         primary = WebhookRequest(
             request.answer_url,
             request.answer_method,  # type: ignore[arg-type]
@@ -555,6 +563,9 @@ class CallRunner:
         if not request.disconnect_url:
             return None
         payload = payloads.disconnect_payload(self.call, self.clock.wall())
+        self._add_sip_fields(payload)
+        if self.sip_response_code is not None:
+            payload["sipResponseCode"] = self.sip_response_code
         webhook = WebhookRequest(
             request.disconnect_url,
             request.disconnect_method,  # type: ignore[arg-type]
@@ -564,6 +575,12 @@ class CallRunner:
             float(request.callback_timeout),
         )
         return OutboxEntry(self.call.call_id, "disconnect", webhook, None, asynchronous=True)
+
+    def _add_sip_fields(self, payload: dict[str, Any]) -> None:
+        """answer.mdx / disconnect.mdx: sipCallId once the leg has a SIP dialog."""
+        sip_call_id = self.leg.sip_call_id if self.leg is not None else None
+        if sip_call_id:
+            payload["sipCallId"] = sip_call_id
 
     def _cancel_timers(self) -> None:
         if self._answer_timer is not None:

@@ -25,12 +25,23 @@ class Answered:
 
 @dataclass(frozen=True, slots=True)
 class Busy:
-    pass
+    """The callee is busy (SIP 486/600); `sip_code` becomes the disconnect's sipResponseCode."""
+
+    sip_code: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
-    pass
+    """The callee declined (SIP 603) or hung up while it rang."""
+
+    sip_code: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NoAnswer:
+    """The network gave up ringing before callTimeout did (SIP 408/480): cause `timeout`."""
+
+    sip_code: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +80,7 @@ LegEvent = (
     | Answered
     | Busy
     | Rejected
+    | NoAnswer
     | Failed
     | RemoteHangup
     | Digit
@@ -79,6 +91,9 @@ EventSink = Callable[[LegEvent], None]
 
 
 class Leg(Protocol):
+    # The SIP Call-ID of the leg's dialog (webhooks' sipCallId); None on the simulated network.
+    sip_call_id: str | None
+
     def speak(
         self, text: str, voice: str | None, gender: str | None, locale: str | None
     ) -> None: ...

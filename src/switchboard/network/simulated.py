@@ -70,6 +70,7 @@ class SimulatedLeg:
     ) -> None:
         self.network = network
         self.call_id = call_id
+        self.sip_call_id: str | None = None  # no SIP dialog on the simulated network
         self.behaviour = behaviour
         self.sink = sink
         self.answered = False
@@ -93,9 +94,9 @@ class SimulatedLeg:
         if outcome == "answer":
             self.answer()
         elif outcome == "busy":
-            self._finish(Busy())
+            self._finish(Busy(486))  # what a busy SIP callee answers
         elif outcome == "reject":
-            self._finish(Rejected())
+            self._finish(Rejected(603))  # SIP's Decline
         elif outcome == "fail":
             self._finish(Failed("the simulated network failed to place the call", 503))
 

@@ -42,8 +42,8 @@ def test_outcomes() -> None:
     )
     results = {number: record(sim, number)[0] for number in ("+1001", "+1002", "+1003", "+1004")}
     clock.advance(3600)
-    assert results["+1001"][-1] == net.Busy()
-    assert results["+1002"][-1] == net.Rejected()
+    assert results["+1001"][-1] == net.Busy(486)
+    assert results["+1002"][-1] == net.Rejected(603)
     failed = results["+1003"][-1]
     assert isinstance(failed, net.Failed) and failed.sip_code == 503
     assert results["+1004"] == [net.Ringing()]
