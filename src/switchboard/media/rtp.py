@@ -1,0 +1,367 @@
+"""One call's RTP stream (RFC 3550): G.711 audio out at 20 ms, DTMF in and out.
+
+An `RtpSession` is a UDP socket on an even port from the configured range. Once `start()` has
+told it where the peer is, it sends one packet every 20 ms for as long as it is open: frames of
+whatever is playing, silence otherwise (so NATs and peers that watch for RTP keep the call up).
+Sending is paced by the loop's shared `MediaClock` (clock.py); receiving turns the peer's
+telephone-events, or in-band tones when it offered none, into digits.
+
+What plays is a "source" of frames; `play`, `silence` and `send_dtmf` replace the current one.
+Sources are asked for a frame at each tick and report when they are exhausted, so `on_done` is
+scheduled right after the last frame was sent (with call_soon: the callback may start the next
+prompt, which then begins at the very next tick, with no gap).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import struct
+from collections.abc import Callable
+from typing import ClassVar, cast
+
+from switchboard.media import dtmf, g711
+from switchboard.media.clock import MediaClock
+from switchboard.media.sdp import MediaDescription
+from switchboard.media.stats import SendStats
+
+FRAME_SAMPLES = 160
+FRAME_BYTES = 2 * FRAME_SAMPLES  # of PCM16
+PAUSE_FRAMES = {",": 25, "w": 25, "W": 50}  # SendDtmf pauses: 500 ms, 500 ms, 1 s
+_HEADER = struct.Struct("!BBHII")
+_VERSION_2 = 0x80
+
+log = logging.getLogger(__name__)
+
+# A frame: (is_event, first_of_event, payload); payload None means "a silence frame".
+Frame = tuple[bool, bool, bytes | None]
+_SILENT: Frame = (False, False, None)
+
+
+class MediaPortsExhausted(OSError):
+    """No even port of the RTP port range could be bound."""
+
+
+class _Source:
+    """Frames to send, in order; `done` once the last one was handed out."""
+
+    done = False
+
+    def next_frame(self, session: RtpSession) -> Frame:
+        raise NotImplementedError
+
+
+class _PcmSource(_Source):
+    # Encoded frame by frame as it is sent (see g711.encode_samples): play() costs nothing up
+    # front, and the codec need not be known yet (play() may come before start()).
+    def __init__(self, pcm: bytes) -> None:
+        pcm = pcm[: len(pcm) & ~1]
+        self._pcm = pcm + bytes(-len(pcm) % FRAME_BYTES)
+        self._position = 0
+        self.done = not self._pcm
+
+    def next_frame(self, session: RtpSession) -> Frame:
+        start = self._position
+        self._position = start + FRAME_BYTES
+        self.done = self._position >= len(self._pcm)
+        if start >= len(self._pcm):
+            return _SILENT
+        return (False, False, session.encode(self._pcm[start : self._position]))
+
+
+class _SilenceSource(_Source):
+    def __init__(self, frames: int) -> None:
+        self._left = frames
+        self.done = frames <= 0
+
+    def next_frame(self, session: RtpSession) -> Frame:
+        self._left -= 1
+        self.done = self._left <= 0
+        return _SILENT
+
+
+class _DtmfSource(_Source):
+    # Built on the first frame: whether digits go as RFC 4733 events or in-band tones depends
+    # on what the peer's answer offered, which send_dtmf() may not know yet.
+    def __init__(self, digits: str, tone_ms: float, interval_ms: float) -> None:
+        self._digits = digits
+        self._tone_ms = tone_ms
+        self._interval_ms = interval_ms
+        self._frames: list[Frame] | None = None
+        self._inband: _PcmSource | None = None
+        self._position = 0
+
+    def next_frame(self, session: RtpSession) -> Frame:
+        if self._frames is None and self._inband is None:
+            if session.sends_events:
+                self._frames = self._event_frames()
+            else:
+                self._inband = _PcmSource(self._tones())
+        if self._inband is not None:
+            frame = self._inband.next_frame(session)
+            self.done = self._inband.done
+            return frame
+        assert self._frames is not None
+        frame = self._frames[self._position] if self._position < len(self._frames) else _SILENT
+        self._position += 1
+        self.done = self._position >= len(self._frames)
+        return frame
+
+    def _event_frames(self) -> list[Frame]:
+        frames: list[Frame] = []
+        tone_frames = max(1, round(self._tone_ms / 20))
+        gap = [_SILENT] * max(0, round(self._interval_ms / 20))
+        for index, character in enumerate(self._digits):
+            if character in PAUSE_FRAMES:
+                frames.extend([_SILENT] * PAUSE_FRAMES[character])
+                continue
+            frames.extend(
+                (True, first, payload)
+                for first, payload in dtmf.event_packets(character, tone_frames)
+            )
+            if index < len(self._digits) - 1:
+                frames.extend(gap)
+        return frames
+
+    def _tones(self) -> bytes:
+        parts: list[bytes] = []
+        for index, character in enumerate(self._digits):
+            if character in PAUSE_FRAMES:
+                parts.append(dtmf.silence(PAUSE_FRAMES[character] * 20))
+                continue
+            parts.append(dtmf.tone(character, self._tone_ms))
+            if index < len(self._digits) - 1:
+                parts.append(dtmf.silence(self._interval_ms))
+        return b"".join(parts)
+
+
+def _check_digits(digits: str) -> None:
+    for character in digits:
+        if character not in PAUSE_FRAMES:
+            dtmf.event_code(character)  # raises ValueError for anything that is not a key
+
+
+class RtpSession(asyncio.DatagramProtocol):
+    """One call's media: open on a free port, start towards the peer, play, send and hear DTMF."""
+
+    _next_port: ClassVar[dict[tuple[str, int, int], int]] = {}
+
+    local_port: int
+    stats: SendStats
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, on_digit: Callable[[str], None]) -> None:
+        self._loop = loop
+        self._on_digit = on_digit
+        self._transport: asyncio.DatagramTransport | None = None
+        self._clock = MediaClock.of(loop)
+        self._remote: MediaDescription | None = None
+        self._remote_address: tuple[str, int] = ("", 0)
+        self._started = False
+        self._closed = False
+        self.local_port = 0
+        self.stats = SendStats()
+        # RFC 3550 §5.1: random initial sequence number, timestamp and SSRC.
+        self._ssrc = random.getrandbits(32)
+        self._sequence = random.getrandbits(16)
+        self._timestamp_base = random.getrandbits(32)
+        self._first_tick = 0
+        self._marker = True
+        self._event_timestamp = 0
+        self._payload_type = 0
+        self._encode: Callable[[bytes], bytes] = g711.ulaw_encode
+        self._decode: Callable[[bytes], bytes] = g711.ulaw_decode
+        self._silence = bytes([g711.ULAW_SILENCE]) * FRAME_SAMPLES
+        self._source: _Source | None = None
+        self._on_done: Callable[[], None] | None = None
+        self._events = dtmf.EventReceiver()
+        self._tones: dtmf.ToneDetector | None = None
+        # RTP packets received (any payload type, our own echo included) and when the last one
+        # came (loop time): what a media-inactivity timeout would watch.
+        self.packets_received = 0
+        self.last_received: float | None = None
+
+    # -- opening and closing -------------------------------------------------------------------
+
+    @classmethod
+    async def open(
+        cls, host: str, port_range: tuple[int, int], on_digit: Callable[[str], None]
+    ) -> RtpSession:
+        """Bind a new session on `host` to the first free even port of `port_range` (inclusive).
+
+        The search starts after the port handed out last, so that a busy server does not try
+        every port in use before finding a free one, and a just-closed port is not reused at
+        once (late packets of the old call would reach the new one).
+        """
+        loop = asyncio.get_running_loop()
+        low, high = port_range
+        first = low + (low & 1)
+        ports = list(range(first, high + 1, 2))
+        if not ports:
+            raise MediaPortsExhausted(f"RTP port range {low}-{high} has no even port")
+        key = (host, low, high)
+        start = ports.index(cls._next_port[key]) if cls._next_port.get(key) in ports else 0
+        for port in ports[start:] + ports[:start]:
+            try:
+                _, protocol = await loop.create_datagram_endpoint(
+                    lambda: cls(loop, on_digit), local_addr=(host, port)
+                )
+            except OSError:
+                continue  # busy (another call, another program): try the next one
+            protocol.local_port = port
+            cls._next_port[key] = port + 2
+            return protocol
+        raise MediaPortsExhausted(f"no free even port in the RTP port range {low}-{high} on {host}")
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # A cast, not an isinstance check: uvloop's UDP transport is not a subclass of
+        # asyncio.DatagramTransport, though it has its interface.
+        self._transport = cast(asyncio.DatagramTransport, transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self._clock.remove(self)
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP port unreachable and the like: the peer's media may come up later; keep going.
+        log.debug("RTP socket error on port %s: %s", self.local_port, exc)
+
+    def close(self) -> None:
+        """Stop sending and receiving and release the port. No on_done is called."""
+        if self._closed:
+            return
+        self._closed = True
+        self._source = None
+        self._on_done = None
+        self._clock.remove(self)
+        if self._transport is not None:
+            self._transport.close()
+
+    # -- the peer ------------------------------------------------------------------------------
+
+    def start(self, remote: MediaDescription) -> None:
+        """Send to (and expect media from) the peer the SDP answer describes; may be called
+        again when a re-INVITE moves the media: the stream (SSRC, sequence) continues."""
+        if self._closed:
+            return
+        self._remote = remote
+        self._remote_address = (remote.address, remote.port)
+        self._payload_type = remote.payload_type
+        self._encode = g711.encoder(remote.codec)
+        self._decode = g711.decoder(remote.codec)
+        self._silence = bytes([g711.silence_byte(remote.codec)]) * FRAME_SAMPLES
+        self._tones = dtmf.ToneDetector() if remote.dtmf_payload_type is None else None
+        if not self._started:
+            self._started = True
+            self._first_tick = self._clock.add(self)
+
+    @property
+    def sends_events(self) -> bool:
+        """Whether digits go as RFC 4733 telephone-events (the peer offered them)."""
+        return self._remote is not None and self._remote.dtmf_payload_type is not None
+
+    def encode(self, pcm: bytes) -> bytes:
+        """PCM16 in the negotiated codec."""
+        return self._encode(pcm)
+
+    # -- what plays ----------------------------------------------------------------------------
+
+    def _replace(self, source: _Source, on_done: Callable[[], None] | None) -> None:
+        if self._closed:
+            return
+        if source.done:  # nothing to send at all: done now, but never inside the caller
+            self._source, self._on_done = None, None
+            if on_done is not None:
+                self._loop.call_soon(on_done)
+            return
+        self._source, self._on_done = source, on_done
+
+    def play(self, pcm: bytes, on_done: Callable[[], None]) -> None:
+        """Play PCM16 8 kHz mono from the next frame on, replacing whatever played (whose
+        on_done is then never called); `on_done` runs once its last frame was sent."""
+        self._replace(_PcmSource(pcm) if len(pcm) >= 2 else _SilenceSource(0), on_done)
+
+    def silence(self, seconds: float, on_done: Callable[[], None]) -> None:
+        """Send silence frames for `seconds` (Pause, Ring), then call `on_done`."""
+        self._replace(_SilenceSource(round(seconds / 0.02)), on_done)
+
+    def send_dtmf(
+        self, digits: str, tone_ms: float, interval_ms: float, on_done: Callable[[], None]
+    ) -> None:
+        """Send `digits` (0-9 * # A-D; ',' and 'w' pause 500 ms, 'W' 1 s) as RFC 4733 events
+        when the peer offered telephone-event, else as in-band tones."""
+        _check_digits(digits)
+        source: _Source = _DtmfSource(digits, tone_ms, interval_ms) if digits else _SilenceSource(0)
+        self._replace(source, on_done)
+
+    def stop(self) -> None:
+        """Cut what plays short (no on_done for it); silence frames go on."""
+        self._source, self._on_done = None, None
+
+    # -- sending, driven by the media clock -----------------------------------------------------
+
+    def tick(self, index: int, deadline: float) -> None:
+        transport = self._transport
+        if transport is None or self._closed:
+            return
+        source = self._source
+        is_event, first, payload = _SILENT if source is None else source.next_frame(self)
+        timestamp = (self._timestamp_base + (index - self._first_tick) * FRAME_SAMPLES) & 0xFFFFFFFF
+        if is_event:
+            # RFC 4733 §2.3.1: every packet of an event carries the timestamp of its start.
+            if first:
+                self._event_timestamp = timestamp
+            timestamp = self._event_timestamp
+            second = (0x80 if first else 0) | self._dtmf_payload_type()
+        else:
+            second = (0x80 if self._marker else 0) | self._payload_type
+            self._marker = False
+        header = _HEADER.pack(_VERSION_2, second, self._sequence, timestamp, self._ssrc)
+        transport.sendto(header + (payload or self._silence), self._remote_address)
+        self._sequence = (self._sequence + 1) & 0xFFFF
+        self.stats.record(self._loop.time() - deadline)
+        if source is not None and source.done and source is self._source:
+            on_done = self._on_done
+            self._source, self._on_done = None, None
+            if on_done is not None:
+                self._loop.call_soon(on_done)
+
+    def skipped(self) -> None:
+        self._marker = True
+
+    def _dtmf_payload_type(self) -> int:
+        remote = self._remote
+        assert remote is not None and remote.dtmf_payload_type is not None
+        return remote.dtmf_payload_type
+
+    # -- receiving -----------------------------------------------------------------------------
+
+    def datagram_received(self, data: bytes, addr: tuple[str | bytes, int]) -> None:
+        remote = self._remote
+        if remote is None or len(data) < 12 or data[0] & 0xC0 != _VERSION_2:
+            return
+        first, second, _, timestamp, ssrc = _HEADER.unpack_from(data)
+        self.packets_received += 1
+        self.last_received = self._loop.time()
+        if ssrc == self._ssrc:
+            return  # our own packets, echoed back (sipp -rtp_echo does this)
+        offset = 12 + 4 * (first & 0x0F)  # CSRC list
+        if first & 0x10:  # header extension: 4-byte header whose second half counts words
+            if len(data) < offset + 4:
+                return
+            offset += 4 + 4 * int.from_bytes(data[offset + 2 : offset + 4], "big")
+        end = len(data) - (data[-1] if first & 0x20 else 0)  # padding
+        if end <= offset:
+            return
+        payload_type = second & 0x7F
+        if payload_type == remote.dtmf_payload_type:
+            digits = self._events.feed(timestamp, data[offset:end])
+        elif payload_type == remote.payload_type and self._tones is not None:
+            digits = self._tones.feed(self._decode(data[offset:end]))
+        else:
+            return  # comfort noise, another codec, or audio we need not listen to
+        for digit in digits:
+            try:
+                self._on_digit(digit)
+            except Exception:
+                log.exception("on_digit callback failed")
