@@ -18,6 +18,7 @@ run: $(STAMP)
 	$(BIN)/switchboard serve $(ARGS)
 
 test: $(STAMP)
+	sh scripts/install-sip-peers.sh
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy

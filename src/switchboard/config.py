@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from switchboard.limits.account import LimitSettings
 from switchboard.network.phones import PhoneConfigError, SimulatorSettings, parse_simulator
+from switchboard.sip.settings import SipConfigError, SipSettings, parse_sip_settings
 from switchboard.webhooks.outbox import RetryPolicy
 
 T = TypeVar("T")
@@ -22,6 +23,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 DEFAULT_DATA_DIR = "data"
 PROFILES = ("development", "production")
+NETWORK_KINDS = ("simulated", "sip")
 
 
 class ConfigError(Exception):
@@ -84,6 +86,9 @@ class Settings:
     log_format: str = "text"  # or "json": one JSON object per line
     accounts: tuple[AccountConfig, ...] = ()
     simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
+    # Which phone network places calls: the simulated one, or real SIP calls (docs/sip.md).
+    network_kind: str = "simulated"
+    sip: SipSettings = field(default_factory=SipSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
     retention_days: float = 7.0
     webhook_retries: RetryPolicy = field(default_factory=RetryPolicy)
@@ -115,6 +120,8 @@ def load_settings(
     profile = _get(server, "profile", str, "development", "server")
     if profile not in PROFILES:
         raise ConfigError(f"[server] profile must be one of {', '.join(PROFILES)}, got {profile!r}")
+    simulator = _simulator(raw)
+    network_kind, sip = _network(raw, simulator)
     file_data_dir = _get(server, "data_dir", str, DEFAULT_DATA_DIR, "server")
     resolved_data_dir = data_dir or _relative_to(config_file, Path(file_data_dir))
     return Settings(
@@ -133,7 +140,9 @@ def load_settings(
         accounts=_unique(
             tuple(_account(entry, index) for index, entry in enumerate(_list(raw, "accounts")))
         ),
-        simulator=_simulator(raw),
+        simulator=simulator,
+        network_kind=network_kind,
+        sip=sip,
         limits=_limits(raw),
         retention_days=_retention(server),
         webhook_retries=_retry_policy(_table(raw, "webhooks")),
@@ -148,6 +157,32 @@ def _simulator(raw: dict[str, Any]) -> SimulatorSettings:
         return parse_simulator(raw)
     except PhoneConfigError as error:
         raise ConfigError(str(error)) from None
+
+
+def _network(raw: dict[str, Any], simulator: SimulatorSettings) -> tuple[str, SipSettings]:
+    """`[network] kind` picks the network; a `[network.sip]` table alone means SIP."""
+    network = _table(raw, "network")
+    unknown = set(network) - {"kind", "sip"}
+    if unknown:
+        raise ConfigError(
+            f"[network]: unknown key(s) {', '.join(sorted(unknown))}; known keys are kind, sip"
+        )
+    sip_table = network.get("sip", {})
+    if not isinstance(sip_table, dict):
+        raise ConfigError("[network.sip] must be a table")
+    kind = _get(network, "kind", str, "sip" if "sip" in network else "simulated", "network")
+    if kind not in NETWORK_KINDS:
+        raise ConfigError(f"[network] kind must be simulated or sip, got {kind!r}")
+    try:
+        sip = parse_sip_settings(sip_table)
+    except SipConfigError as error:
+        raise ConfigError(str(error)) from None
+    if kind == "sip" and simulator.time_scale != 1.0:
+        raise ConfigError(
+            '[simulator] time_scale must be 1.0 with [network] kind = "sip": '
+            "real calls run in real time"
+        )
+    return kind, sip
 
 
 def _relative_to(config_file: Path | None, path: Path) -> Path:

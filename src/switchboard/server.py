@@ -28,7 +28,10 @@ from switchboard.clock import Clock, RealClock
 from switchboard.config import Settings
 from switchboard.limits.account import LimitSettings, account_limits
 from switchboard.network.audio import AudioDurations
+from switchboard.network.audio_files import AudioFiles
+from switchboard.network.base import Network
 from switchboard.network.simulated import SimulatedNetwork
+from switchboard.network.sip import SipNetwork
 from switchboard.observability.logs import configure_logging
 from switchboard.observability.metrics import Metrics
 from switchboard.observability.webhooks import ObservedSender
@@ -75,9 +78,15 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
     destinations = DestinationPolicy.from_settings(
         settings.allow_private_destinations, settings.allowed_destinations
     )
-    network = SimulatedNetwork(
-        settings.simulator, clock, activity, AudioDurations(destinations=destinations)
-    )
+    simulator: SimulatedNetwork | None = None
+    network: Network
+    if settings.network_kind == "sip":
+        network = SipNetwork(settings.sip, activity, AudioFiles(destinations=destinations))
+    else:
+        simulator = SimulatedNetwork(
+            settings.simulator, clock, activity, AudioDurations(destinations=destinations)
+        )
+        network = simulator
     sender = HttpWebhookSender(destinations=destinations)
     authenticator = Authenticator(token_secret(settings.data_dir), settings.token_lifetime_seconds)
 
@@ -118,7 +127,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         auth=authenticator,
         calls=calls,
         engine=engine,
-        simulator=network,
+        simulator=simulator,
         metrics=metrics,
     )
     metrics.watch(engine.live_gauges)

@@ -76,7 +76,7 @@ class Receiver:
     _loop: asyncio.AbstractEventLoop | None = None
     _runner: web.AppRunner | None = None
     _thread: threading.Thread | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.Condition = field(default_factory=threading.Condition)
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
@@ -92,6 +92,26 @@ class Receiver:
         return [
             r.event for r in items if event_type is None or r.event.get("eventType") == event_type
         ]
+
+    def wait_events(
+        self, event_type: str, count: int = 1, timeout: float = 20.0
+    ) -> list[dict[str, Any]]:
+        """The first `count` callbacks of `event_type`, waiting for them in real time (for
+        tests on the SIP network, whose calls cannot run on a virtual clock)."""
+        with self._lock:
+            arrived = self._lock.wait_for(
+                lambda: len(self._events_locked(event_type)) >= count, timeout
+            )
+            found = self._events_locked(event_type)
+        if not arrived:
+            raise AssertionError(
+                f"{len(found)} of {count} {event_type} callbacks within {timeout} s; got "
+                f"{[r.event.get('eventType') for r in self.received]}"
+            )
+        return found[:count]
+
+    def _events_locked(self, event_type: str) -> list[dict[str, Any]]:
+        return [r.event for r in self.received if r.event.get("eventType") == event_type]
 
     def requests(self, path: str) -> list[Received]:
         with self._lock:
@@ -109,6 +129,7 @@ class Receiver:
         )
         with self._lock:
             self.received.append(received)
+            self._lock.notify_all()
         handler = self.routes.get(request.path)
         if handler is None:
             return web.Response(status=204)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import shutil
 import socket
+import subprocess
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -148,3 +149,73 @@ async def run_sipp(
         yield running
     finally:
         await running.stop()
+
+
+@dataclass
+class SippProcess:
+    """sipp for synchronous tests (a Switchboard server in its thread, the SDK as client)."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    media_port: int
+    workdir: Path
+
+    def uri(self, user: str = "+15557654321") -> str:
+        return f"sip:{user}@{HOST}:{self.port}"
+
+    def wait(self, seconds: float = 20.0) -> int:
+        """sipp's exit status: 0 means the scenario, every step of it, completed."""
+        return self.process.wait(seconds)
+
+    def errors(self) -> str:
+        parts = []
+        for path in [*sorted(self.workdir.glob("*errors.log")), self.workdir / "stderr.txt"]:
+            if path.exists():
+                parts.append(f"--- {path.name}\n{path.read_text(errors='replace')[-4000:]}")
+        return "\n".join(parts)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()  # by its PID: only the process this test started
+        self.process.wait(10)
+
+
+def start_sipp(scenario: str, workdir: Path, *, extra: Sequence[str] = ()) -> SippProcess:
+    """Start sipp as a UAS (UDP) with tests/sip_scenarios/`scenario`, once it listens."""
+    sipp = require_sipp()
+    port, media_port = free_port(), free_port()
+    args = [
+        sipp,
+        "-sf",
+        str(SCENARIOS / scenario),
+        "-i",
+        HOST,
+        "-p",
+        str(port),
+        "-mi",
+        HOST,
+        "-mp",
+        str(media_port),
+        "-m",
+        "1",
+        "-nostdin",
+        "-trace_err",
+        "-timeout",
+        "30s",
+        "-timeout_error",
+        *extra,
+    ]
+    with (workdir / "stdout.txt").open("wb") as stdout, (workdir / "stderr.txt").open("wb") as err:
+        process = subprocess.Popen(
+            args, cwd=workdir, stdin=subprocess.DEVNULL, stdout=stdout, stderr=err
+        )
+    running = SippProcess(process, port, media_port, workdir)
+    deadline = time.monotonic() + START_DEADLINE
+    while not _listening(port, "udp"):
+        if process.poll() is not None:
+            raise RuntimeError(f"sipp exited with {process.returncode}:\n{running.errors()}")
+        if time.monotonic() > deadline:
+            running.stop()
+            raise TimeoutError(f"sipp did not listen on {port} within {START_DEADLINE}s")
+        time.sleep(0.02)  # polling the socket table: sipp has no readiness signal of its own
+    return running

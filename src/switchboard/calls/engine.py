@@ -86,6 +86,7 @@ class Engine:
     async def start(self) -> None:
         """Pick up the calls a previous run left behind, the events they still owe, and start
         purging old calls."""
+        await self.services.network.start()
         self._schedule_purge(0.0)
         await self._resume_outbox()
         for call in await self.services.store.calls_in_states((QUEUED, INITIATED, ANSWERED)):

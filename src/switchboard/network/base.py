@@ -118,6 +118,10 @@ class Leg(Protocol):
 
 
 class Network(Protocol):
+    async def start(self) -> None:
+        """Bind what the network needs (the SIP network's socket) before the first call."""
+        ...
+
     def originate(self, call_id: str, to: str, from_: str, events: EventSink) -> Leg:
         """Start placing a call; events arrive through `events`, never re-entrantly."""
         ...

@@ -234,6 +234,9 @@ class SimulatedNetwork:
     def set_phone(self, number: str, behaviour: PhoneBehaviour) -> None:
         self.phones[dialable(number)] = behaviour
 
+    async def start(self) -> None:
+        pass  # virtual phones need no socket
+
     def originate(self, call_id: str, to: str, from_: str, events: EventSink) -> SimulatedLeg:
         leg = SimulatedLeg(self, call_id, self.behaviour_for(to), events)
         self.legs[call_id] = leg

@@ -1,0 +1,285 @@
+"""The SIP network: each call leg is an outgoing SIP dialog (sip/useragent.py) carrying RTP
+media (media/rtp.py). It implements the same `Network` seam as the simulated network, so every
+BXML verb does on a real call what it does on a virtual phone.
+
+Outcomes map to Bandwidth's causes (docs/sip.md): 486/600 busy, 603 rejected, 408/480 timeout,
+any other final failure `error`; the code travels as the disconnect's sipResponseCode and the
+dialog's Call-ID as sipCallId.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from switchboard.activity import Activity
+from switchboard.media.ringback import ringback_pcm
+from switchboard.media.rtp import RtpSession
+from switchboard.media.sdp import MediaDescription, SdpError, build_offer, parse_answer
+from switchboard.media.tts import SynthesisError, synthesize
+from switchboard.network.audio import AudioError
+from switchboard.network.audio_files import AudioFiles, UnsupportedAudioFile
+from switchboard.network.base import (
+    Answered,
+    Busy,
+    Digit,
+    EventSink,
+    Failed,
+    LegEvent,
+    MediaFailed,
+    MediaFinished,
+    NoAnswer,
+    Rejected,
+    RemoteHangup,
+    Ringing,
+)
+from switchboard.sip.settings import SipSettings
+from switchboard.sip.useragent import OutgoingCall, SipUserAgent
+
+logger = logging.getLogger("switchboard.network")
+
+BUSY_CODES = frozenset({486, 600})
+DECLINED_CODES = frozenset({603})
+NO_ANSWER_CODES = frozenset({408, 480})
+
+
+class SipLeg:
+    """One outgoing call. Signalling callbacks (CallListener) and media completions arrive on
+    the event loop; every event reaches the engine through call_soon, never re-entrantly."""
+
+    def __init__(
+        self, network: SipNetwork, call_id: str, to: str, from_: str, sink: EventSink
+    ) -> None:
+        self.network = network
+        self.call_id = call_id
+        self.to = to
+        self.from_ = from_
+        self.sink = sink
+        self.sip_call_id: str | None = None
+        self.rtp: RtpSession | None = None
+        self.dialog: OutgoingCall | None = None
+        self.ringing = False
+        self.answered = False
+        self.ended = False
+        self._media_generation = 0
+        self._loop = asyncio.get_running_loop()
+
+    # -- placing the call --------------------------------------------------------------------
+    async def place(self) -> None:
+        settings = self.network.settings
+        try:
+            self.rtp = await RtpSession.open(
+                settings.local_host,
+                (settings.rtp_port_min, settings.rtp_port_max),
+                on_digit=self._digit,
+            )
+        except OSError as error:
+            self._finish(Failed(f"no RTP port is free for the call's media ({error})"))
+            return
+        if self.ended:  # hung up (callTimeout, updateCall) before the socket was bound
+            self.rtp.close()
+            return
+        offer = build_offer(settings.local_host, self.rtp.local_port, secrets.randbelow(2**31))
+        try:
+            self.dialog = self.network.agent.invite(
+                self.to, from_user=self.from_, display_name=None, sdp_offer=offer, listener=self
+            )
+        except ValueError as error:  # e.g. a number with no [network.sip] proxy to send it to
+            self._finish(Failed(str(error)))
+            return
+        self.sip_call_id = self.dialog.call_id
+
+    # -- CallListener ------------------------------------------------------------------------
+    def on_progress(self, status: int, sdp: bytes | None) -> None:
+        if self.ended:
+            return
+        if sdp is not None and self.rtp is not None:
+            self._start_media(sdp)  # early media: listen (a 183's announcement), send silence
+        if not self.ringing:
+            self.ringing = True
+            self._emit(Ringing())
+
+    def on_answered(self, sdp: bytes) -> None:
+        if self.ended:
+            return
+        if not self._start_media(sdp):
+            self.ended = True
+            if self.dialog is not None:
+                self.dialog.hangup()
+            self._close_media()
+            self._emit(Failed("the callee answered with media we cannot use (no PCMU or PCMA)"))
+            return
+        self.answered = True
+        self._emit(Answered())
+
+    def on_failed(self, status: int, reason: str) -> None:
+        if self.ended:
+            return  # our CANCEL's 487, or a failure after we hung up: the engine knows already
+        if status in BUSY_CODES:
+            self._finish(Busy(status))
+        elif status in DECLINED_CODES:
+            self._finish(Rejected(status))
+        elif status in NO_ANSWER_CODES:
+            self._finish(NoAnswer(status))
+        else:
+            self._finish(Failed(f"the callee's side answered {status} {reason}".strip(), status))
+
+    def on_remote_bye(self) -> None:
+        if self.ended:
+            return
+        self._finish(RemoteHangup())
+
+    # -- media --------------------------------------------------------------------------------
+    def speak(self, text: str, voice: str | None, gender: str | None, locale: str | None) -> None:
+        generation = self._new_media()
+
+        async def synthesize_then_play() -> None:
+            try:
+                pcm = await synthesize(text, voice, gender, locale)
+            except SynthesisError as error:
+                self._media_failed(generation, "error", f"Speech synthesis failed: {error}")
+                return
+            self._play_pcm(generation, pcm)
+
+        self._spawn(synthesize_then_play())
+
+    def play(self, url: str, username: str | None, password: str | None) -> None:
+        generation = self._new_media()
+
+        async def fetch_then_play() -> None:
+            try:
+                pcm = await self.network.audio.pcm(url, username, password)
+            except UnsupportedAudioFile as error:
+                self._media_failed(generation, "application-error", str(error))
+                return
+            except AudioError as error:
+                # As on the simulated network: a file that cannot be fetched is the app's error.
+                self._media_failed(generation, "application-error", str(error))
+                return
+            self._play_pcm(generation, pcm)
+
+        self._spawn(fetch_then_play())
+
+    def silence(self, seconds: float) -> None:
+        generation = self._new_media()
+        if self.rtp is not None:
+            self.rtp.silence(seconds, self._finisher(generation))
+
+    def ring(self, seconds: float) -> None:
+        self._play_pcm(self._new_media(), ringback_pcm(seconds))
+
+    def send_dtmf(self, digits: str, tone_ms: float, interval_ms: float) -> None:
+        generation = self._new_media()
+        if self.rtp is not None:
+            self.rtp.send_dtmf(digits, tone_ms, interval_ms, self._finisher(generation))
+
+    def stop_media(self) -> None:
+        self._media_generation += 1
+        if self.rtp is not None:
+            self.rtp.stop()
+
+    def gather_started(self) -> None:
+        pass  # a real callee presses keys when it wants to
+
+    def hangup(self) -> None:
+        """BYE when answered, CANCEL while ringing (the UA sends the CANCEL once a provisional
+        response makes it legal)."""
+        if self.ended:
+            return
+        self.ended = True
+        self._media_generation += 1
+        if self.dialog is not None:
+            self.dialog.hangup()
+        self._close_media()
+        self.network.legs.pop(self.call_id, None)
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def _start_media(self, sdp: bytes) -> bool:
+        try:
+            remote: MediaDescription = parse_answer(sdp)
+        except SdpError as error:
+            logger.warning("call %s: unusable SDP answer: %s", self.call_id, error)
+            return False
+        if self.rtp is not None:
+            self.rtp.start(remote)
+        return True
+
+    def _play_pcm(self, generation: int, pcm: bytes) -> None:
+        if generation != self._media_generation or self.rtp is None:
+            return
+        self.rtp.play(pcm, self._finisher(generation))
+
+    def _new_media(self) -> int:
+        self._media_generation += 1
+        if self.rtp is not None:
+            self.rtp.stop()
+        return self._media_generation
+
+    def _finisher(self, generation: int) -> Callable[[], None]:
+        def finished() -> None:
+            if generation == self._media_generation and not self.ended:
+                self._emit(MediaFinished())
+
+        return finished
+
+    def _media_failed(self, generation: int, cause: str, message: str) -> None:
+        if generation == self._media_generation and not self.ended:
+            self._emit(MediaFailed(cause, message))
+
+    def _digit(self, digit: str) -> None:
+        if self.answered and not self.ended:
+            self._emit(Digit(digit))
+
+    def _finish(self, event: Busy | Rejected | NoAnswer | Failed | RemoteHangup) -> None:
+        self.ended = True
+        self._close_media()
+        self.network.legs.pop(self.call_id, None)
+        self._emit(event)
+
+    def _close_media(self) -> None:
+        if self.rtp is not None:
+            self.rtp.close()
+
+    def _emit(self, event: LegEvent) -> None:
+        self._loop.call_soon(self.sink, event)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        self.network.activity.spawn(coroutine)
+
+
+class SipNetwork:
+    """Places every call over SIP: `sip:` URIs directly, numbers through the configured proxy."""
+
+    def __init__(self, settings: SipSettings, activity: Activity, audio: AudioFiles) -> None:
+        self.settings = settings
+        self.activity = activity
+        self.audio = audio
+        self.legs: dict[str, SipLeg] = {}
+        self._agent: SipUserAgent | None = None
+
+    @property
+    def agent(self) -> SipUserAgent:
+        if self._agent is None:
+            raise RuntimeError("the SIP network was not started")
+        return self._agent
+
+    async def start(self) -> None:
+        self._agent = await SipUserAgent.start(self.settings)
+        host, port = self._agent.local_address
+        logger.info("SIP user agent on %s:%d/%s", host, port, self.settings.transport)
+
+    def originate(self, call_id: str, to: str, from_: str, events: EventSink) -> SipLeg:
+        leg = SipLeg(self, call_id, to, from_, events)
+        self.legs[call_id] = leg
+        self.activity.spawn(leg.place())
+        return leg
+
+    async def close(self) -> None:
+        for leg in list(self.legs.values()):
+            leg.hangup()
+        if self._agent is not None:
+            await self._agent.close()
+        await self.audio.close()
