@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import secrets
@@ -201,7 +202,28 @@ def serve(settings: Settings) -> None:
         # X-Forwarded-* are read in one place, ApiContext.base_url, and only with trust_proxy.
         proxy_headers=False,
     )
+    tune_garbage_collector()
     DrainingServer(config, app.state.context, settings.drain_seconds).run()  # type: ignore[attr-defined]
+
+
+# Young-generation size and how many younger collections come before an older one (CPython's
+# defaults: 700, 10, 10).
+GC_THRESHOLDS = (20_000, 10, 10)
+
+
+def tune_garbage_collector() -> None:
+    """Keep CPython's cycle collector from stalling the event loop (docs/benchmarks.md).
+
+    Under load the server allocates many objects per request and frees nearly all of them by
+    reference counting: measured, the create-call path leaves no cyclic garbage at all. With
+    the default thresholds the collector still ran every ~20 requests and, as live calls
+    accumulated, a full collection of the whole heap every few thousand: ~90 ms each, a third
+    of the CPU and every p99 above 20 ms. So: what exists after start-up (modules, the app,
+    provisioning) is frozen out of every collection, and the young generation is larger, so
+    that collections are rarer (cycles are still collected, a little later)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 class DrainingServer(uvicorn.Server):

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from switchboard.api import routes_call_control, routes_calls, routes_oauth
 from switchboard.api.context import ApiContext, context_of
+from switchboard.api.create_call_path import CreateCallPath
 from switchboard.api.responses import (
     JsonResponse,
     error_response,
@@ -59,8 +60,9 @@ def build_app(
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
     extra_routes: list[Route] | None = None,
 ) -> ASGIApp:
+    create_route = Route(CALLS, routes_calls.create_call, methods=["POST"])
     routes = [
-        Route(CALLS, routes_calls.create_call, methods=["POST"]),
+        create_route,
         Route(CALLS + "/", routes_calls.create_call, methods=["POST"]),
         Route(CALLS, routes_call_control.list_calls, methods=["GET"]),
         Route(CALLS + "/", routes_call_control.list_calls, methods=["GET"]),
@@ -89,9 +91,27 @@ def build_app(
         lifespan=lifespan,
     )
     app.state.context = context
+    # createCall skips Starlette's request cycle (see api/create_call_path.py).
+    served = CreateCallPath(CatchAll(app), context, create_route)
     if context.metrics is not None:
-        return RequestObserver(CatchAll(app), context.metrics, app)
-    return CatchAll(app)
+        return RequestObserver(served, context.metrics, app)
+    return WithState(served, app)
+
+
+class WithState:
+    """The outermost layer exposes the Starlette app's `state` (server.py reads the context
+    from it)."""
+
+    def __init__(self, app: ASGIApp, starlette: Starlette) -> None:
+        self.app = app
+        self._starlette = starlette
+
+    @property
+    def state(self) -> Any:
+        return self._starlette.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
 
 
 class CatchAll:

@@ -37,11 +37,25 @@ class ApiContext:
     def base_url(self, request: Request) -> str:
         """Scheme and host as the client used them (or as a trusted proxy reports them)."""
         headers = request.headers
-        scheme = request.url.scheme
-        host = headers.get("host") or f"{self.settings.host}:{self.settings.port}"
         if self.settings.trust_proxy:
-            forwarded_proto = headers.get("x-forwarded-proto")
-            forwarded_host = headers.get("x-forwarded-host")
+            return self.base_url_of(
+                request.url.scheme,
+                headers.get("host"),
+                headers.get("x-forwarded-proto"),
+                headers.get("x-forwarded-host"),
+            )
+        return self.base_url_of(request.url.scheme, headers.get("host"), None, None)
+
+    def base_url_of(
+        self,
+        scheme: str,
+        host: str | None,
+        forwarded_proto: str | None,
+        forwarded_host: str | None,
+    ) -> str:
+        """`base_url` from the header values (the forwarded ones count only with trust_proxy)."""
+        host = host or f"{self.settings.host}:{self.settings.port}"
+        if self.settings.trust_proxy:
             if forwarded_proto:
                 scheme = forwarded_proto.split(",")[0].strip()
             if forwarded_host:

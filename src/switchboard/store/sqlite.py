@@ -3,7 +3,9 @@
 Why a writer thread: every call insert must be durable before the API answers 201, and one
 commit per request caps throughput far below what the API can serve. The writer takes every
 write waiting in its queue, runs them in one transaction, commits once, then wakes all the
-waiting requests (group commit). Reads are point lookups on their own connection.
+waiting requests (group commit). Reads are point lookups on their own connection. WAL
+checkpoints run in a third thread (see `_Checkpointer`), so that no commit waits for the fsync
+of one.
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ class SqliteStore:
         self.path = str(path)
         self._writes: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
+        self._checkpointer: _Checkpointer | None = None
         self._reader: sqlite3.Connection | None = None
         self._seen_data_version = -1
         self._seen_generation = -1
@@ -101,6 +104,10 @@ class SqliteStore:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         writer_connection = schema.connect(self.path)
         schema.migrate(writer_connection)
+        # Checkpoints (copying the WAL back into the database, with an fsync) run in a thread
+        # of their own, so that no commit waits for one.
+        writer_connection.execute("PRAGMA wal_autocheckpoint=0")
+        self._checkpointer = _Checkpointer(self.path)
         self._reader = schema.connect(self.path)
         self._writer = threading.Thread(
             target=self._write_loop, args=(writer_connection,), name="sqlite-writer", daemon=True
@@ -112,6 +119,9 @@ class SqliteStore:
             self._writes.put(None)
             await asyncio.to_thread(self._writer.join)
             self._writer = None
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.stop)
+            self._checkpointer = None
         if self._reader is not None:
             self._reader.close()
             self._reader = None
@@ -134,6 +144,8 @@ class SqliteStore:
                         break
                     batch.append(nxt)
                 self._commit_batch(connection, batch)
+                if self._checkpointer is not None:
+                    self._checkpointer.committed(len(batch))
                 if stop:
                     return
         finally:
@@ -141,24 +153,8 @@ class SqliteStore:
 
     @staticmethod
     def _commit_batch(connection: sqlite3.Connection, batch: list[_Item]) -> None:
-        errors: list[BaseException | None]
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            # Fast path: the whole batch in one go (runs of the same statement as executemany).
-            _run_together(connection, batch)
-            errors = [None] * len(batch)
-        except Exception:
-            # A write failed: undo the batch and redo it with a savepoint per write, so that
-            # the bad write fails alone and the rest of the batch commits.
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            connection.execute("BEGIN IMMEDIATE")
-            errors = _run_one_by_one(connection, batch)
-        try:
-            connection.execute("COMMIT")
-        except Exception as commit_error:
-            connection.execute("ROLLBACK")
-            errors = [commit_error] * len(batch)
+        """Commit the batch, then wake its waiters on their event loops."""
+        errors = _run_batch(connection, batch)
         # One wake-up per event loop for the whole batch, not one per write.
         outcomes: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
         for (_, future, loop), error in zip(batch, errors, strict=True):
@@ -347,6 +343,71 @@ class SqliteStore:
             TimelineEntry(sequence, at, kind, orjson.loads(data))
             for sequence, at, kind, data in rows
         ]
+
+
+def _run_batch(connection: sqlite3.Connection, batch: list[_Item]) -> list[BaseException | None]:
+    """Every write of the batch in one transaction; what each one raised (None: committed)."""
+    errors: list[BaseException | None]
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        # Fast path: the whole batch in one go (runs of the same statement as executemany).
+        _run_together(connection, batch)
+        errors = [None] * len(batch)
+    except Exception:
+        # A write failed: undo the batch and redo it with a savepoint per write, so that
+        # the bad write fails alone and the rest of the batch commits.
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        connection.execute("BEGIN IMMEDIATE")
+        errors = _run_one_by_one(connection, batch)
+    try:
+        connection.execute("COMMIT")
+    except Exception as commit_error:
+        connection.execute("ROLLBACK")
+        errors = [commit_error] * len(batch)
+    return errors
+
+
+class _Checkpointer:
+    """Copies the WAL back into the database from a thread of its own every few hundred writes.
+
+    SQLite's own autocheckpoint (every 1000 WAL pages) runs inside the commit that crosses the
+    limit, with an fsync of the WAL and of the database: every write waiting in that batch, and
+    so every request waiting for one, waited for the disk. A passive checkpoint on another
+    connection copies what it can while the writer goes on committing."""
+
+    EVERY_WRITES = 250  # a write dirties a handful of pages: about SQLite's 1000-page default
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._due = threading.Event()
+        self._stopping = False
+        self._writes = 0
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def committed(self, writes: int) -> None:
+        self._writes += writes
+        if self._writes >= self.EVERY_WRITES and not self._due.is_set():
+            self._writes = 0
+            self._due.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._due.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        connection = schema.connect(self._path)
+        try:
+            while True:
+                self._due.wait()
+                self._due.clear()
+                if self._stopping:
+                    break
+                connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            connection.close()
 
 
 def _settle_all(settled: list[_Outcome]) -> None:
