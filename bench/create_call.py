@@ -2,18 +2,23 @@
 
     .venv/bin/python bench/create_call.py [--duration 10] [--calls 100000]     (or: make bench)
 
-What it does, all on 127.0.0.1 and all in one run:
-1. Starts the hello-world baseline (bench/hello_app.py: Starlette + uvicorn + httptools + uvloop
-   with the settings of `switchboard serve`) pinned to the server core, loads it with wrk pinned
-   to the client core (warm-up, then the measurement), and stops it.
-2. Starts the real server (`switchboard serve --config <temp config> --port <free port>`) on the
-   server core with a temporary data dir and a provisioned account, user, application and
-   number; sends one call by hand (the first request verifies the password with the slow hash,
-   later ones hit the credential cache) and measures create-call the same way.
-3. Tops the server up to `--calls` stored calls and reads its resident memory (VmRSS).
-4. Prints requests/s, p50 and p99 of both, create-call as a share of hello-world, and the
-   targets of issue 2 as PASS/FAIL. Every process it started is stopped by its PID, also on
-   error or Ctrl-C, and the temporary directory is removed.
+What it does, all on 127.0.0.1 and all in one run (each server pinned to the server core, wrk
+to the client core, a warm-up before each measurement):
+1. hello-world (bench/hello_app.py: Starlette + uvicorn + httptools + uvloop with the settings of
+   `switchboard serve`), through a Starlette route and through a raw ASGI layer in front of the
+   same app (as Switchboard answers create-call).
+2. create-call on the real server (`switchboard serve --config <temp config> --port <free
+   port>`, a provisioned account, user, application and number): the first call by hand (it
+   verifies the password with the slow hash; later ones hit the credential cache), then the
+   load. The simulated callee rings without answering through the measurement: the call is
+   stored and picked up by the engine, its later life (issue 3) is not measured here.
+3. Memory: a fresh server filled to `--calls` stored calls whose callee rejects at once, then
+   its resident memory (VmRSS).
+4. create-call with every call living its life (answered after 2 s, answer webhook to a closed
+   port): reported, not judged by issue 2's targets (`--skip-life` leaves it out).
+5. Prints requests/s, p50 and p99, create-call as a share of hello-world, and the targets of
+   issue 2 as PASS/FAIL. Every process it started is stopped by its PID, also on error or
+   Ctrl-C, and the temporary directory is removed. See docs/benchmarks.md, "Create call".
 
 wrk is required (`sudo scripts/install-bench-deps.sh`); nothing is installed from here.
 """
@@ -48,7 +53,8 @@ from types import FrameType
 HOST = "127.0.0.1"
 BENCH_DIR = Path(__file__).resolve().parent
 HELLO_APP = BENCH_DIR / "hello_app.py"
-HELLO_PATH = "/hello"  # the route of bench/hello_app.py
+HELLO_PATH = "/hello"  # the Starlette route of bench/hello_app.py
+HELLO_RAW_PATH = "/hello-raw"  # its raw ASGI answer, in front of the same Starlette app
 LOG_LEVEL = "warning"  # the same for both servers
 
 ACCOUNT_ID = "9900001"
@@ -56,16 +62,28 @@ USERNAME = "bench"
 APPLICATION_ID = "7fc9698a-b04a-468b-9e8f-91238c0d0086"
 FROM_NUMBER = "+15555551212"
 CALLS_PATH = f"/api/v2/accounts/{ACCOUNT_ID}/calls"
-# The seed's example request (../shared/seed/create-call.txt), from a number of the account.
-BODY = json.dumps(
-    {
-        "from": FROM_NUMBER,
-        "to": "+15555551313",
-        "answerUrl": "http://127.0.0.1:9/hello",
-        "applicationId": APPLICATION_ID,
-    },
-    separators=(",", ":"),
-)
+# The callees of the simulated network (see write_config): the seed's `to` rings for the whole
+# measurement (its callTimeout, 30 s, is longer than warm-up and measurement); FILL_TO rejects
+# at once, so the calls that fill the store end as soon as they start.
+RINGING_TO = "+15555551313"
+FILL_TO = "+15555551414"
+
+
+def call_body(to: str = RINGING_TO) -> str:
+    """The seed's example request (../shared/seed/create-call.txt), from a number of the
+    account, to `to`."""
+    return json.dumps(
+        {
+            "from": FROM_NUMBER,
+            "to": to,
+            "answerUrl": "http://127.0.0.1:9/hello",
+            "applicationId": APPLICATION_ID,
+        },
+        separators=(",", ":"),
+    )
+
+
+BODY = call_body()
 
 UNLIMITED = 1_000_000_000
 TARGET_SHARE = 0.60  # create-call req/s at least 60% of hello-world
@@ -95,6 +113,7 @@ class Options:
     verbose: bool
     keep: bool
     check: bool
+    skip_life: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +141,9 @@ class Memory:
     rss_mb: float
     peak_mb: float
     idle_rss_mb: float
+    # The create-call server right after its measurement, with its calls still ringing.
+    ringing_rss_mb: float = 0.0
+    ringing_calls: int = 0
 
 
 # -- processes ------------------------------------------------------------------------------
@@ -228,13 +250,30 @@ def switchboard_argv(config: Path, port: int) -> list[str]:
     return [*command, "serve", "--config", str(config), "--port", str(port)]
 
 
-def write_config(directory: Path, password: str) -> Path:
+def write_config(directory: Path, password: str, *, ringing: bool = True) -> Path:
+    """A server config with the benchmark's account. `ringing`: the seed's callee rings without
+    answering (see RINGING_TO); otherwise it answers after the simulator's default 2 s."""
     config = directory / "switchboard.toml"
+    phones = (
+        f"""\
+[[simulator.phones]]
+number = "{RINGING_TO}"
+outcome = "no-answer"
+"""
+        if ringing
+        else ""
+    )
     config.write_text(
         f"""\
 [server]
 data_dir = "data"
 log_level = "{LOG_LEVEL}"
+
+[simulator]
+{phones}[[simulator.phones]]
+number = "{FILL_TO}"
+outcome = "reject"
+answer_after = 0
 
 [[accounts]]
 id = "{ACCOUNT_ID}"
@@ -256,9 +295,9 @@ numbers = ["{FROM_NUMBER}"]
     return config
 
 
-def post(url: str, headers: dict[str, str], expect: int) -> tuple[float, bytes]:
+def post(url: str, headers: dict[str, str], expect: int, body: str = BODY) -> tuple[float, bytes]:
     """One request by hand: checks that the server answers as the load will expect."""
-    request = urllib.request.Request(url, data=BODY.encode(), headers=headers, method="POST")
+    request = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")
     started = time.perf_counter()
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -274,9 +313,9 @@ def post(url: str, headers: dict[str, str], expect: int) -> tuple[float, bytes]:
 
 
 # -- load -----------------------------------------------------------------------------------
-def wrk_script(headers: dict[str, str], stop_after: int | None = None) -> str:
+def wrk_script(headers: dict[str, str], stop_after: int | None = None, body: str = BODY) -> str:
     """wrk's Lua: POST the body with the headers; report the figures on one parseable line."""
-    lines = ['wrk.method = "POST"', f"wrk.body = [==[{BODY}]==]"]
+    lines = ['wrk.method = "POST"', f"wrk.body = [==[{body}]==]"]
     lines += [f'wrk.headers["{name}"] = "{value}"' for name, value in headers.items()]
     if stop_after is not None:
         # Stop sending once enough answers came back (the caller then interrupts wrk).
@@ -445,7 +484,7 @@ def fill(
     if missing > 0:
         progress(f"{server.name}: creating {missing:,} more calls (to {options.calls:,})")
         script = work / "fill.lua"
-        script.write_text(wrk_script(headers, stop_after=missing))
+        script.write_text(wrk_script(headers, stop_after=missing, body=call_body(FILL_TO)))
         deadline = time.monotonic() + options.fill_timeout
         with running_wrk(
             processes, options, server.url(CALLS_PATH), script, options.fill_timeout
@@ -499,12 +538,50 @@ def check_environment(options: Options) -> None:
         raise BenchError("the server and the load generator need different CPUs")
 
 
-def run(options: Options, processes: Processes, work: Path) -> tuple[WrkResult, WrkResult, Memory]:
+@dataclass(frozen=True, slots=True)
+class Results:
+    hello: WrkResult  # Starlette route
+    hello_raw: WrkResult  # raw ASGI in front of the same Starlette app
+    call: WrkResult  # create-call, callees ringing through the measurement
+    life: WrkResult | None  # create-call, every call living its life (answer after 2 s)
+    memory: Memory
+
+
+def start_switchboard(
+    processes: Processes, options: Options, name: str, directory: Path, ringing: bool
+) -> tuple[Server, dict[str, str]]:
+    """A Switchboard server with the benchmark's account; its first calls sent by hand (the
+    first verifies the password with the slow hash, later ones hit the credential cache)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_hex(16)
+    config = write_config(directory, password, ringing=ringing)
+    port = free_port()
+    server = start_server(
+        processes,
+        name,
+        switchboard_argv(config, port),
+        port,
+        options.server_cpu,
+        directory / "switchboard.log",
+    )
+    token = base64.b64encode(f"{USERNAME}:{password}".encode()).decode()
+    headers = {"Content-Type": "application/json", "Authorization": f"Basic {token}"}
+    first_ms, _ = post(server.url(CALLS_PATH), headers, expect=201)
+    second_ms, _ = post(server.url(CALLS_PATH), headers, expect=201)
+    progress(
+        f"{name}: first request {first_ms:.1f} ms (slow password hash), "
+        f"second {second_ms:.1f} ms (cached credential)"
+    )
+    return server, headers
+
+
+def run(options: Options, processes: Processes, work: Path) -> Results:
     # This process and wrk share the client core; the servers have theirs to themselves.
     os.sched_setaffinity(0, {options.client_cpu})
     json_headers = {"Content-Type": "application/json"}
 
-    # (a) hello-world, same stack, same settings.
+    # (a) hello-world, same stack, same settings: through a Starlette route, and answered by a
+    # raw ASGI layer in front of the same app (as Switchboard answers create-call).
     port = free_port()
     hello = start_server(
         processes,
@@ -514,49 +591,58 @@ def run(options: Options, processes: Processes, work: Path) -> tuple[WrkResult, 
         options.server_cpu,
         work / "hello.log",
     )
-    post(hello.url(HELLO_PATH), json_headers, expect=200)
     hello_script = work / "hello.lua"
     hello_script.write_text(wrk_script(json_headers))
-    hello_result = measure(processes, options, hello, HELLO_PATH, hello_script)
+    results: dict[str, WrkResult] = {}
+    for path in (HELLO_PATH, HELLO_RAW_PATH):
+        post(hello.url(path), json_headers, expect=200)
+        hello = replace(hello, name=f"hello-world {path}")
+        results[path] = measure(processes, options, hello, path, hello_script)
     processes.stop(hello.process)
 
-    # (b) create-call on the real server.
-    password = secrets.token_hex(16)
-    config = write_config(work, password)
-    port = free_port()
-    switchboard = start_server(
-        processes,
-        "create-call",
-        switchboard_argv(config, port),
-        port,
-        options.server_cpu,
-        work / "switchboard.log",
+    # (b) create-call on the real server, the callees ringing through the measurement.
+    switchboard, call_headers = start_switchboard(
+        processes, options, "create-call", work / "ringing", ringing=True
     )
-    token = base64.b64encode(f"{USERNAME}:{password}".encode()).decode()
-    call_headers = {**json_headers, "Authorization": f"Basic {token}"}
-    first_ms, _ = post(switchboard.url(CALLS_PATH), call_headers, expect=201)
-    second_ms, _ = post(switchboard.url(CALLS_PATH), call_headers, expect=201)
-    progress(
-        f"create-call: first request {first_ms:.1f} ms (slow password hash), "
-        f"second {second_ms:.1f} ms (cached credential)"
-    )
-    idle_rss_mb = proc_status_mb(switchboard.process.pid, "VmRSS")
     call_script = work / "create_call.lua"
     call_script.write_text(wrk_script(call_headers))
     call_result = measure(processes, options, switchboard, CALLS_PATH, call_script)
 
-    # (c) memory after --calls calls.
-    database = work / "data" / "switchboard.db"
-    memory = fill(processes, options, switchboard, database, call_headers, work, idle_rss_mb)
+    ringing_rss_mb = proc_status_mb(switchboard.process.pid, "VmRSS")
+    ringing_calls = stored_calls(work / "ringing" / "data" / "switchboard.db")
     processes.stop(switchboard.process)
-    return hello_result, call_result, memory
+
+    # (c) memory after --calls calls, on a server of its own: the calls that fill it end at
+    # once (see FILL_TO), so this is the memory of stored calls, not of live ones.
+    switchboard, call_headers = start_switchboard(
+        processes, options, "memory", work / "memory", ringing=True
+    )
+    idle_rss_mb = proc_status_mb(switchboard.process.pid, "VmRSS")
+    database = work / "memory" / "data" / "switchboard.db"
+    memory = fill(processes, options, switchboard, database, call_headers, work, idle_rss_mb)
+    memory = replace(memory, ringing_rss_mb=ringing_rss_mb, ringing_calls=ringing_calls)
+    processes.stop(switchboard.process)
+
+    # (d) create-call with every call living its life on the same core: it rings 2 s, is
+    # answered, its answer webhook to the closed port 9 fails, and it ends.
+    life_result = None
+    if not options.skip_life:
+        switchboard, call_headers = start_switchboard(
+            processes, options, "create-call (calls' life)", work / "life", ringing=False
+        )
+        life_script = work / "life.lua"
+        life_script.write_text(wrk_script(call_headers))
+        life_result = measure(processes, options, switchboard, CALLS_PATH, life_script)
+        processes.stop(switchboard.process)
+    return Results(results[HELLO_PATH], results[HELLO_RAW_PATH], call_result, life_result, memory)
 
 
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
-def report(options: Options, hello: WrkResult, call: WrkResult, memory: Memory) -> bool:
+def report(options: Options, results: Results) -> bool:
+    hello, call, memory = results.hello, results.call, results.memory
     share = call.rate / hello.rate if hello.rate else 0.0
     clean = call.status_errors == 0 and call.socket_errors == 0
     checks = [
@@ -584,16 +670,32 @@ def report(options: Options, hello: WrkResult, call: WrkResult, memory: Memory) 
     )
     print()
     header = (
-        f"{'endpoint':<14}{'requests/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'errors':>9}"
+        f"{'endpoint':<28}{'requests/s':>12}{'p50 ms':>10}{'p99 ms':>10}{'errors':>9}"
         f"{'other CPU':>11}"
     )
     print(header)
     print("-" * len(header))
-    for name, result in (("hello-world", hello), ("create-call", call)):
+    rows = [
+        ("hello-world (Starlette)", hello),
+        ("hello-world (raw ASGI)", results.hello_raw),
+        ("create-call (ringing)", call),
+    ]
+    if results.life is not None:
+        rows.append(("create-call (calls' life)", results.life))
+    for name, result in rows:
         errors = result.status_errors + result.socket_errors
         print(
-            f"{name:<14}{result.rate:>12,.0f}{result.p50_ms:>10.2f}{result.p99_ms:>10.2f}"
+            f"{name:<28}{result.rate:>12,.0f}{result.p50_ms:>10.2f}{result.p99_ms:>10.2f}"
             f"{errors:>9}{result.other_cpu:>11.2f}"
+        )
+    print()
+    raw_share = call.rate / results.hello_raw.rate if results.hello_raw.rate else 0.0
+    print(f"create-call (ringing) / hello-world (raw ASGI): {raw_share:.1%}")
+    if results.life is not None:
+        life_share = results.life.rate / hello.rate if hello.rate else 0.0
+        print(
+            f"create-call (calls' life) / hello-world: {life_share:.1%} "
+            "(the calls' later life is issue 3's: not judged by these targets)"
         )
     print()
     width = max(len(figure) for figure, _, _ in checks) + 3
@@ -601,9 +703,11 @@ def report(options: Options, hello: WrkResult, call: WrkResult, memory: Memory) 
     for figure, target, ok in checks:
         print(f"{figure:<{width}}{target:<{target_width}}{verdict(ok)}")
     print(
-        f"(server RSS idle after start: {memory.idle_rss_mb:.1f} MB; peak: {memory.peak_mb:.1f} MB)"
+        f"(server RSS idle after start: {memory.idle_rss_mb:.1f} MB; peak: {memory.peak_mb:.1f} MB;"
+        f" the create-call server after its measurement, {memory.ringing_calls:,} calls stored"
+        f" and most still ringing: {memory.ringing_rss_mb:.1f} MB)"
     )
-    if max(hello.other_cpu, call.other_cpu) > OTHER_CPU_LIMIT:
+    if max(result.other_cpu for _, result in rows) > OTHER_CPU_LIMIT:
         print(
             "other processes used CPU during the measurements (column 'other CPU', in cores):\n"
             "the figures are disturbed; rerun on a quiet machine"
@@ -632,6 +736,11 @@ def parse_options(argv: list[str] | None) -> Options:
     )
     parser.add_argument("--server-cpu", type=int, default=0, help="core of the servers (0)")
     parser.add_argument("--client-cpu", type=int, default=1, help="core of wrk (1)")
+    parser.add_argument(
+        "--skip-life",
+        action="store_true",
+        help="skip the measurement of create-call with every call living its life",
+    )
     parser.add_argument("--verbose", action="store_true", help="print wrk's own output")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, database)")
     parser.add_argument(
@@ -651,6 +760,7 @@ def parse_options(argv: list[str] | None) -> Options:
         server_cpu=args.server_cpu,
         client_cpu=args.client_cpu,
         verbose=args.verbose,
+        skip_life=args.skip_life,
         keep=args.keep,
         check=args.check,
     )
@@ -670,7 +780,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="switchboard-bench-"))
     started = time.monotonic()
     try:
-        hello, call, memory = run(options, processes, work)
+        results = run(options, processes, work)
     except BenchError as error:
         print(f"bench: {error}", file=sys.stderr)
         return 2
@@ -683,7 +793,7 @@ def main(argv: list[str] | None = None) -> int:
             progress(f"kept {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    passed = report(options, hello, call, memory)
+    passed = report(options, results)
     print(
         f"({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
         f"bench took {time.monotonic() - started:.0f} s)"
