@@ -12,12 +12,20 @@ from pathlib import Path
 
 import httpx
 from bandwidth.api.calls_api import CallsApi
-from bandwidth.models.bxml import Gather, Hangup, Pause, Response, SendDtmf, SpeakSentence
+from bandwidth.models.bxml import (
+    Gather,
+    Hangup,
+    Pause,
+    PlayAudio,
+    Response,
+    SendDtmf,
+    SpeakSentence,
+)
 
 from tests.e2e.flow import create_call
 from tests.e2e_sip.timeline import wait_for_timeline
 from tests.support.baresip import BaresipPhone
-from tests.support.receiver import Receiver
+from tests.support.receiver import Raw, Receiver
 from tests.support.server import ACCOUNT_ID
 
 SAMPLE_RATE = 8000
@@ -115,3 +123,57 @@ def test_get_call_state_of_a_real_call(
     state = calls_api.get_call_state(ACCOUNT_ID, call_id)
     assert (state.state, state.disconnect_cause) == ("disconnected", "hangup")
     assert state.answer_time is not None and disconnect["cause"] == "hangup"
+
+
+def tone_wav(seconds: float, frequency: float = 1000.0, rate: int = 16000) -> bytes:
+    """A WAV of a tone at `rate` (resampled to 8 kHz by Switchboard before it is sent)."""
+    import io
+
+    count = int(seconds * rate)
+    samples = [int(8000 * math.sin(2 * math.pi * frequency * n / rate)) for n in range(count)]
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(struct.pack(f"<{count}h", *samples))
+    return buffer.getvalue()
+
+
+def test_play_audio_fetches_with_basic_auth_and_the_callee_hears_it(
+    app: Receiver, calls_api: CallsApi, switchboard: httpx.Client, phone: BaresipPhone
+) -> None:
+    app.on("/media/tone.wav", Raw(tone_wav(2.0), content_type="audio/wav"))
+    play = PlayAudio("/media/tone.wav", username="media-user", password="media-pass")
+    app.on("/answer", Response([play, Pause(duration=1), Hangup()]).to_bxml())
+    call_id = create_call(calls_api, app, phone.uri)
+    (answer,) = app.wait_events("answer")
+    (disconnect,) = app.wait_events("disconnect", timeout=30)
+    assert disconnect["cause"] == "hangup"
+    phone.wait_for("CALL_CLOSED")
+
+    (fetch,) = app.requests("/media/tone.wav")
+    assert fetch.headers["Authorization"] == "Basic bWVkaWEtdXNlcjptZWRpYS1wYXNz"
+    started = wait_for_timeline(switchboard, call_id, "verb", verb="PlayAudio", event="started")
+    finished = wait_for_timeline(switchboard, call_id, "verb", verb="PlayAudio", event="finished")
+    played_from = seconds_between(answer["answerTime"], started["at"])
+    played_to = seconds_between(answer["answerTime"], finished["at"])
+    assert 1.8 < played_to - played_from < 2.5  # the file's own duration, in real time
+
+    energy = energy_windows(phone.received_recording())
+    during = energy[int((played_from + 0.3) * 10) : int((played_to - 0.3) * 10)]
+    after = energy[int((played_to + 0.3) * 10) : int((played_to + 0.8) * 10)]
+    assert during and min(during) > 3000, "the tone should be heard throughout"
+    assert after and max(after) < 100
+
+
+def test_audio_that_is_not_wav_or_mp3_is_an_application_error(
+    app: Receiver, calls_api: CallsApi, phone: BaresipPhone
+) -> None:
+    app.on("/media/clip.ogg", Raw(b"OggS\x00\x02" + bytes(200), content_type="audio/ogg"))
+    app.on("/answer", Response([PlayAudio("/media/clip.ogg")]).to_bxml())
+    create_call(calls_api, app, phone.uri)
+
+    (disconnect,) = app.wait_events("disconnect", timeout=20)
+    assert disconnect["cause"] == "application-error"
+    assert "clip.ogg" in disconnect["errorMessage"]

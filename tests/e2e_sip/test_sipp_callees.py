@@ -138,3 +138,46 @@ def test_update_call_completed_cancels_before_answer(
     (disconnect,) = app.wait_events("disconnect")
     assert disconnect["cause"] == "cancel"
     assert sipp.wait() == 0, sipp.errors()  # CANCEL, 487, ACK
+
+
+def invite_sent_to(sipp: SippProcess) -> str:
+    """The INVITE as sipp received it (its -trace_msg log)."""
+    log = "".join(p.read_text(errors="replace") for p in sipp.workdir.glob("*_messages.log"))
+    start = log.index("INVITE sip:")
+    return log[start : log.index("\n\n", start)]
+
+
+def test_display_name_and_uui_go_in_the_invite(
+    app: Receiver, calls_api: CallsApi, tmp_path: Path, sipp_factory: list[SippProcess]
+) -> None:
+    sipp = start_sipp("uas_busy.xml", tmp_path, extra=["-trace_msg"])
+    sipp_factory.append(sipp)
+    create_call(
+        calls_api,
+        app,
+        sipp.uri(),
+        display_name="Acme Support",
+        uui="bXktdXVp;encoding=base64",
+    )
+    app.wait_events("disconnect")
+    assert sipp.wait() == 0, sipp.errors()
+
+    invite = invite_sent_to(sipp)
+    assert 'From: "Acme Support" <sip:+15555551212@' in invite
+    assert "User-to-User: bXktdXVp;encoding=base64" in invite
+
+
+def test_privacy_hides_the_caller(
+    app: Receiver, calls_api: CallsApi, tmp_path: Path, sipp_factory: list[SippProcess]
+) -> None:
+    sipp = start_sipp("uas_busy.xml", tmp_path, extra=["-trace_msg"])
+    sipp_factory.append(sipp)
+    create_call(calls_api, app, sipp.uri(), privacy=True)
+    app.wait_events("disconnect")
+    assert sipp.wait() == 0, sipp.errors()
+
+    invite = invite_sent_to(sipp)
+    from_line = next(line for line in invite.splitlines() if line.startswith("From:"))
+    assert "anonymous" in from_line.lower() and "+15555551212" not in from_line
+    assert "Privacy: id" in invite
+    assert "P-Asserted-Identity:" in invite and "+15555551212" in invite

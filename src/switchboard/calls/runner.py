@@ -180,8 +180,9 @@ class CallRunner:
         else:  # started at once: stored initiated by the insert (Engine.admit)
             self.timeline.add(self.call.start_time or self.clock.wall(), "state", state=INITIATED)
         request = self.call.request
+        caller = net.CallerId(request.display_name, bool(request.privacy), request.uui)
         self.leg = self.services.network.originate(
-            self.call.call_id, request.to, request.from_, self.post
+            self.call.call_id, request.to, request.from_, self.post, caller
         )
         self._answer_timer = self.clock.call_later(
             RING_START_LIMIT, lambda: self.post(AnswerTimeout())

@@ -90,6 +90,19 @@ LegEvent = (
 EventSink = Callable[[LegEvent], None]
 
 
+@dataclass(frozen=True, slots=True)
+class CallerId:
+    """What the callee is shown and sent besides the `from` number (createCall's displayName,
+    privacy and uui): the SIP network puts them in the INVITE; virtual phones ignore them."""
+
+    display_name: str | None = None
+    privacy: bool = False
+    uui: str | None = None  # the User-to-User header's value, encoding parameter included
+
+
+NO_CALLER_ID = CallerId()
+
+
 class Leg(Protocol):
     # The SIP Call-ID of the leg's dialog (webhooks' sipCallId); None on the simulated network.
     sip_call_id: str | None
@@ -122,7 +135,9 @@ class Network(Protocol):
         """Bind what the network needs (the SIP network's socket) before the first call."""
         ...
 
-    def originate(self, call_id: str, to: str, from_: str, events: EventSink) -> Leg:
+    def originate(
+        self, call_id: str, to: str, from_: str, events: EventSink, caller: CallerId = NO_CALLER_ID
+    ) -> Leg:
         """Start placing a call; events arrive through `events`, never re-entrantly."""
         ...
 

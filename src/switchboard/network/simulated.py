@@ -11,8 +11,10 @@ from switchboard.activity import Activity
 from switchboard.clock import Clock, TimerHandle
 from switchboard.network.audio import AudioDurations, AudioError
 from switchboard.network.base import (
+    NO_CALLER_ID,
     Answered,
     Busy,
+    CallerId,
     Digit,
     EventSink,
     Failed,
@@ -237,7 +239,14 @@ class SimulatedNetwork:
     async def start(self) -> None:
         pass  # virtual phones need no socket
 
-    def originate(self, call_id: str, to: str, from_: str, events: EventSink) -> SimulatedLeg:
+    def originate(
+        self,
+        call_id: str,
+        to: str,
+        from_: str,
+        events: EventSink,
+        caller: CallerId = NO_CALLER_ID,  # a virtual phone shows no caller id
+    ) -> SimulatedLeg:
         leg = SimulatedLeg(self, call_id, self.behaviour_for(to), events)
         self.legs[call_id] = leg
         leg.start()

@@ -23,8 +23,10 @@ from switchboard.media.tts import SynthesisError, synthesize
 from switchboard.network.audio import AudioError
 from switchboard.network.audio_files import AudioFiles, UnsupportedAudioFile
 from switchboard.network.base import (
+    NO_CALLER_ID,
     Answered,
     Busy,
+    CallerId,
     Digit,
     EventSink,
     Failed,
@@ -51,13 +53,20 @@ class SipLeg:
     the event loop; every event reaches the engine through call_soon, never re-entrantly."""
 
     def __init__(
-        self, network: SipNetwork, call_id: str, to: str, from_: str, sink: EventSink
+        self,
+        network: SipNetwork,
+        call_id: str,
+        to: str,
+        from_: str,
+        sink: EventSink,
+        caller: CallerId = NO_CALLER_ID,
     ) -> None:
         self.network = network
         self.call_id = call_id
         self.to = to
         self.from_ = from_
         self.sink = sink
+        self.caller = caller
         self.sip_call_id: str | None = None
         self.rtp: RtpSession | None = None
         self.dialog: OutgoingCall | None = None
@@ -85,7 +94,14 @@ class SipLeg:
         offer = build_offer(settings.local_host, self.rtp.local_port, secrets.randbelow(2**31))
         try:
             self.dialog = self.network.agent.invite(
-                self.to, from_user=self.from_, display_name=None, sdp_offer=offer, listener=self
+                self.to,
+                from_user=self.from_,
+                display_name=self.caller.display_name,
+                sdp_offer=offer,
+                listener=self,
+                privacy=self.caller.privacy,
+                # createCall's uui: "the value of the User-To-User header" of the INVITE.
+                headers={"User-to-User": self.caller.uui} if self.caller.uui else None,
             )
         except ValueError as error:  # e.g. a number with no [network.sip] proxy to send it to
             self._finish(Failed(str(error)))
@@ -271,8 +287,15 @@ class SipNetwork:
         host, port = self._agent.local_address
         logger.info("SIP user agent on %s:%d/%s", host, port, self.settings.transport)
 
-    def originate(self, call_id: str, to: str, from_: str, events: EventSink) -> SipLeg:
-        leg = SipLeg(self, call_id, to, from_, events)
+    def originate(
+        self,
+        call_id: str,
+        to: str,
+        from_: str,
+        events: EventSink,
+        caller: CallerId = NO_CALLER_ID,
+    ) -> SipLeg:
+        leg = SipLeg(self, call_id, to, from_, events, caller)
         self.legs[call_id] = leg
         self.activity.spawn(leg.place())
         return leg
