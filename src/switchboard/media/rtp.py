@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import socket
 import struct
 from collections.abc import Callable
 from typing import ClassVar, cast
@@ -202,12 +203,20 @@ class RtpSession(asyncio.DatagramProtocol):
         key = (host, low, high)
         start = ports.index(cls._next_port[key]) if cls._next_port.get(key) in ports else 0
         for port in ports[start:] + ports[:start]:
+            # Bind the socket ourselves: when the port is taken, uvloop's
+            # create_datagram_endpoint(local_addr=...) can leave an unclosed transport behind.
+            sock = socket.socket(
+                socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM
+            )
             try:
-                _, protocol = await loop.create_datagram_endpoint(
-                    lambda: cls(loop, on_digit), local_addr=(host, port)
-                )
+                sock.bind((host, port))
             except OSError:
+                sock.close()
                 continue  # busy (another call, another program): try the next one
+            sock.setblocking(False)
+            _, protocol = await loop.create_datagram_endpoint(
+                lambda: cls(loop, on_digit), sock=sock
+            )
             protocol.local_port = port
             cls._next_port[key] = port + 2
             return protocol
@@ -319,7 +328,9 @@ class RtpSession(asyncio.DatagramProtocol):
         header = _HEADER.pack(_VERSION_2, second, self._sequence, timestamp, self._ssrc)
         transport.sendto(header + (payload or self._silence), self._remote_address)
         self._sequence = (self._sequence + 1) & 0xFFFF
-        self.stats.record(self._loop.time() - deadline)
+        lateness = self._loop.time() - deadline
+        self.stats.record(lateness)
+        self._clock.stats.record(lateness)
         if source is not None and source.done and source is self._source:
             on_done = self._on_done
             self._source, self._on_done = None, None

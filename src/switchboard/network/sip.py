@@ -283,9 +283,7 @@ class SipNetwork:
         return self._agent
 
     async def start(self) -> None:
-        self._agent = await SipUserAgent.start(self.settings)
-        host, port = self._agent.local_address
-        logger.info("SIP user agent on %s:%d/%s", host, port, self.settings.transport)
+        self._agent = await SipUserAgent.start(self.settings)  # it logs where it listens
 
     def originate(
         self,
