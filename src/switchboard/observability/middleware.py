@@ -18,6 +18,10 @@ class RequestObserver:
         self.app = app
         self.metrics = metrics
         self._starlette = starlette
+        # prometheus_client's labels() takes a lock and builds a key on every call; the few
+        # (method, route, status) combinations a server sees are looked up once.
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._timers: dict[tuple[str, str], Any] = {}
 
     @property
     def state(self) -> Any:
@@ -47,24 +51,44 @@ class RequestObserver:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope["method"]
-            self.metrics.requests.labels(method, template, str(status)).inc()
-            self.metrics.request_seconds.labels(method, template).observe(elapsed)
-            params = scope.get("path_params", {})
-            call_id = params.get("call_id") or (location.rsplit("/", 1)[-1] if location else None)
-            logger.info(
-                "%s %s %d %.1f ms",
-                method,
-                scope["path"],
-                status,
-                elapsed * 1000,
-                extra={
-                    "event": "api-request",
-                    "method": method,
-                    "path": scope["path"],
-                    "route": template,
-                    "status": status,
-                    "latency_ms": round(elapsed * 1000, 2),
-                    "account_id": params.get("account_id"),
-                    "call_id": call_id,
-                },
-            )
+            counter = self._counters.get((method, template, status))
+            if counter is None:
+                counter = self.metrics.requests.labels(method, template, str(status))
+                self._counters[(method, template, status)] = counter
+            counter.inc()
+            timer = self._timers.get((method, template))
+            if timer is None:
+                timer = self.metrics.request_seconds.labels(method, template)
+                self._timers[(method, template)] = timer
+            timer.observe(elapsed)
+            if logger.isEnabledFor(logging.INFO):  # the access log is on: build its line
+                self._log(scope, method, template, status, elapsed, location)
+
+    @staticmethod
+    def _log(
+        scope: Scope,
+        method: str,
+        template: str,
+        status: int,
+        elapsed: float,
+        location: str | None,
+    ) -> None:
+        params = scope.get("path_params", {})
+        call_id = params.get("call_id") or (location.rsplit("/", 1)[-1] if location else None)
+        logger.info(
+            "%s %s %d %.1f ms",
+            method,
+            scope["path"],
+            status,
+            elapsed * 1000,
+            extra={
+                "event": "api-request",
+                "method": method,
+                "path": scope["path"],
+                "route": template,
+                "status": status,
+                "latency_ms": round(elapsed * 1000, 2),
+                "account_id": params.get("account_id"),
+                "call_id": call_id,
+            },
+        )
