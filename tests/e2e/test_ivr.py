@@ -12,6 +12,14 @@ from tests.e2e.flow import at, check_event, create_call, entries, one_disconnect
 from tests.support.receiver import Received, Receiver
 from tests.support.server import VirtualTimeServer
 
+# What the call says, in order, when the callee presses "1" then "2#".
+SPOKEN = [
+    "Welcome to Example Corp",
+    "Press 1 for sales or 2 for support",
+    "Connecting you to sales",
+    "Enter your account number then pound",
+    "Thank you, account 2. Goodbye",
+]
 CALLER = "+15555550107"  # answers after 1 s; "1" to the first Gather, "2#" to the next
 
 
@@ -90,10 +98,4 @@ def test_ivr_speak_gather_branch_redirect_hangup(
         for entry in entries(timeline(switchboard, call_id), "verb", event="started")
         if entry["verb"] == "SpeakSentence"
     ]
-    assert spoken == [
-        "Welcome to Example Corp",
-        "Press 1 for sales or 2 for support",
-        "Connecting you to sales",
-        "Enter your account number then pound",
-        "Thank you, account 2. Goodbye",
-    ]
+    assert spoken == SPOKEN

@@ -57,6 +57,43 @@ def _listening(port: int, transport: str) -> bool:
     return False
 
 
+def sipp_args(
+    scenario: str, port: int, media_port: int, transport: str, extra: Sequence[str]
+) -> list[str]:
+    """One call of `scenario` as a UAS on 127.0.0.1, bounded by sipp's own 30 s timeout."""
+    return [
+        "-sf",
+        str(SCENARIOS / scenario),
+        "-i",
+        HOST,
+        "-p",
+        str(port),
+        "-mi",
+        HOST,
+        "-mp",
+        str(media_port),
+        "-m",
+        "1",
+        "-nostdin",
+        "-trace_err",
+        "-timeout",
+        "30s",
+        "-timeout_error",
+        "-t",
+        "u1" if transport == "udp" else "t1",
+        *extra,
+    ]
+
+
+def sipp_errors(workdir: Path) -> str:
+    """sipp's error log and output, for assertion messages."""
+    parts = []
+    for path in [*sorted(workdir.glob("*errors.log")), workdir / "stderr.txt"]:
+        if path.exists():
+            parts.append(f"--- {path.name}\n{path.read_text(errors='replace')[-4000:]}")
+    return "\n".join(parts)
+
+
 @dataclass
 class Sipp:
     process: asyncio.subprocess.Process
@@ -84,11 +121,7 @@ class Sipp:
 
     def errors(self) -> str:
         """sipp's error log and output, for assertion messages."""
-        parts = []
-        for path in [*sorted(self.workdir.glob("*errors.log")), self.workdir / "stderr.txt"]:
-            if path.exists():
-                parts.append(f"--- {path.name}\n{path.read_text(errors='replace')[-4000:]}")
-        return "\n".join(parts)
+        return sipp_errors(self.workdir)
 
     async def stop(self) -> None:
         if self.process.returncode is None:
@@ -105,28 +138,7 @@ async def run_sipp(
     sipp = require_sipp()
     port = free_port()
     media_port = free_port()
-    args = [
-        "-sf",
-        str(SCENARIOS / scenario),
-        "-i",
-        HOST,
-        "-p",
-        str(port),
-        "-mi",
-        HOST,
-        "-mp",
-        str(media_port),
-        "-m",
-        "1",
-        "-nostdin",
-        "-trace_err",
-        "-timeout",
-        "30s",
-        "-timeout_error",
-        "-t",
-        "u1" if transport == "udp" else "t1",
-        *extra,
-    ]
+    args = sipp_args(scenario, port, media_port, transport, extra)
     stdout = (workdir / "stdout.txt").open("wb")
     stderr = (workdir / "stderr.txt").open("wb")
     try:
@@ -168,11 +180,7 @@ class SippProcess:
         return self.process.wait(seconds)
 
     def errors(self) -> str:
-        parts = []
-        for path in [*sorted(self.workdir.glob("*errors.log")), self.workdir / "stderr.txt"]:
-            if path.exists():
-                parts.append(f"--- {path.name}\n{path.read_text(errors='replace')[-4000:]}")
-        return "\n".join(parts)
+        return sipp_errors(self.workdir)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -184,27 +192,7 @@ def start_sipp(scenario: str, workdir: Path, *, extra: Sequence[str] = ()) -> Si
     """Start sipp as a UAS (UDP) with tests/sip_scenarios/`scenario`, once it listens."""
     sipp = require_sipp()
     port, media_port = free_port(), free_port()
-    args = [
-        sipp,
-        "-sf",
-        str(SCENARIOS / scenario),
-        "-i",
-        HOST,
-        "-p",
-        str(port),
-        "-mi",
-        HOST,
-        "-mp",
-        str(media_port),
-        "-m",
-        "1",
-        "-nostdin",
-        "-trace_err",
-        "-timeout",
-        "30s",
-        "-timeout_error",
-        *extra,
-    ]
+    args = [sipp, *sipp_args(scenario, port, media_port, "udp", extra)]
     with (workdir / "stdout.txt").open("wb") as stdout, (workdir / "stderr.txt").open("wb") as err:
         process = subprocess.Popen(
             args, cwd=workdir, stdin=subprocess.DEVNULL, stdout=stdout, stderr=err

@@ -13,12 +13,15 @@ from __future__ import annotations
 import base64
 import struct
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import aiohttp
 from yarl import URL
 
 from switchboard.webhooks.guard import DestinationPolicy, GuardedConnector, denial_in
 
+T = TypeVar("T")
 HEADER_BYTES = 64 * 1024
 _MP3_BITRATES_KBPS = {
     # MPEG-1 Layer III, then MPEG-2/2.5 Layer III, indexed by the 4-bit bitrate field.
@@ -95,7 +98,7 @@ class AudioDurations:
         self._cache_size = cache_size
         self._timeout = timeout
         self._destinations = destinations or DestinationPolicy()
-        self._session: aiohttp.ClientSession | None = None
+        self._fetcher: GuardedFetcher | None = None
 
     async def duration(self, url: str, username: str | None, password: str | None) -> float:
         # Keyed with the credentials: a file fetched with the right ones must not play for a
@@ -111,11 +114,38 @@ class AudioDurations:
         return seconds
 
     async def _fetch(self, url: str, username: str | None, password: str | None) -> float:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=GuardedConnector(self._destinations),
-                timeout=aiohttp.ClientTimeout(total=self._timeout),
-            )
+        async def header_of(response: aiohttp.ClientResponse) -> float:
+            header = await response.content.read(HEADER_BYTES)
+            return duration_of(header, response.content_length or len(header), url)
+
+        if self._fetcher is None:
+            self._fetcher = GuardedFetcher(self._destinations, self._timeout)
+        return await self._fetcher.get(url, username, password, header_of)
+
+    async def close(self) -> None:
+        if self._fetcher is not None:
+            await self._fetcher.close()
+            self._fetcher = None
+
+
+class GuardedFetcher:
+    """GETs an audio URL through the SSRF guard, with basic auth when given, and turns every
+    way it can fail into an AudioError that names the URL (for the call's errorMessage)."""
+
+    def __init__(self, destinations: DestinationPolicy, timeout: float) -> None:
+        self._session = aiohttp.ClientSession(
+            connector=GuardedConnector(destinations),
+            timeout=aiohttp.ClientTimeout(total=timeout),
+        )
+
+    async def get(
+        self,
+        url: str,
+        username: str | None,
+        password: str | None,
+        read: Callable[[aiohttp.ClientResponse], Awaitable[T]],
+    ) -> T:
+        """`read(response)` of a 2xx answer; AudioError for anything else."""
         headers = {}
         if username:
             pair = f"{username}:{password or ''}".encode()
@@ -124,8 +154,7 @@ class AudioDurations:
             async with self._session.get(url, headers=headers, allow_redirects=True) as response:
                 if response.status >= 400:
                     raise AudioError(f"Cannot play {url}: it answered HTTP {response.status}")
-                header = await response.content.read(HEADER_BYTES)
-                total = response.content_length or len(header)
+                return await read(response)
         except AudioError:
             raise
         except (aiohttp.ClientError, TimeoutError, ValueError) as error:
@@ -133,12 +162,9 @@ class AudioDurations:
             if denial is not None and isinstance(error, aiohttp.ClientConnectorError):
                 raise AudioError(f"Cannot play {url}: {_hop(url, error)}{denial}") from None
             raise AudioError(f"Cannot play {url}: {type(error).__name__} {error}".strip()) from None
-        return duration_of(header, total, url)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._session.close()
 
 
 def _hop(url: str, error: aiohttp.ClientConnectorError) -> str:

@@ -8,14 +8,13 @@ Connections go through the same `DestinationPolicy` as webhooks (SSRF).
 
 from __future__ import annotations
 
-import base64
 from collections import OrderedDict
 
 import aiohttp
 
 from switchboard.media.decode import UnsupportedAudio, decode_audio
-from switchboard.network.audio import AudioError
-from switchboard.webhooks.guard import DestinationPolicy, GuardedConnector, denial_in
+from switchboard.network.audio import AudioError, GuardedFetcher
+from switchboard.webhooks.guard import DestinationPolicy
 
 MAX_FILE_BYTES = 50 * 1024 * 1024  # a one-hour 8 kHz 16-bit WAV is 57 MB; MP3s are far smaller
 DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
@@ -37,7 +36,7 @@ class AudioFiles:
         self._cache: OrderedDict[tuple[str, str | None, str | None], bytes] = OrderedDict()
         self._cache_bytes = cache_bytes
         self._cached_bytes = 0
-        self._session: aiohttp.ClientSession | None = None
+        self._fetcher: GuardedFetcher | None = None
 
     async def pcm(self, url: str, username: str | None, password: str | None) -> bytes:
         """The file at `url` as PCM16 8 kHz mono. Raises AudioError (unreachable, HTTP error,
@@ -68,34 +67,19 @@ class AudioFiles:
     async def _fetch(
         self, url: str, username: str | None, password: str | None
     ) -> tuple[bytes, str | None]:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=GuardedConnector(self._destinations),
-                timeout=aiohttp.ClientTimeout(total=self._timeout),
-            )
-        headers = {}
-        if username:
-            pair = f"{username}:{password or ''}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
-        try:
-            async with self._session.get(url, headers=headers, allow_redirects=True) as response:
-                if response.status >= 400:
-                    raise AudioError(f"Cannot play {url}: it answered HTTP {response.status}")
-                if (response.content_length or 0) > MAX_FILE_BYTES:
-                    raise AudioError(f"Cannot play {url}: larger than {MAX_FILE_BYTES} bytes")
-                data = await response.content.read(MAX_FILE_BYTES + 1)
-                if len(data) > MAX_FILE_BYTES:
-                    raise AudioError(f"Cannot play {url}: larger than {MAX_FILE_BYTES} bytes")
-                return data, response.headers.get("Content-Type")
-        except AudioError:
-            raise
-        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-            denial = denial_in(error)
-            if denial is not None:
-                raise AudioError(f"Cannot play {url}: {denial}") from None
-            raise AudioError(f"Cannot play {url}: {type(error).__name__} {error}".strip()) from None
+        async def whole_file(response: aiohttp.ClientResponse) -> tuple[bytes, str | None]:
+            if (response.content_length or 0) > MAX_FILE_BYTES:
+                raise AudioError(f"Cannot play {url}: larger than {MAX_FILE_BYTES} bytes")
+            data = await response.content.read(MAX_FILE_BYTES + 1)
+            if len(data) > MAX_FILE_BYTES:
+                raise AudioError(f"Cannot play {url}: larger than {MAX_FILE_BYTES} bytes")
+            return data, response.headers.get("Content-Type")
+
+        if self._fetcher is None:
+            self._fetcher = GuardedFetcher(self._destinations, self._timeout)
+        return await self._fetcher.get(url, username, password, whole_file)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._fetcher is not None:
+            await self._fetcher.close()
+            self._fetcher = None
