@@ -60,3 +60,8 @@ bench-list: $(STAMP)
 
 bench-limits: $(STAMP)
 	$(BIN)/python bench/limits_overhead.py $(ARGS)
+
+# Concurrent SIP calls playing speech: RTP send lateness, CPU and memory per call (issue 6).
+.PHONY: bench-sip
+bench-sip: $(STAMP)
+	$(BIN)/python bench/sip_concurrency.py $(ARGS)

@@ -28,6 +28,7 @@ from switchboard.calls.service import CallService
 from switchboard.clock import Clock, RealClock
 from switchboard.config import Settings
 from switchboard.limits.account import LimitSettings, account_limits
+from switchboard.media.clock import MediaClock
 from switchboard.network.audio import AudioDurations
 from switchboard.network.audio_files import AudioFiles
 from switchboard.network.base import Network
@@ -138,6 +139,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         await store.open()
         context.auth.use_snapshot(await store.load_provisioning())
         await engine.start()
+        if settings.network_kind == "sip":  # RTP: the loop's media clock, send lateness
+            metrics.watch_media(MediaClock.of(asyncio.get_running_loop()))
         context.extra["ready"] = True
         try:
             yield

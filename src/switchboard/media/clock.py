@@ -16,6 +16,9 @@ was stalled: suspended, swapping), the older ticks are skipped: a burst of secon
 would overflow any jitter buffer. Skipped ticks show as a jump in the RTP timestamp with no gap
 in sequence numbers, which is how RTP says "nothing was sent for this time" (RFC 3550 §5.1),
 and the next packet carries the marker bit so the receiver resynchronises.
+
+The clock also keeps the send-time statistics of all its sessions together (`stats`, which
+every RTP session records into besides its own) and counts skipped ticks: /metrics shows them.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import asyncio
 import logging
 import weakref
 from typing import ClassVar, Protocol
+
+from switchboard.media.stats import SendStats
 
 FRAME_SECONDS = 0.02
 PHASES = 4  # slots a frame: the clock wakes every 5 ms
@@ -61,6 +66,7 @@ class MediaClock:
         self._next = 0  # the next sub-tick; frame n of slot k is sub-tick n * PHASES + k
         self._handle: asyncio.TimerHandle | None = None
         self.ticks_skipped = 0
+        self.stats = SendStats()  # every session's packets, recorded by the sessions (rtp.py)
 
     @classmethod
     def of(cls, loop: asyncio.AbstractEventLoop) -> MediaClock:

@@ -55,20 +55,28 @@ class _Source:
 
 class _PcmSource(_Source):
     # Encoded frame by frame as it is sent (see g711.encode_samples): play() costs nothing up
-    # front, and the codec need not be known yet (play() may come before start()).
+    # front, and the codec need not be known yet (play() may come before start()). The PCM is
+    # not copied: a cached prompt (tts.py) is one bytes object however many calls play it, so
+    # an odd last byte is left out and the last frame padded with silence as it is taken.
     def __init__(self, pcm: bytes) -> None:
-        pcm = pcm[: len(pcm) & ~1]
-        self._pcm = pcm + bytes(-len(pcm) % FRAME_BYTES)
+        self._pcm = pcm
+        self._end = len(pcm) & ~1
         self._position = 0
-        self.done = not self._pcm
+        self.done = self._end == 0
 
     def next_frame(self, session: RtpSession) -> Frame:
         start = self._position
-        self._position = start + FRAME_BYTES
-        self.done = self._position >= len(self._pcm)
-        if start >= len(self._pcm):
+        end = self._position = start + FRAME_BYTES
+        self.done = end >= self._end
+        if start >= self._end:
             return _SILENT
-        return (False, False, session.encode(self._pcm[start : self._position]))
+        if end > self._end:  # the last, partial frame
+            return (
+                False,
+                False,
+                session.encode(self._pcm[start : self._end] + bytes(end - self._end)),
+            )
+        return (False, False, session.encode(self._pcm[start:end]))
 
 
 class _SilenceSource(_Source):

@@ -94,6 +94,12 @@ def test_metrics_count_requests_calls_and_webhooks(
     assert all(r.call_id == call_id for r in webhook_lines)
 
 
+def test_rtp_metrics_only_on_the_sip_network(observed: VirtualTimeServer) -> None:
+    # The simulated network sends no RTP: no media clock, no switchboard_rtp_* lines
+    # (tests/e2e_sip/test_rtp_metrics.py checks them on a SIP server).
+    assert "switchboard_rtp_" not in httpx.get(f"{observed.base_url}/metrics").text
+
+
 def test_json_log_lines_carry_the_context() -> None:
     record = logging.LogRecord("switchboard.webhooks", logging.INFO, __file__, 1, "sent", (), None)
     record.call_id = "c-1"
