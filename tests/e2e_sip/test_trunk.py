@@ -1,0 +1,54 @@
+"""Numbers (not SIP URIs) go to the configured trunk: the INVITE for +15551234567 is sent to
+`[network.sip] proxy`, which challenges it with 407; Switchboard answers the challenge with the
+configured digest credentials and the call goes on (sipp checks the credentials and the
+request URI, and exits 0 only if the whole exchange, our BYE included, happened)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bandwidth import ApiClient, Configuration
+from bandwidth.api.calls_api import CallsApi
+from bandwidth.models.bxml import Hangup, Response, SpeakSentence
+
+from tests.e2e.flow import create_call
+from tests.support.receiver import Receiver
+from tests.support.server import CONFIG, PASSWORD, USERNAME, start_server
+from tests.support.sipp import start_sipp
+
+
+def test_a_number_goes_through_the_trunk_with_digest_credentials(
+    tmp_path: Path, app: Receiver
+) -> None:
+    trunk = start_sipp("uas_auth_407.xml", tmp_path)
+    server = start_server(
+        tmp_path,
+        CONFIG
+        + f"""
+[network.sip]
+local_address = "127.0.0.1:0"
+rtp_ports = "43000-43999"
+proxy = "127.0.0.1:{trunk.port}"
+username = "trunk-user"
+password = "trunk-secret"
+""",
+    )
+    try:
+        configuration = Configuration(
+            username=USERNAME,
+            password=PASSWORD,
+            host=server.api_url,
+            ignore_operation_servers=True,
+        )
+        app.on("/answer", Response([SpeakSentence("Hello trunk"), Hangup()]).to_bxml())
+        with ApiClient(configuration) as client:
+            create_call(CallsApi(client), app, "+15551234567")
+
+        (answer,) = app.wait_events("answer")
+        (disconnect,) = app.wait_events("disconnect")
+        assert answer["to"] == "+15551234567" and answer["sipCallId"]
+        assert disconnect["cause"] == "hangup"
+        assert trunk.wait() == 0, trunk.errors()
+    finally:
+        trunk.stop()
+        server.stop()
