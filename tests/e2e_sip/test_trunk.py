@@ -52,3 +52,34 @@ password = "trunk-secret"
     finally:
         trunk.stop()
         server.stop()
+
+
+def test_bound_to_every_interface_the_sdp_names_a_reachable_address(
+    tmp_path: Path, app: Receiver
+) -> None:
+    """local_address 0.0.0.0: Via, Contact and the SDP's c= line carry the address of the
+    interface the call leaves from, never 0.0.0.0 (which SDP reads as "on hold")."""
+    callee = start_sipp("uas_busy.xml", tmp_path, extra=["-trace_msg"])
+    server = start_server(
+        tmp_path,
+        CONFIG + '[network.sip]\nlocal_address = "0.0.0.0:0"\nrtp_ports = "43000-43999"\n',
+    )
+    try:
+        configuration = Configuration(
+            username=USERNAME,
+            password=PASSWORD,
+            host=server.api_url,
+            ignore_operation_servers=True,
+        )
+        with ApiClient(configuration) as client:
+            create_call(CallsApi(client), app, callee.uri())
+        (disconnect,) = app.wait_events("disconnect")
+        assert disconnect["cause"] == "busy"
+        assert callee.wait() == 0, callee.errors()
+        log = "".join(p.read_text() for p in callee.workdir.glob("*_messages.log"))
+        invite = log[log.index("INVITE sip:") :]
+        connection = next(line for line in invite.splitlines() if line.startswith("c="))
+        assert "0.0.0.0" not in connection and "0.0.0.0" not in invite.split("\n\n")[0]
+    finally:
+        callee.stop()
+        server.stop()

@@ -91,7 +91,9 @@ class SipLeg:
         if self.ended:  # hung up (callTimeout, updateCall) before the socket was bound
             self.rtp.close()
             return
-        offer = build_offer(settings.local_host, self.rtp.local_port, secrets.randbelow(2**31))
+        # The SDP names the address the callee reaches us at, not a wildcard we bound to.
+        address = self.network.agent.advertised_host
+        offer = build_offer(address, self.rtp.local_port, secrets.randbelow(2**31))
         try:
             self.dialog = self.network.agent.invite(
                 self.to,

@@ -97,6 +97,11 @@ class SipUserAgent:
         return self
 
     @property
+    def advertised_host(self) -> str:
+        """The address peers reach us at (Via, Contact; the SDP's c= line too)."""
+        return self._advertised or self.local_address[0]
+
+    @property
     def local_address(self) -> tuple[str, int]:
         assert self._transport is not None
         return self._transport.local_address
