@@ -15,45 +15,13 @@ import re
 import shutil
 from collections import OrderedDict
 
+from switchboard.bxml.speech import VOICES
 from switchboard.media.decode import UnsupportedAudio, decode_audio
 
 ESPEAK = "espeak-ng"
 TIMEOUT_SECONDS = 30.0
 MAX_TEXT_CHARS = 20_000
 _SSML = re.compile(r"<\s*/?\s*[A-Za-z][^>]*>|&[A-Za-z#][A-Za-z0-9]*;")
-
-# Bandwidth's voices (SpeakSentence docs) → (espeak-ng language, gender).
-_BANDWIDTH_VOICES = {
-    "julie": ("en-us", "female"),
-    "kate": ("en-us", "female"),
-    "susan": ("en-us", "female"),
-    "ruth": ("en-us", "female"),
-    "dave": ("en-us", "male"),
-    "paul": ("en-us", "male"),
-    "stephen": ("en-us", "male"),
-    "bridget": ("en-gb", "female"),
-    "simon": ("en-gb", "male"),
-    "katrin": ("de", "female"),
-    "stefan": ("de", "male"),
-    "esperanza": ("es", "female"),
-    "violeta": ("es", "female"),
-    "jorge": ("es", "male"),
-    "rosa": ("es-419", "female"),
-    "lupe": ("es-419", "female"),
-    "pedro": ("es-419", "male"),
-    "jolie": ("fr-fr", "female"),
-    "bernard": ("fr-fr", "male"),
-    "gabrielle": ("fr-fr", "female"),  # espeak-ng has no Canadian French
-    "liam": ("fr-fr", "male"),
-    "paola": ("it", "female"),
-    "luca": ("it", "male"),
-    "masako": ("ja", "female"),
-    "kenji": ("ja", "male"),
-    "nadiya": ("ru", "female"),
-    "anatoli": ("ru", "male"),
-    "zeina": ("ar", "female"),
-    "zhiyu": ("cmn", "female"),
-}
 
 # Locales as Bandwidth writes them (en_US, en_UK, es_MX, fr_CA, arb, cmn-CN, plain "de", ...),
 # normalised to lower case with "-", → espeak-ng language names (`espeak-ng --voices`).
@@ -119,12 +87,12 @@ class SynthesisError(RuntimeError):
 
 def espeak_voice(voice: str | None, gender: str | None, locale: str | None) -> str:
     """The espeak-ng voice for Bandwidth's voice/gender/locale (voice wins, as Bandwidth says)."""
-    if voice and voice.strip().lower() in _BANDWIDTH_VOICES:
-        language, chosen_gender = _BANDWIDTH_VOICES[voice.strip().lower()]
-    else:
-        key = (locale or "en_US").strip().lower().replace("_", "-")
-        language = _LOCALES.get(key) or _LOCALES.get(key.split("-", 1)[0], "en-us")
-        chosen_gender = (gender or "female").strip().lower()
+    named = VOICES.get(voice.strip().lower()) if voice else None
+    if named is not None:  # Bandwidth's table of voices (bxml/speech.py): its locale and gender
+        locale, gender = named
+    key = (locale or "en_US").strip().lower().replace("_", "-")
+    language = _LOCALES.get(key) or _LOCALES.get(key.split("-", 1)[0], "en-us")
+    chosen_gender = (gender or "female").strip().lower()
     return language + (_FEMALE_VARIANT if chosen_gender != "male" else "")
 
 
