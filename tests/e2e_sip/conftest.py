@@ -13,9 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from bandwidth import ApiClient, Configuration
 from bandwidth.api.calls_api import CallsApi
 
+from tests.e2e.control import calls_api_for
 from tests.support.baresip import BaresipPhone, start_baresip
 from tests.support.receiver import Receiver
 from tests.support.server import CONFIG, PASSWORD, USERNAME, RunningServer, start_server
@@ -80,14 +80,8 @@ def app() -> Iterator[Receiver]:
 
 @pytest.fixture
 def calls_api(sip_server: RunningServer) -> Iterator[CallsApi]:
-    configuration = Configuration(
-        username=USERNAME,
-        password=PASSWORD,
-        host=sip_server.api_url,
-        ignore_operation_servers=True,
-    )
-    with ApiClient(configuration) as client:
-        yield CallsApi(client)
+    with calls_api_for(sip_server, USERNAME, PASSWORD) as calls_api:
+        yield calls_api
 
 
 @pytest.fixture

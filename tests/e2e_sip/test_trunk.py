@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bandwidth import ApiClient, Configuration
-from bandwidth.api.calls_api import CallsApi
 from bandwidth.models.bxml import Hangup, Response, SpeakSentence
 
+from tests.e2e.control import calls_api_for
 from tests.e2e.flow import create_call
 from tests.support.receiver import Receiver
 from tests.support.server import CONFIG, PASSWORD, USERNAME, start_server
@@ -34,15 +33,9 @@ password = "trunk-secret"
 """,
     )
     try:
-        configuration = Configuration(
-            username=USERNAME,
-            password=PASSWORD,
-            host=server.api_url,
-            ignore_operation_servers=True,
-        )
         app.on("/answer", Response([SpeakSentence("Hello trunk"), Hangup()]).to_bxml())
-        with ApiClient(configuration) as client:
-            create_call(CallsApi(client), app, "+15551234567")
+        with calls_api_for(server, USERNAME, PASSWORD) as calls_api:
+            create_call(calls_api, app, "+15551234567")
 
         (answer,) = app.wait_events("answer")
         (disconnect,) = app.wait_events("disconnect")
@@ -65,14 +58,8 @@ def test_bound_to_every_interface_the_sdp_names_a_reachable_address(
         CONFIG + '[network.sip]\nlocal_address = "0.0.0.0:0"\nrtp_ports = "43000-43999"\n',
     )
     try:
-        configuration = Configuration(
-            username=USERNAME,
-            password=PASSWORD,
-            host=server.api_url,
-            ignore_operation_servers=True,
-        )
-        with ApiClient(configuration) as client:
-            create_call(CallsApi(client), app, callee.uri())
+        with calls_api_for(server, USERNAME, PASSWORD) as calls_api:
+            create_call(calls_api, app, callee.uri())
         (disconnect,) = app.wait_events("disconnect")
         assert disconnect["cause"] == "busy"
         assert callee.wait() == 0, callee.errors()
