@@ -26,7 +26,7 @@ kind = "sip"
 
 [network.sip]
 local_address = "127.0.0.1:0"
-rtp_ports = "42000-42999"
+rtp_ports = "21000-21999"  # below the ephemeral ports sipp and baresip are given
 """
 
 

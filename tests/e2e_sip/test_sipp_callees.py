@@ -181,3 +181,18 @@ def test_privacy_hides_the_caller(
     assert "anonymous" in from_line.lower() and "+15555551212" not in from_line
     assert "Privacy: id" in invite
     assert "P-Asserted-Identity:" in invite and "+15555551212" in invite
+
+
+def test_an_answer_with_media_we_cannot_reach_ends_the_call_with_an_error(
+    app: Receiver, calls_api: CallsApi, tmp_path: Path, sipp_factory: list[SippProcess]
+) -> None:
+    sipp = callee("uas_answer_unusable_media.xml", tmp_path, sipp_factory)
+    to = sipp.uri()
+    create_call(calls_api, app, to)
+
+    (disconnect,) = app.wait_events("disconnect")
+    assert disconnect["cause"] == "error"
+    assert "media we cannot use" in disconnect["errorMessage"]
+    assert "IPv6" in disconnect["errorMessage"]
+    assert app.events("answer") == []
+    assert sipp.wait() == 0, sipp.errors()  # it got our ACK, then our BYE

@@ -26,7 +26,7 @@ def test_a_number_goes_through_the_trunk_with_digest_credentials(
         + f"""
 [network.sip]
 local_address = "127.0.0.1:0"
-rtp_ports = "43000-43999"
+rtp_ports = "22000-22999"
 proxy = "127.0.0.1:{trunk.port}"
 username = "trunk-user"
 password = "trunk-secret"
@@ -55,7 +55,7 @@ def test_bound_to_every_interface_the_sdp_names_a_reachable_address(
     callee = start_sipp("uas_busy.xml", tmp_path, extra=["-trace_msg"])
     server = start_server(
         tmp_path,
-        CONFIG + '[network.sip]\nlocal_address = "0.0.0.0:0"\nrtp_ports = "43000-43999"\n',
+        CONFIG + '[network.sip]\nlocal_address = "0.0.0.0:0"\nrtp_ports = "22000-22999"\n',
     )
     try:
         with calls_api_for(server, USERNAME, PASSWORD) as calls_api:

@@ -172,7 +172,7 @@ def _start_baresip(directory: Path, peer_wav: Path, codecs: str) -> BaresipPhone
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "recordings").mkdir(exist_ok=True)
     sip_port, ctrl_port = free_sip_port(), free_port(socket.SOCK_STREAM)
-    rtp_min = 47000 + (sip_port % 100) * 20  # a small range of our own
+    rtp_min = 23000 + (sip_port % 50) * 20  # its own range, below the ephemeral ports
     (directory / "config").write_text(
         CONFIG.format(
             sip_port=sip_port,

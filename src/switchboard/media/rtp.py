@@ -129,9 +129,15 @@ class _DtmfSource(_Source):
                 (True, first, payload)
                 for first, payload in dtmf.event_packets(character, tone_frames)
             )
-            if index < len(self._digits) - 1:
+            if self._interval_follows(index):
                 frames.extend(gap)
         return frames
+
+    def _interval_follows(self, index: int) -> bool:
+        """sendDtmf.mdx: each tone is followed by toneInterval, except that a pause (',', 'w',
+        'W') takes the interval's place — the same timing as the simulated network's."""
+        following = self._digits[index + 1 : index + 2]
+        return following not in PAUSE_FRAMES
 
     def _tones(self) -> bytes:
         parts: list[bytes] = []
@@ -140,7 +146,7 @@ class _DtmfSource(_Source):
                 parts.append(dtmf.silence(PAUSE_FRAMES[character] * 20))
                 continue
             parts.append(dtmf.tone(character, self._tone_ms))
-            if index < len(self._digits) - 1:
+            if self._interval_follows(index):
                 parts.append(dtmf.silence(self._interval_ms))
         return b"".join(parts)
 
@@ -188,6 +194,7 @@ class RtpSession(asyncio.DatagramProtocol):
         # RTP packets received (any payload type, our own echo included) and when the last one
         # came (loop time): what a media-inactivity timeout would watch.
         self.packets_received = 0
+        self._send_failed = False  # warned once per session
         self.last_received: float | None = None
 
     # -- opening and closing -------------------------------------------------------------------
@@ -334,7 +341,14 @@ class RtpSession(asyncio.DatagramProtocol):
             second = (0x80 if self._marker else 0) | self._payload_type
             self._marker = False
         header = _HEADER.pack(_VERSION_2, second, self._sequence, timestamp, self._ssrc)
-        transport.sendto(header + (payload or self._silence), self._remote_address)
+        try:
+            transport.sendto(header + (payload or self._silence), self._remote_address)
+        except (OSError, ValueError) as error:
+            # A frame that can't be sent (no route, a peer address the socket can't reach) is
+            # lost, as on any network; the stream's timing and the verb's end go on.
+            if not self._send_failed:
+                self._send_failed = True
+                log.warning("RTP to %s fails: %s", self._remote_address, error)
         self._sequence = (self._sequence + 1) & 0xFFFF
         lateness = self._loop.time() - deadline
         self.stats.record(lateness)

@@ -163,12 +163,15 @@ async def _run_espeak(text: str, espeak: str) -> bytes:
     arguments = [executable, "--stdin", "--stdout", "-v", espeak]
     if _SSML.search(text):
         arguments.insert(1, "-m")
-    process = await asyncio.create_subprocess_exec(
-        *arguments,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *arguments,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    except OSError as error:  # no file descriptors left, a broken install...
+        raise SynthesisError(f"{ESPEAK} could not be started: {error}") from None
     try:
         wav, errors = await asyncio.wait_for(
             process.communicate(text.encode("utf-8")), TIMEOUT_SECONDS

@@ -8,6 +8,7 @@ Connections go through the same `DestinationPolicy` as webhooks (SSRF).
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 
 import aiohttp
@@ -49,7 +50,9 @@ class AudioFiles:
             return cached
         data, content_type = await self._fetch(url, username, password)
         try:
-            pcm = decode_audio(data, content_type)
+            # In a thread: decoding and resampling a long file takes seconds, and the event
+            # loop sends every call's RTP every 20 ms.
+            pcm = await asyncio.to_thread(decode_audio, data, content_type)
         except UnsupportedAudio as error:
             raise UnsupportedAudioFile(f"Cannot play {url}: {error}") from None
         self._remember(key, pcm)

@@ -10,6 +10,7 @@ dialog's Call-ID as sipCallId.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import secrets
 from collections.abc import Callable, Coroutine
@@ -86,7 +87,8 @@ class SipLeg:
                 on_digit=self._digit,
             )
         except OSError as error:
-            self._finish(Failed(f"no RTP port is free for the call's media ({error})"))
+            if not self.ended:  # else the call was hung up meanwhile: nothing to report
+                self._finish(Failed(f"no RTP port is free for the call's media ({error})"))
             return
         if self.ended:  # hung up (callTimeout, updateCall) before the socket was bound
             self.rtp.close()
@@ -123,12 +125,11 @@ class SipLeg:
     def on_answered(self, sdp: bytes) -> None:
         if self.ended:
             return
-        if not self._start_media(sdp):
-            self.ended = True
+        unusable = self._start_media(sdp)
+        if unusable is not None:
             if self.dialog is not None:
-                self.dialog.hangup()
-            self._close_media()
-            self._emit(Failed("the callee answered with media we cannot use (no PCMU or PCMA)"))
+                self.dialog.hangup()  # BYE: the dialog exists, its media does not work
+            self._finish(Failed(f"the callee answered with media we cannot use: {unusable}"))
             return
         self.answered = True
         self._emit(Answered())
@@ -160,6 +161,10 @@ class SipLeg:
             except SynthesisError as error:
                 self._media_failed(generation, "error", f"Speech synthesis failed: {error}")
                 return
+            except Exception as error:  # a verb must always end, or the call waits forever
+                logger.exception("call %s: speech synthesis failed", self.call_id)
+                self._media_failed(generation, "error", f"Speech synthesis failed: {error!r}")
+                return
             self._play_pcm(generation, pcm)
 
         self._spawn(synthesize_then_play())
@@ -176,6 +181,12 @@ class SipLeg:
             except AudioError as error:
                 # As on the simulated network: a file that cannot be fetched is the app's error.
                 self._media_failed(generation, "application-error", str(error))
+                return
+            except Exception as error:  # a verb must always end, or the call waits forever
+                logger.exception("call %s: playing %s failed", self.call_id, url)
+                self._media_failed(
+                    generation, "error", f"Switchboard internal error playing {url}: {error!r}"
+                )
                 return
             self._play_pcm(generation, pcm)
 
@@ -215,15 +226,19 @@ class SipLeg:
         self.network.legs.pop(self.call_id, None)
 
     # -- plumbing ------------------------------------------------------------------------------
-    def _start_media(self, sdp: bytes) -> bool:
+    def _start_media(self, sdp: bytes) -> str | None:
+        """Send and receive media as the SDP answer says; why it can't be used, if it can't."""
         try:
             remote: MediaDescription = parse_answer(sdp)
-        except SdpError as error:
+        except (SdpError, ValueError) as error:
             logger.warning("call %s: unusable SDP answer: %s", self.call_id, error)
-            return False
+            return str(error)
+        mismatch = _family_mismatch(remote.address, self.network.settings.local_host)
+        if mismatch is not None:
+            return mismatch
         if self.rtp is not None:
             self.rtp.start(remote)
-        return True
+        return None
 
     def _play_pcm(self, generation: int, pcm: bytes) -> None:
         if generation != self._media_generation or self.rtp is None:
@@ -266,6 +281,18 @@ class SipLeg:
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         self.network.activity.spawn(coroutine)
+
+
+def _family_mismatch(remote: str, local_host: str) -> str | None:
+    """An IPv6 peer for our IPv4 socket (or the reverse) can't be sent to: say so."""
+    try:
+        remote_version = ipaddress.ip_address(remote).version
+    except ValueError:
+        return None  # a host name: resolved when sending
+    local_version = 6 if ":" in local_host else 4
+    if remote_version != local_version:
+        return f"its media address {remote} is IPv{remote_version}, ours is IPv{local_version}"
+    return None
 
 
 class SipNetwork:
