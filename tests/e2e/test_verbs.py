@@ -24,6 +24,7 @@ from bandwidth.models.bxml import (
     StopGather,
 )
 
+from switchboard.network import base as net
 from tests.e2e.flow import (
     at,
     callee,
@@ -480,3 +481,40 @@ def test_start_gather_is_paused_while_a_gather_collects_digits(
     (dtmf,) = app.requests("/dtmf")
     assert dtmf.method == "GET"
     assert dtmf.query["digit"] == "5" and dtmf.query["eventType"] == "dtmf"
+
+
+def test_a_key_pressed_as_the_prompt_ends_does_not_cut_the_next_verb(
+    vserver: VirtualTimeServer, app: Receiver, calls_api: CallsApi, switchboard: httpx.Client
+) -> None:
+    """On a real network a key and the prompt's end can reach the call together, the key
+    first: the Gather ends on the key and stops the prompt, so the prompt's end, already
+    queued, must not be taken for the end of the next verb ("Goodbye" plays whole). The two
+    network events are handed to the call as a real network would deliver them."""
+    number = "+15555550188"
+    response = switchboard.put(f"/switchboard/v1/phones/{number}", json={"answer_after": 1.0})
+    assert response.status_code == 200, response.text
+    prompt = SpeakSentence("one two three four five")  # 2.0 s
+    app.on(
+        "/answer",
+        Response([Gather(max_digits=1, audio_verbs=[prompt]), SpeakSentence("Goodbye")]).to_bxml(),
+    )
+    call_id = create_call(calls_api, app, number)
+    vserver.advance(2.0)  # answered at 1.0 s; the prompt plays until 3.0 s
+
+    async def key_then_prompt_end() -> None:
+        runner = vserver.engine.runners[call_id]
+        prompt_generation = runner.leg.media_generation
+        runner.post(net.Digit("1"))
+        runner.post(net.MediaFinished(prompt_generation))
+
+    vserver.run(key_then_prompt_end())
+    vserver.advance(30)
+
+    spoken = entries(timeline(switchboard, call_id), "verb", verb="SpeakSentence")
+    assert [(e.get("text"), e["event"]) for e in spoken][-2:] == [
+        ("Goodbye", "started"),
+        (None, "finished"),
+    ]
+    disconnect = one_disconnect(app)
+    assert disconnect["cause"] == "hangup"
+    assert since(at(disconnect["answerTime"]), disconnect["endTime"]) == 1.5  # 1.0 + 0.5

@@ -227,6 +227,10 @@ class CallRunner:
             case net.Digit(digit=digit):
                 self.note("dtmf", digit=digit)
                 await self._interpret(bxml_events.DigitPressed(digit))
+            case (
+                net.MediaFinished(generation=generation) | net.MediaFailed(generation=generation)
+            ) if self.leg is not None and generation != self.leg.media_generation:
+                pass  # the end of media a newer request already replaced: not the newer's end
             case net.MediaFinished():
                 self._media_over("finished")
                 await self._interpret(bxml_events.MediaFinished())

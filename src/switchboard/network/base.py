@@ -64,7 +64,9 @@ class Digit:
 
 @dataclass(frozen=True, slots=True)
 class MediaFinished:
-    pass
+    """The media request numbered `generation` (Leg.media_generation) played to its end."""
+
+    generation: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,7 @@ class MediaFailed:
 
     cause: str
     message: str
+    generation: int = 0
 
 
 LegEvent = (
@@ -106,6 +109,13 @@ NO_CALLER_ID = CallerId()
 class Leg(Protocol):
     # The SIP Call-ID of the leg's dialog (webhooks' sipCallId); None on the simulated network.
     sip_call_id: str | None
+
+    @property
+    def media_generation(self) -> int:
+        """The number of the latest media request. MediaFinished/MediaFailed carry the number
+        of the request they end, so that one already on its way when a newer request replaced
+        it is not taken for the newer one's end."""
+        ...
 
     def speak(
         self, text: str, voice: str | None, gender: str | None, locale: str | None

@@ -82,6 +82,10 @@ class SimulatedLeg:
         self._media_generation = 0
         self._timers: list[TimerHandle] = []
 
+    @property
+    def media_generation(self) -> int:
+        return self._media_generation
+
     # -- the callee's side ------------------------------------------------------------------
     def start(self) -> None:
         self._emit(Ringing())
@@ -144,13 +148,17 @@ class SimulatedLeg:
                 seconds = await self.network.audio.duration(url, username, password)
             except AudioError as error:
                 if generation == self._media_generation and not self.ended:
-                    self._emit(MediaFailed("application-error", str(error)))
+                    self._emit(MediaFailed("application-error", str(error), generation))
                 return
             except Exception as error:  # a bug here must end the call, never leave it waiting
                 logger.exception("playing %s failed inside Switchboard", url)
                 if generation == self._media_generation and not self.ended:
                     self._emit(
-                        MediaFailed("error", f"Switchboard internal error playing {url}: {error}")
+                        MediaFailed(
+                            "error",
+                            f"Switchboard internal error playing {url}: {error}",
+                            generation,
+                        )
                     )
                 return
             if generation == self._media_generation and not self.ended:
@@ -199,7 +207,7 @@ class SimulatedLeg:
         def finished() -> None:
             if generation == self._media_generation and not self.ended:
                 self._media_timer = None
-                self._emit(MediaFinished())
+                self._emit(MediaFinished(generation))
 
         self._media_timer = self.network.clock.call_later(seconds, finished)
 

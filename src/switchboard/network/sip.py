@@ -77,6 +77,10 @@ class SipLeg:
         self._media_generation = 0
         self._loop = asyncio.get_running_loop()
 
+    @property
+    def media_generation(self) -> int:
+        return self._media_generation
+
     # -- placing the call --------------------------------------------------------------------
     async def place(self) -> None:
         settings = self.network.settings
@@ -254,13 +258,13 @@ class SipLeg:
     def _finisher(self, generation: int) -> Callable[[], None]:
         def finished() -> None:
             if generation == self._media_generation and not self.ended:
-                self._emit(MediaFinished())
+                self._emit(MediaFinished(generation))
 
         return finished
 
     def _media_failed(self, generation: int, cause: str, message: str) -> None:
         if generation == self._media_generation and not self.ended:
-            self._emit(MediaFailed(cause, message))
+            self._emit(MediaFailed(cause, message, generation))
 
     def _digit(self, digit: str) -> None:
         if self.answered and not self.ended:

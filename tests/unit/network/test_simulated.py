@@ -82,9 +82,9 @@ def test_speech_takes_its_words_at_150_per_minute() -> None:
     clock.advance(0)
     leg.speak("one two three four five", None, None, None)
     clock.advance(1.99)
-    assert net.MediaFinished() not in events
+    assert not any(isinstance(e, net.MediaFinished) for e in events)
     clock.advance(0.01)
-    assert events[-1] == net.MediaFinished()
+    assert events[-1] == net.MediaFinished(leg.media_generation)
 
 
 def test_stopped_media_reports_nothing() -> None:
@@ -95,7 +95,7 @@ def test_stopped_media_reports_nothing() -> None:
     clock.advance(1)
     leg.stop_media()
     clock.advance(10)
-    assert net.MediaFinished() not in events
+    assert not any(isinstance(e, net.MediaFinished) for e in events)
 
 
 def test_our_hangup_stops_every_timer() -> None:
