@@ -1,5 +1,5 @@
 """Helpers for the call-control suite (issue 4): SDK clients for any user, what an SDK exception
-says, and following a `Link: <...>; rel="next"` header."""
+says, the verbs a control request interrupts, and following a `Link: <...>; rel="next"` header."""
 
 from __future__ import annotations
 
@@ -15,9 +15,26 @@ from bandwidth import ApiClient, Configuration
 from bandwidth.api.calls_api import CallsApi
 from bandwidth.api.statistics_api import StatisticsApi
 from bandwidth.exceptions import ApiException
+from bandwidth.models.bxml import Gather, Pause, SpeakSentence
+from bandwidth.models.bxml.verb import Verb
 from bandwidth.models.call_state import CallState
 
 from tests.support.server import RunningServer
+
+FIFTY_WORDS = " ".join(["word"] * 50)  # 20 s of speech at 150 words per minute
+
+# Verbs still running when a test interrupts them (updateCall's redirect, PUT /bxml).
+RUNNING_VERBS: list[tuple[str, Verb]] = [
+    ("SpeakSentence", SpeakSentence(FIFTY_WORDS)),
+    ("Pause", Pause(30)),
+    ("Gather", Gather(gather_url="/gather", first_digit_timeout=30, max_digits=4)),
+]
+
+
+def conflict(call_id: str) -> str:
+    """errors.mdx's description of a call that cannot be modified now."""
+    return f"Call [{call_id}] cannot be modified in its current state"
+
 
 NEXT_LINK = re.compile(r'\A<([^>]+)>; rel="next"\Z')
 

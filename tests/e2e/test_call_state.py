@@ -20,6 +20,7 @@ from bandwidth.models.create_call import CreateCall
 
 from tests.e2e.control import calls_api_for, sdk_error
 from tests.e2e.flow import create_call, now, one_disconnect
+from tests.e2e.phones import ANSWERS, FAILS, NO_ANSWER
 from tests.support.receiver import Receiver
 from tests.support.server import (
     ACCOUNT_ID,
@@ -34,9 +35,6 @@ from tests.support.server import (
     VirtualTimeServer,
 )
 
-ANSWERS = "+15555550108"  # answers after 2 s
-NO_ANSWER = "+15555550103"
-FAILS = "+15555550104"
 # The properties of the spec's callState schema, in its order.
 CALL_STATE_FIELDS = [
     "applicationId",

@@ -21,10 +21,9 @@ from tests.e2e.flow import (
     since,
     timeline,
 )
+from tests.e2e.phones import ANSWERS
 from tests.support.receiver import Received, Receiver
 from tests.support.server import VirtualTimeServer
-
-ANSWERS = "+15555550108"  # answers after 2 s
 
 
 def basic(username: str, password: str) -> str:

@@ -35,15 +35,11 @@ from tests.e2e.flow import (
     since,
     timeline,
 )
+from tests.e2e.phones import ANSWERS, BUSY, FAILS, HANGS_UP, NO_ANSWER
 from tests.support.receiver import Raw, Received, Receiver
 from tests.support.server import VirtualTimeServer
 
-ANSWERS = "+15555550108"  # answers after 2 s, as every number not configured
-BUSY = "+15555550101"
 REJECTS = "+15555550102"
-NO_ANSWER = "+15555550103"
-FAILS = "+15555550104"
-HANGS_UP = "+15555550106"  # answers after 1 s, hangs up 5 s later
 
 
 def assert_uuid(value: str) -> None:

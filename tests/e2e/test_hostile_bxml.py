@@ -18,10 +18,10 @@ from bandwidth.api.calls_api import CallsApi
 from bandwidth.models.bxml import Response, SpeakSentence
 
 from tests.e2e.flow import at, create_call, entries, one_disconnect, since, timeline
+from tests.e2e.phones import ANSWERS
 from tests.support.receiver import Raw, Receiver, Reply, Stream
 from tests.support.server import VirtualTimeServer
 
-ANSWERS = "+15555550108"  # answers after 2 s
 GOOD = Response([SpeakSentence("Hello there")]).to_bxml()  # 2 words: 0.8 s
 TEN_MB = 10 * 1024 * 1024
 REAL_TIME_LIMIT = 1.0  # seconds of wall time for a whole hostile call, placing to disconnect

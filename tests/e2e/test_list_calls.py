@@ -27,6 +27,7 @@ from tests.e2e.control import (
     walk_pages,
 )
 from tests.e2e.flow import create_call, now
+from tests.e2e.phones import BUSY
 from tests.support.http import assert_error
 from tests.support.receiver import Receiver
 from tests.support.server import (
@@ -43,7 +44,6 @@ from tests.support.server import (
 )
 
 SECOND_NUMBER = "+15555551213"  # the account's other number
-BUSY = "+15555550101"
 
 
 def iso(moment: datetime, *, millis: bool = False) -> str:

@@ -19,6 +19,7 @@ from tests.e2e.flow import (
     since,
     timeline,
 )
+from tests.e2e.phones import ANSWERS, BUSY, NO_ANSWER, PRESSES_1234
 from tests.support.http import assert_error
 from tests.support.receiver import Receiver
 from tests.support.server import (
@@ -28,12 +29,6 @@ from tests.support.server import (
     OTHER_USERNAME,
     VirtualTimeServer,
 )
-
-ANSWERS = "+15555550108"  # answers after 2 s
-BUSY = "+15555550101"
-NO_ANSWER = "+15555550103"
-PRESSES_1234 = "+15555550105"
-
 
 # -- acting as the callee ---------------------------------------------------------------------
 

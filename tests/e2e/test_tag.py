@@ -16,11 +16,9 @@ from bandwidth.models.bxml import (
 )
 
 from tests.e2e.flow import check_event, create_call, entries, one_disconnect, timeline
+from tests.e2e.phones import HANGS_UP, PRESSES_1234
 from tests.support.receiver import Receiver
 from tests.support.server import VirtualTimeServer
-
-PRESSES_1234 = "+15555550105"  # answers after 1 s; presses 1234# in each Gather
-HANGS_UP = "+15555550106"  # answers after 1 s, hangs up 5 s later
 
 
 def tags(app: Receiver) -> list[tuple[str, str | None]]:

@@ -7,12 +7,10 @@ from bandwidth.api.calls_api import CallsApi
 from bandwidth.models.bxml import Gather, Hangup, Pause, Redirect, Response, SpeakSentence
 
 from tests.e2e.flow import at, callee, create_call, entries, now, since, timeline
+from tests.e2e.phones import ANSWERS, PRESSES_1234
 from tests.support.http import assert_error
 from tests.support.receiver import Receiver
 from tests.support.server import ACCOUNT_ID, OTHER_PASSWORD, OTHER_USERNAME, VirtualTimeServer
-
-ANSWERS = "+15555550108"  # answers after 2 s
-PRESSES_1234 = "+15555550105"  # answers after 1 s; presses 1234# 1 s into each Gather
 
 
 def test_timeline_of_a_whole_call(

@@ -25,26 +25,11 @@ from bandwidth.models.bxml import (
 )
 from bandwidth.models.bxml.verb import Verb
 
-from tests.e2e.control import calls_api_for, sdk_error
+from tests.e2e.control import RUNNING_VERBS, calls_api_for, conflict, sdk_error
 from tests.e2e.flow import check_event, create_call, entries, now, one_disconnect, since, timeline
+from tests.e2e.phones import ANSWERS, NO_ANSWER, PRESSES_1234
 from tests.support.receiver import Receiver
 from tests.support.server import ACCOUNT_ID, OTHER_ACCOUNT_ID, USERNAME, VirtualTimeServer
-
-ANSWERS = "+15555550108"  # answers after 2 s, presses nothing
-PRESSES_1234 = "+15555550105"  # answers after 1 s; presses 1234# 1 s into each Gather
-NO_ANSWER = "+15555550103"
-FIFTY_WORDS = " ".join(["word"] * 50)  # 20 s of speech
-
-
-def conflict(call_id: str) -> str:
-    return f"Call [{call_id}] cannot be modified in its current state"
-
-
-RUNNING_VERBS: list[tuple[str, Verb]] = [
-    ("SpeakSentence", SpeakSentence(FIFTY_WORDS)),
-    ("Pause", Pause(30)),
-    ("Gather", Gather(gather_url="/gather", first_digit_timeout=30, max_digits=4)),
-]
 
 
 @pytest.mark.parametrize(("name", "verb"), RUNNING_VERBS, ids=[name for name, _ in RUNNING_VERBS])

@@ -18,11 +18,11 @@ from bandwidth.exceptions import (
     NotFoundException,
     UnauthorizedException,
 )
-from bandwidth.models.bxml import Gather, Hangup, Pause, Redirect, Response, SpeakSentence
+from bandwidth.models.bxml import Hangup, Pause, Redirect, Response, SpeakSentence
 from bandwidth.models.bxml.verb import Verb
 from bandwidth.models.update_call import UpdateCall
 
-from tests.e2e.control import calls_api_for, sdk_error
+from tests.e2e.control import RUNNING_VERBS, calls_api_for, conflict, sdk_error
 from tests.e2e.flow import (
     at,
     callee,
@@ -34,6 +34,7 @@ from tests.e2e.flow import (
     since,
     timeline,
 )
+from tests.e2e.phones import ANSWERS, NO_ANSWER
 from tests.support.receiver import Receiver
 from tests.support.server import (
     ACCOUNT_ID,
@@ -42,10 +43,6 @@ from tests.support.server import (
     USERNAME,
     VirtualTimeServer,
 )
-
-ANSWERS = "+15555550108"  # answers after 2 s, presses nothing
-NO_ANSWER = "+15555550103"
-FIFTY_WORDS = " ".join(["word"] * 50)  # 20 s of speech at 150 words per minute
 
 
 def completed() -> UpdateCall:
@@ -60,17 +57,7 @@ def basic(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
-def conflict(call_id: str) -> str:
-    return f"Call [{call_id}] cannot be modified in its current state"
-
-
 # -- redirect -----------------------------------------------------------------------------------
-
-RUNNING_VERBS: list[tuple[str, Verb]] = [
-    ("SpeakSentence", SpeakSentence(FIFTY_WORDS)),
-    ("Pause", Pause(30)),
-    ("Gather", Gather(gather_url="/gather", first_digit_timeout=30, max_digits=4)),
-]
 
 
 @pytest.mark.parametrize(("name", "verb"), RUNNING_VERBS, ids=[name for name, _ in RUNNING_VERBS])

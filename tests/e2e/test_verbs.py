@@ -36,11 +36,10 @@ from tests.e2e.flow import (
     since,
     timeline,
 )
+from tests.e2e.phones import ANSWERS, PRESSES_1234
 from tests.support.receiver import Raw, Received, Receiver
 from tests.support.server import VirtualTimeServer
 
-ANSWERS = "+15555550108"  # answers after 2 s, presses nothing
-PRESSES_1234 = "+15555550105"  # answers after 1 s; presses 1234# 1 s into each Gather
 PRESSES_ONCE_EACH = "+15555550107"  # answers after 1 s; "1" to the first Gather, "2#" to the next
 PRESSES_12 = "+15555550109"  # answers after 1 s; presses 12 (no terminator) in each Gather
 
