@@ -26,7 +26,11 @@ from typing import NamedTuple, Protocol, TypeVar
 import aiohttp
 
 from create_call import (
+    ACCOUNT_ID,
+    APPLICATION_ID,
+    FROM_NUMBER,
     HOST,
+    USERNAME,
     BenchError,
     Processes,
     Server,
@@ -35,10 +39,15 @@ from create_call import (
     progress,
     start_server,
     switchboard_argv,
+    write_config,
 )
 
 __all__ = [
+    "ACCOUNT_ID",
+    "APPLICATION_ID",
+    "FROM_NUMBER",
     "HOST",
+    "USERNAME",
     "BenchError",
     "Callback",
     "CpuMeter",
@@ -64,13 +73,7 @@ __all__ = [
 
 BENCH_DIR = Path(__file__).resolve().parent
 WEBHOOK_APP = BENCH_DIR / "webhook_app.py"
-LOG_LEVEL = "warning"
 OTHER_CPU_LIMIT = 0.10  # cores used by others during a measurement before we call it disturbed
-
-ACCOUNT_ID = "9900001"
-USERNAME = "bench"
-APPLICATION_ID = "7fc9698a-b04a-468b-9e8f-91238c0d0086"
-FROM_NUMBER = "+15555551212"
 
 T = TypeVar("T")
 
@@ -182,44 +185,7 @@ class CpuMeter:
         return CpuShare(elapsed, by_process, max(0.0, machine - ours) / elapsed)
 
 
-# -- configuration and the server -----------------------------------------------------------
-def write_config(
-    directory: Path,
-    password: str,
-    *,
-    limits: str,
-    simulator: str = "",
-    accounts: str = "",
-    server: str = "",
-) -> Path:
-    """A config with the benchmark account (its `[accounts.limits]` given), more accounts, and
-    a `[simulator]` section, all as TOML text."""
-    config = directory / "switchboard.toml"
-    config.write_text(
-        f"""\
-[server]
-data_dir = "data"
-log_level = "{LOG_LEVEL}"
-{server}
-[[accounts]]
-id = "{ACCOUNT_ID}"
-name = "Benchmark"
-numbers = ["{FROM_NUMBER}"]
-  [[accounts.users]]
-  username = "{USERNAME}"
-  password = "{password}"
-  [[accounts.applications]]
-  id = "{APPLICATION_ID}"
-  name = "Benchmark"
-  [accounts.limits]
-{limits}
-{accounts}
-{simulator}
-"""
-    )
-    return config
-
-
+# -- the server ------------------------------------------------------------------------------
 def start_switchboard(processes: Processes, config: Path, cpu: int, work: Path) -> Server:
     port = free_port()
     return start_server(

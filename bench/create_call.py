@@ -250,31 +250,24 @@ def switchboard_argv(config: Path, port: int) -> list[str]:
     return [*command, "serve", "--config", str(config), "--port", str(port)]
 
 
-def write_config(directory: Path, password: str, *, ringing: bool = True) -> Path:
-    """A server config with the benchmark's account. `ringing`: the seed's callee rings without
-    answering (see RINGING_TO); otherwise it answers after the simulator's default 2 s."""
+def write_config(
+    directory: Path,
+    password: str,
+    *,
+    limits: str,
+    simulator: str = "",
+    accounts: str = "",
+    server: str = "",
+) -> Path:
+    """A config with the benchmark account (its `[accounts.limits]` given), more accounts, and
+    a `[simulator]` section, all as TOML text. Every benchmark writes its server's config here."""
     config = directory / "switchboard.toml"
-    phones = (
-        f"""\
-[[simulator.phones]]
-number = "{RINGING_TO}"
-outcome = "no-answer"
-"""
-        if ringing
-        else ""
-    )
     config.write_text(
         f"""\
 [server]
 data_dir = "data"
 log_level = "{LOG_LEVEL}"
-
-[simulator]
-{phones}[[simulator.phones]]
-number = "{FILL_TO}"
-outcome = "reject"
-answer_after = 0
-
+{server}
 [[accounts]]
 id = "{ACCOUNT_ID}"
 name = "Benchmark"
@@ -285,14 +278,29 @@ numbers = ["{FROM_NUMBER}"]
   [[accounts.applications]]
   id = "{APPLICATION_ID}"
   name = "Benchmark"
-  # Bandwidth's default limits (a few calls per second) would refuse most of the load with a
-  # 429; raised here so that every call is admitted (the limiter's check still runs).
   [accounts.limits]
-  calls_per_second = {UNLIMITED}
-  concurrent_calls = {UNLIMITED}
+{limits}
+{accounts}
+{simulator}
 """
     )
     return config
+
+
+def callees(*, ringing: bool) -> str:
+    """The `[simulator]` of this benchmark. `ringing`: the seed's callee rings without answering
+    (see RINGING_TO); otherwise it answers after the simulator's default 2 s. FILL_TO rejects."""
+    ring = f'[[simulator.phones]]\nnumber = "{RINGING_TO}"\noutcome = "no-answer"\n'
+    return (
+        "[simulator]\n"
+        + (ring if ringing else "")
+        + f'[[simulator.phones]]\nnumber = "{FILL_TO}"\noutcome = "reject"\nanswer_after = 0\n'
+    )
+
+
+# Bandwidth's default limits (a few calls per second) would refuse most of the load with a 429;
+# raised so that every call is admitted (the limiter's check still runs).
+UNLIMITED_CALLS = f"  calls_per_second = {UNLIMITED}\n  concurrent_calls = {UNLIMITED}"
 
 
 def post(url: str, headers: dict[str, str], expect: int, body: str = BODY) -> tuple[float, bytes]:
@@ -554,7 +562,9 @@ def start_switchboard(
     first verifies the password with the slow hash, later ones hit the credential cache)."""
     directory.mkdir(parents=True, exist_ok=True)
     password = secrets.token_hex(16)
-    config = write_config(directory, password, ringing=ringing)
+    config = write_config(
+        directory, password, limits=UNLIMITED_CALLS, simulator=callees(ringing=ringing)
+    )
     port = free_port()
     server = start_server(
         processes,
