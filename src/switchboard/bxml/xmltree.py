@@ -152,6 +152,16 @@ def _position_in_text(text: str, offset: int) -> tuple[int, int]:
     return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
+_HANDLERS = (
+    "StartDoctypeDeclHandler",
+    "EntityDeclHandler",
+    "ExternalEntityRefHandler",
+    "StartElementHandler",
+    "EndElementHandler",
+    "CharacterDataHandler",
+)
+
+
 class _TreeBuilder:
     def __init__(self) -> None:
         self._parser = expat.ParserCreate()
@@ -173,6 +183,11 @@ class _TreeBuilder:
             self._parser.Parse(text, True)
         except expat.ExpatError as error:
             raise self._explain(error) from None
+        finally:
+            # The parser's handlers are this builder's methods: a cycle that only the garbage
+            # collector would free (switchboard/collector.py). A parser is used once.
+            for handler in _HANDLERS:
+                setattr(self._parser, handler, None)
         assert self._root is not None  # expat reports "no element found" otherwise
         return self._root
 

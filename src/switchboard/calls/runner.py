@@ -157,6 +157,18 @@ class CallRunner:
             await self._flush_timeline()
             self._busy = False
             self.services.finished(self.call.call_id)
+            self._let_go()
+
+    def _let_go(self) -> None:
+        """Drop what ties this finished runner into reference cycles (its leg's event sink is
+        `self.post`; its timers and interpreter point back at it), so that reference counting
+        frees the call at once. The garbage collector never has to find it, which is what lets
+        the server freeze live objects out of collections (server.py, tune_garbage_collector)."""
+        self.leg = None
+        self.interpreter = None
+        self.task = None
+        self._answer_timer = None
+        self._timers.clear()
 
     async def _flush_timeline(self) -> None:
         entries = self.timeline.take()

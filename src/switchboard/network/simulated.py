@@ -189,6 +189,9 @@ class SimulatedLeg:
         self._new_media()
         for timer in self._timers:
             timer.cancel()
+        # The timers' callbacks point back at this leg: dropped, so that reference counting
+        # frees an ended leg (switchboard/collector.py).
+        self._timers.clear()
         self.network.legs.pop(self.call_id, None)
 
     # -- plumbing ---------------------------------------------------------------------------
