@@ -27,11 +27,14 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 try:
-    from switchboard.server import tune_garbage_collector
-except ImportError:  # a Switchboard from before it tuned the collector (PYTHONPATH=old/src)
+    from switchboard.collector import tune_garbage_collector
+except ImportError:  # an older Switchboard (PYTHONPATH=old/src): its own settings, or none
+    try:
+        from switchboard.server import tune_garbage_collector
+    except ImportError:
 
-    def tune_garbage_collector() -> None:
-        pass
+        def tune_garbage_collector() -> None:
+            pass
 
 
 HELLO_PATH = "/hello"

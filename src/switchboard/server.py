@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import secrets
@@ -26,6 +25,7 @@ from switchboard.api.routes_switchboard import switchboard_routes
 from switchboard.calls.engine import Engine
 from switchboard.calls.service import CallService
 from switchboard.clock import Clock, RealClock
+from switchboard.collector import FullCollections, tune_garbage_collector
 from switchboard.config import Settings
 from switchboard.limits.account import LimitSettings, account_limits
 from switchboard.media.clock import MediaClock
@@ -133,12 +133,14 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         metrics=metrics,
     )
     metrics.watch(engine.live_gauges)
+    full_collections = FullCollections()
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await store.open()
         context.auth.use_snapshot(await store.load_provisioning())
         await engine.start()
+        full_collections.start()
         if settings.network_kind == "sip":  # RTP: the loop's media clock, send lateness
             metrics.watch_media(MediaClock.of(asyncio.get_running_loop()))
         context.extra["ready"] = True
@@ -146,6 +148,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
             yield
         finally:
             context.extra["ready"] = False
+            full_collections.stop()
             await engine.stop()
             await sender.close()
             await store.close()
@@ -207,26 +210,6 @@ def serve(settings: Settings) -> None:
     )
     tune_garbage_collector()
     DrainingServer(config, app.state.context, settings.drain_seconds).run()  # type: ignore[attr-defined]
-
-
-# Young-generation size and how many younger collections come before an older one (CPython's
-# defaults: 700, 10, 10).
-GC_THRESHOLDS = (20_000, 10, 10)
-
-
-def tune_garbage_collector() -> None:
-    """Keep CPython's cycle collector from stalling the event loop (docs/benchmarks.md).
-
-    Under load the server allocates many objects per request and frees nearly all of them by
-    reference counting: measured, the create-call path leaves no cyclic garbage at all. With
-    the default thresholds the collector still ran every ~20 requests and, as live calls
-    accumulated, a full collection of the whole heap every few thousand: ~90 ms each, a third
-    of the CPU and every p99 above 20 ms. So: what exists after start-up (modules, the app,
-    provisioning) is frozen out of every collection, and the young generation is larger, so
-    that collections are rarer (cycles are still collected, a little later)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 class DrainingServer(uvicorn.Server):
