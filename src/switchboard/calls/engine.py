@@ -28,7 +28,7 @@ from switchboard.calls.runner import (
     NewBxml,
     TagUpdate,
 )
-from switchboard.calls.state import Dial, End, advance
+from switchboard.calls.state import End
 from switchboard.calls.update_request import UpdateCallRequest
 from switchboard.clock import Clock, TimerHandle
 from switchboard.errors import ConflictError, RateLimitError
@@ -153,21 +153,18 @@ class Engine:
             limiter.settings = settings  # (limits_for caches: the same object until then)
         return limiter
 
-    def admit(self, call: Call) -> Call:
+    def admit(self, account_id: str, call_id: str, priority: int) -> bool:
         """Before the insert: reserve the call's place, or refuse it with Bandwidth's 429.
 
-        A call that may start now is returned initiated (placed when it was created), so
-        that the insert stores it so and its runner need not save it again before it dials.
-        """
-        admission = self._limiter(call.account_id).admit(
-            self.clock.monotonic(), call.call_id, call.request.priority
-        )
+        True when the call may be placed now: it is then stored initiated (placed when it was
+        created), and its runner need not save it again before it dials."""
+        admission = self._limiter(account_id).admit(self.clock.monotonic(), call_id, priority)
         if admission.decision is Decision.START:
-            return advance(call, Dial(), call.enqueued_time)
+            return True
         if admission.decision is Decision.REJECT:
             assert admission.reason is not None
             raise RateLimitError(admission.reason, max(1, math.ceil(admission.retry_after)))
-        return call
+        return False
 
     def release(self, call: Call) -> None:
         """The insert failed: give the call's place back."""

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from switchboard.calls.create_request import CreateCallRequest, parse_create_call
 from switchboard.calls.ids import new_call_id
-from switchboard.calls.model import QUEUED, Call
+from switchboard.calls.model import INITIATED, QUEUED, Call
 from switchboard.errors import ValidationError
 from switchboard.provisioning.models import Snapshot
 from switchboard.store.base import Store
@@ -20,9 +20,9 @@ CallListener = Callable[[Call], Awaitable[None]]
 class CallGate(Protocol):
     """Limits checked before a call is stored (the engine's per-account limiter)."""
 
-    def admit(self, call: Call) -> Call:
-        """Reserve the call's place or raise; returns the call to store (initiated when it
-        starts at once)."""
+    def admit(self, account_id: str, call_id: str, priority: int) -> bool:
+        """Reserve the call's place or raise (429); True when it may be placed at once, False
+        when it waits in its account's queue."""
         ...
 
     def release(self, call: Call) -> None: ...
@@ -47,18 +47,20 @@ class CallService:
             _check_https_with_credentials(request)
         call_id = new_call_id()
         moment = self.now()
+        # O(1), in process: 429 before any IO. A call placed at once is stored initiated, as
+        # calls/state.py's Dial would make it, so that its runner need not save it again.
+        placed = self.gate is not None and self.gate.admit(account_id, call_id, request.priority)
         call = Call(
             call_id=call_id,
             account_id=account_id,
             request=request,
             call_url=f"{base_url}/api/v2/accounts/{account_id}/calls/{call_id}",
             enqueued_time=moment,
-            state=QUEUED,
+            state=INITIATED if placed else QUEUED,
             tag=request.tag or None,
+            start_time=moment if placed else None,
             last_update=moment,
         )
-        if self.gate is not None:
-            call = self.gate.admit(call)  # O(1), in process: 429 before any IO
         try:
             await self.store.insert_call(call)  # durable before anyone hears of it
         except BaseException:
