@@ -14,6 +14,27 @@ from switchboard.calls import validation as check
 from switchboard.errors import ValidationError
 
 REQUIRED_FIELDS = ("from", "to", "answerUrl", "applicationId")
+OPTIONAL_FIELDS = frozenset(
+    {
+        "answerMethod",
+        "privacy",
+        "displayName",
+        "uui",
+        "username",
+        "password",
+        "answerFallbackUrl",
+        "answerFallbackMethod",
+        "fallbackUsername",
+        "fallbackPassword",
+        "disconnectUrl",
+        "disconnectMethod",
+        "callTimeout",
+        "callbackTimeout",
+        "machineDetection",
+        "priority",
+        "tag",
+    }
+)
 MAX_TAG_LENGTH = 256  # the seed's limit; the newer spec says 4096, and the seed wins
 MAX_CREDENTIAL_LENGTH = 1024
 MAX_DISPLAY_NAME_LENGTH = 256
@@ -86,6 +107,9 @@ def parse_create_call(body: Mapping[str, Any]) -> CreateCallRequest:
     answer_url = check.url(body, "answerUrl")
     assert to and from_ and application_id and answer_url  # guaranteed by the required check
 
+    if body.keys().isdisjoint(OPTIONAL_FIELDS):
+        # The commonest body (the seed's example): nothing else to check, every default holds.
+        return CreateCallRequest(to, from_, application_id, answer_url)
     privacy = check.boolean(body, "privacy")
     display_name = _display_name(body, privacy)
     return CreateCallRequest(

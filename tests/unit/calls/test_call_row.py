@@ -41,6 +41,8 @@ def make_call(**changes: Any) -> Call:
 CALLS = {
     "new": make_call(),
     "no-last-update": make_call(last_update=None),
+    "placed-at-creation": make_call(state="initiated", start_time=MOMENT),
+    "equal-not-same-times": make_call(start_time=MOMENT + timedelta(0), last_update=MOMENT),
     "ended": make_call(
         state="disconnected",
         start_time=MOMENT + timedelta(seconds=1),
