@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 import socket
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -44,6 +45,7 @@ from switchboard.webhooks.delivery import HttpWebhookSender
 from switchboard.webhooks.guard import DestinationPolicy
 
 logger = logging.getLogger("switchboard.server")
+GIL_SWITCH_SECONDS = 0.001
 
 
 def prepare_data_dir(settings: Settings) -> DemoAccount | None:
@@ -209,6 +211,10 @@ def serve(settings: Settings) -> None:
         proxy_headers=False,
     )
     tune_garbage_collector()
+    # The store's writer thread needs the GIL to hand each commit back to the event loop; a
+    # busy loop gives it up only every switch interval (CPython: 5 ms), which every request
+    # waiting for that commit waited too. 1 ms bounds that wait (docs/benchmarks.md).
+    sys.setswitchinterval(GIL_SWITCH_SECONDS)
     DrainingServer(config, app.state.context, settings.drain_seconds).run()  # type: ignore[attr-defined]
 
 

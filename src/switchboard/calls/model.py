@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
@@ -139,6 +140,10 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return names
 
 
+# A request's fields in one C call (its values are atoms: parse_create_call made them).
+_REQUEST_FIELDS = tuple(item.name for item in fields(CreateCallRequest))
+_request_values = operator.attrgetter(*_REQUEST_FIELDS)
+
 # The row of each recent CreateCallRequest: a call is saved four or five times in its life
 # with the same (frozen) request. Keyed by id(), with the request kept to check identity.
 _REQUEST_ROWS_MAX = 4096
@@ -150,7 +155,11 @@ def _request_row(request: CreateCallRequest) -> dict[str, Any] | None:
     cached = _request_rows.get(id(request))
     if cached is not None and cached[0] is request:
         return cached[1]
-    row = _plain_asdict(request)
+    row = (
+        dict(zip(_REQUEST_FIELDS, _request_values(request), strict=True))
+        if request.machine_detection is None
+        else _plain_asdict(request)  # with the nested dataclass, field by field
+    )
     if len(_request_rows) >= _REQUEST_ROWS_MAX:
         _request_rows.clear()
     _request_rows[id(request)] = (request, row)

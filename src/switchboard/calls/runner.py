@@ -7,7 +7,7 @@ import functools
 import logging
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
@@ -117,6 +117,9 @@ class Mailbox(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._items)
 
     def put(self, item: T) -> None:
         self._items.append(item)
@@ -228,9 +231,11 @@ class CallRunner:
         self.leg = self.services.network.originate(
             self.call.call_id, request.to, request.from_, self.post, caller
         )
-        self._answer_timer = self.clock.call_later(
-            RING_START_LIMIT, lambda: self.post(AnswerTimeout())
-        )
+        if not any(type(event) is net.Ringing for event in self.queue):
+            # (The simulated network reports ringing at once: no limit to set and cancel.)
+            self._answer_timer = self.clock.call_later(
+                RING_START_LIMIT, lambda: self.post(AnswerTimeout())
+            )
 
     async def _handle(self, event: RunnerEvent) -> None:
         match event:
