@@ -91,7 +91,10 @@ def _run_one_by_one(
 class SqliteStore:
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
-        self._writes: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._writes: queue.SimpleQueue[list[_Item] | None] = queue.SimpleQueue()
+        # Writes made during the current turn of each event loop, handed to the writer together
+        # when the turn ends (see _write).
+        self._this_turn: dict[asyncio.AbstractEventLoop, list[_Item]] = {}
         self._writer: threading.Thread | None = None
         self._checkpointer: _Checkpointer | None = None
         self._reader: sqlite3.Connection | None = None
@@ -116,6 +119,8 @@ class SqliteStore:
 
     async def close(self) -> None:
         if self._writer is not None:
+            for loop in list(self._this_turn):
+                self._hand_over(loop)
             self._writes.put(None)
             await asyncio.to_thread(self._writer.join)
             self._writer = None
@@ -129,20 +134,20 @@ class SqliteStore:
     def _write_loop(self, connection: sqlite3.Connection) -> None:
         try:
             while True:
-                item = self._writes.get()
-                if item is None:
+                first = self._writes.get()
+                if first is None:
                     return
-                batch = [item]
+                batch = list(first)
                 stop = False
                 while len(batch) < _MAX_BATCH:
                     try:
-                        nxt = self._writes.get_nowait()
+                        more = self._writes.get_nowait()
                     except queue.Empty:
                         break
-                    if nxt is None:
+                    if more is None:
                         stop = True
                         break
-                    batch.append(nxt)
+                    batch += more
                 self._commit_batch(connection, batch)
                 if self._checkpointer is not None:
                     self._checkpointer.committed(len(batch))
@@ -163,12 +168,27 @@ class SqliteStore:
             loop.call_soon_threadsafe(_settle_all, settled)
 
     async def _write(self, write: _Write) -> None:
+        """Run `write` in the writer thread's next transaction; return once it is committed.
+
+        The writes of one turn of the event loop go to the writer together, at the end of the
+        turn: handed over one by one, the writer woke for the first few and committed batches
+        of ~20 under load, each commit with its own WAL frames and its own hand-off of the GIL;
+        a turn's worth is all the requests that arrived together (up to one per connection)."""
         if self._writer is None:
             raise RuntimeError("store is not open")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._writes.put((write, future, loop))
+        this_turn = self._this_turn.get(loop)
+        if this_turn is None:
+            this_turn = self._this_turn[loop] = []
+            loop.call_soon(self._hand_over, loop)
+        this_turn.append((write, future, loop))
         await future
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch = self._this_turn.pop(loop, None)
+        if batch:
+            self._writes.put(batch)
 
     @property
     def _read(self) -> sqlite3.Connection:

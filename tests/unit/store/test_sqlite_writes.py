@@ -108,3 +108,38 @@ async def test_a_call_insert_does_not_look_like_a_provisioning_change(store: Sql
     await store.insert_call(make_call(7))
     await asyncio.sleep(0)
     assert store.provisioning_changed() is False
+
+
+async def test_a_write_made_in_the_turn_the_store_closes_is_committed(tmp_path: Path) -> None:
+    """Writes wait for the end of the loop's turn to reach the writer; close() hands them over
+    first, so none is lost and none waits forever."""
+    path = tmp_path / "switchboard.db"
+    store = SqliteStore(path)
+    await store.open()
+    call = make_call(11)
+    insert = asyncio.ensure_future(store.insert_call(call))
+    await asyncio.sleep(0)  # the insert is waiting for the end of this turn
+    await store.close()
+    await asyncio.wait_for(insert, 5)
+    reopened = SqliteStore(path)
+    await reopened.open()
+    try:
+        assert await reopened.get_call(call.call_id) == Call.from_row(call.to_row())
+    finally:
+        await reopened.close()
+
+
+async def test_writes_of_one_turn_commit_in_the_order_they_were_made(store: SqliteStore) -> None:
+    seen: list[int] = []
+
+    def count(connection: sqlite3.Connection) -> None:
+        seen.append(connection.execute("SELECT count(*) FROM calls").fetchone()[0])
+
+    await asyncio.gather(
+        store.insert_call(make_call(1)),
+        store._write(count),
+        store.insert_call(make_call(2)),
+        store.insert_call(make_call(3)),
+        store._write(count),
+    )
+    assert seen == [1, 3]
