@@ -28,7 +28,7 @@ from typing import Any
 
 logger = logging.getLogger("switchboard.collector")
 
-YOUNG_THRESHOLD = 10_000  # new container objects between young collections (CPython: 700)
+YOUNG_THRESHOLD = 5_000  # new container objects between young collections (CPython: 700)
 FULL_COLLECTION_SECONDS = 600.0
 
 
