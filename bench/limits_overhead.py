@@ -169,7 +169,7 @@ def engine_check_us(ops: int, rate: float) -> float:
         admit, release = engine.admit, engine.release
         started = time.perf_counter()
         for call in calls:
-            admit(call)
+            admit(call.account_id, call.call_id, call.request.priority)
             release(call)
         return (time.perf_counter() - started) / ops * 1e6
 
