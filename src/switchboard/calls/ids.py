@@ -2,40 +2,39 @@
 
 from __future__ import annotations
 
-import itertools
 import secrets
 import time
 from datetime import UTC, datetime
 
-# Random hex digits per id: 4 + 3 + 1 + 3 + 12 of the UUID's groups (two bits of the 1 are the
-# variant's), drawn from the OS in blocks.
-_RANDOM_HEX = 23
+# Random hex digits per id: 5 after the millisecond's 3, then 4 + 3 + 1 + 3 + 12 of the UUID's
+# groups (two bits of the 1 are the variant's), drawn from the OS in blocks.
+_RANDOM_HEX = 28
 _random_pool = ""
 _random_position = 0
 # RFC 4122's variant: the fourth group's first hex digit is 8, 9, a or b.
 _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
-_sequence = itertools.count(secrets.randbelow(1 << 21))
 
 
 def new_call_id() -> str:
     """A call id shaped like Bandwidth's: `c-` + 8 hex + `-` + a UUID (47 characters), with
     a UUID's version (4) and variant digits.
 
-    The first 16 hex digits say when the call was created: the Unix second, then the
-    millisecond and a per-process sequence number. Ids made later sort later, so the store's
-    index on call ids grows at its end instead of dirtying a random page per insert (about a
-    quarter of an insert's cost in SQLite, and of the pages a checkpoint copies). The other 90
-    bits are random: ids are not guessable. Randomness comes from the OS in blocks of 256 ids."""
+    The first 11 hex digits say when the call was created (the Unix second, then the
+    millisecond, by the server's wall clock), so ids made in later milliseconds sort later:
+    the store's index on call ids grows at its end instead of dirtying a random page per
+    insert (about a quarter of an insert's cost in SQLite, and of the pages a checkpoint
+    copies). Everything else is random (110 bits): ids are neither guessable nor a count of
+    anyone's calls. Randomness comes from the OS in blocks of 128 ids."""
     global _random_pool, _random_position
     if _random_position + _RANDOM_HEX > len(_random_pool):
         _random_pool, _random_position = secrets.token_hex(_RANDOM_HEX * 128), 0
     r = _random_pool[_random_position : _random_position + _RANDOM_HEX]
     _random_position += _RANDOM_HEX
     seconds, nanoseconds = divmod(time.time_ns(), 1_000_000_000)
-    order = (nanoseconds // 1_000_000) << 22 | (next(_sequence) & 0x3FFFFF)
+    milliseconds = nanoseconds // 1_000_000
     return (
-        f"c-{seconds & 0xFFFFFFFF:08x}-{order:08x}-{r[:4]}-4{r[4:7]}-{_VARIANT[r[7]]}{r[8:11]}"
-        f"-{r[11:]}"
+        f"c-{seconds & 0xFFFFFFFF:08x}-{milliseconds:03x}{r[:5]}-{r[5:9]}-4{r[9:12]}"
+        f"-{_VARIANT[r[12]]}{r[13:16]}-{r[16:]}"
     )
 
 
