@@ -9,16 +9,18 @@ anything of Switchboard's among what only a collection could free.
 from __future__ import annotations
 
 import gc
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from bandwidth.api.calls_api import CallsApi
 from bandwidth.models.bxml import Gather, Hangup, Response, SpeakSentence
+from bandwidth.models.create_call import CreateCall
 
 from tests.e2e.phones import ANSWERS, PRESSES_1234
 from tests.e2e.test_call_flow import create
 from tests.support.receiver import Receiver
-from tests.support.server import VirtualTimeServer
+from tests.support.server import ACCOUNT_ID, APPLICATION_ID, FROM_NUMBER, VirtualTimeServer
 
 
 @contextmanager
@@ -78,4 +80,29 @@ def test_a_call_ended_by_invalid_bxml_leaves_no_cycle(
         run_to_the_end(vserver)
         (disconnect,) = app.events("disconnect")
         assert disconnect["cause"] == "invalid-bxml"
+    assert leftovers == set()
+
+
+def test_a_call_whose_answer_callback_is_refused_leaves_no_cycle(
+    vserver: VirtualTimeServer, app: Receiver, calls_api: CallsApi
+) -> None:
+    """aiohttp's connection error keeps its own frames in its traceback: a cycle holding the
+    webhook request and its payload, unless Switchboard drops it (webhooks/delivery.py)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    with collector_off() as leftovers:
+        calls_api.create_call(
+            ACCOUNT_ID,
+            CreateCall(
+                to=ANSWERS,
+                var_from=FROM_NUMBER,
+                application_id=APPLICATION_ID,
+                answer_url=f"http://127.0.0.1:{closed_port}/answer",
+                disconnect_url=app.url("/disconnect"),
+            ),
+        )
+        run_to_the_end(vserver)
+        (disconnect,) = app.events("disconnect")
+        assert disconnect["cause"] == "callback-error"
     assert leftovers == set()

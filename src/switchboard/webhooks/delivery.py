@@ -41,6 +41,7 @@ import asyncio
 import base64
 import errno
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace, TracebackType
@@ -213,11 +214,13 @@ class HttpWebhookSender:
                 # Read up to the cap even when Content-Length is over it: the start of the
                 # body goes on the timeline, and the cap bounds what it costs.
                 body, complete = await self._read_capped(response)
-        except TimeoutError:
+        except TimeoutError as exc:
             failure, error = self._timeout_reason(request, progress)
+            _forget_tracebacks(exc)
             return outcome(progress.status, progress.content_type, failure=failure, error=error)
         except (aiohttp.ClientError, OSError) as exc:
             failure, error = _classify(request.url, exc, progress)
+            _forget_tracebacks(exc)
             return outcome(progress.status, progress.content_type, failure=failure, error=error)
         finally:
             if response is not None:
@@ -427,3 +430,20 @@ def _describe_os_error(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return f"connection failed ({exc.strerror.lower()})"
     return f"connection failed ({exc or type(exc).__name__})"
+
+
+def _forget_tracebacks(error: BaseException) -> None:
+    """Drop the tracebacks of a failure already turned into a message, and of its causes.
+
+    aiohttp's frames keep the exception they raise in a local (the last connection error),
+    and the exception's traceback keeps those frames: a reference cycle holding the request,
+    its payload and this frame, which only a collection frees, and the server freezes what
+    survives one until its next full collection (switchboard/collector.py)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if current.__traceback__ is not None:
+            traceback.clear_frames(current.__traceback__)
+            current.__traceback__ = None
+        current = current.__cause__ or current.__context__
