@@ -62,14 +62,18 @@ def full_collection() -> int:
 
 
 class FullCollections:
-    """Runs `full_collection` every `interval` seconds on the running event loop."""
+    """Runs `full_collection` every `interval` seconds on the running event loop, when this
+    process runs the schedule above (`switchboard serve`; an app hosted any other way keeps
+    its host's collector settings untouched)."""
 
     def __init__(self, interval: float = FULL_COLLECTION_SECONDS) -> None:
         self.interval = interval
         self._timer: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
-        self._timer = asyncio.get_running_loop().call_later(self.interval, self._run)
+        self.stop()
+        if _freeze_survivors in gc.callbacks:
+            self._timer = asyncio.get_running_loop().call_later(self.interval, self._run)
 
     def _run(self) -> None:
         full_collection()

@@ -142,11 +142,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         await store.open()
         context.auth.use_snapshot(await store.load_provisioning())
         await engine.start()
-        full_collections.start()
-        if settings.network_kind == "sip":  # RTP: the loop's media clock, send lateness
-            metrics.watch_media(MediaClock.of(asyncio.get_running_loop()))
-        context.extra["ready"] = True
         try:
+            full_collections.start()
+            if settings.network_kind == "sip":  # RTP: the loop's media clock, send lateness
+                metrics.watch_media(MediaClock.of(asyncio.get_running_loop()))
+            context.extra["ready"] = True
             yield
         finally:
             context.extra["ready"] = False

@@ -94,3 +94,26 @@ def test_full_collections_run_on_the_event_loop_until_stopped(tuned: None) -> No
 def test_tuning_twice_installs_one_callback(tuned: None) -> None:
     collector.tune_garbage_collector()
     assert gc.callbacks.count(collector._freeze_survivors) == 1
+
+
+def test_full_collections_leave_an_untuned_host_alone() -> None:
+    """Hosted by anything but `switchboard serve` (tests, an embedding), the app keeps its
+    hands off the host's collector: what the host froze stays frozen."""
+    assert collector._freeze_survivors not in gc.callbacks
+
+    async def scenario() -> int:
+        gc.freeze()
+        frozen = gc.get_freeze_count()
+        schedule = collector.FullCollections(interval=0.0)
+        schedule.start()
+        for _ in range(3):
+            await asyncio.sleep(0)
+        schedule.stop()
+        return frozen
+
+    try:
+        frozen = asyncio.run(scenario())
+        assert frozen > 0
+        assert gc.get_freeze_count() > frozen // 2  # (objects the loop freed leave the count)
+    finally:
+        gc.unfreeze()
