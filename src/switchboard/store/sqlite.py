@@ -118,12 +118,13 @@ class SqliteStore:
         self._writer.start()
 
     async def close(self) -> None:
-        if self._writer is not None:
-            for loop in list(self._this_turn):
-                self._hand_over(loop)
+        writer, self._writer = self._writer, None  # from here on, a write fails: not open
+        if writer is not None:
+            # Writes made in this turn are still waiting for its end: they go first (one event
+            # loop uses a store).
+            self._hand_over(asyncio.get_running_loop())
             self._writes.put(None)
-            await asyncio.to_thread(self._writer.join)
-            self._writer = None
+            await asyncio.to_thread(writer.join)
         if self._checkpointer is not None:
             await asyncio.to_thread(self._checkpointer.stop)
             self._checkpointer = None
@@ -148,7 +149,11 @@ class SqliteStore:
                         stop = True
                         break
                     batch += more
-                self._commit_batch(connection, batch)
+                # A turn can hand over thousands of writes (every live call saving at once
+                # while draining): one transaction each _MAX_BATCH, so that a failing write
+                # replays at most that many one by one.
+                for start in range(0, len(batch), _MAX_BATCH):
+                    self._commit_batch(connection, batch[start : start + _MAX_BATCH])
                 if self._checkpointer is not None:
                     self._checkpointer.committed(len(batch))
                 if stop:

@@ -143,3 +143,25 @@ async def test_writes_of_one_turn_commit_in_the_order_they_were_made(store: Sqli
         store._write(count),
     )
     assert seen == [1, 3]
+
+
+async def test_a_turn_of_many_writes_with_a_bad_one_commits_all_the_others(
+    store: SqliteStore,
+) -> None:
+    calls = [make_call(number) for number in range(1200)]
+    outcomes = await asyncio.gather(
+        *(store.insert_call(call) for call in calls),
+        store.insert_call(calls[700]),  # the same call id again
+        return_exceptions=True,
+    )
+    assert outcomes[:1200] == [None] * 1200
+    assert isinstance(outcomes[1200], sqlite3.IntegrityError)
+    assert stored_states(store.path) == ["queued"] * 1200
+
+
+async def test_a_write_after_close_fails_at_once(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "switchboard.db")
+    await store.open()
+    await store.close()
+    with pytest.raises(RuntimeError, match="not open"):
+        await asyncio.wait_for(store.insert_call(make_call(1)), 5)
