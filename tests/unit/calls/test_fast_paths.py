@@ -9,9 +9,11 @@ import pytest
 
 from switchboard.bxml import BxmlError
 from switchboard.calls import runner
+from switchboard.calls.create_request import OPTIONAL_FIELDS, REQUIRED_FIELDS, parse_create_call
 from switchboard.calls.ids import format_new_time, format_time
 from switchboard.calls.validation import url
 from switchboard.errors import ValidationError
+from tests.support.create_call_cases import seed_body
 
 
 def reference(moment: datetime) -> str:
@@ -80,3 +82,27 @@ def test_url_check_is_the_same_when_cached() -> None:
             url({"v": "ftp://example.com/"}, "v")
         with pytest.raises(ValidationError, match="is not a valid URL"):
             url({"u": "http://example.com:99999/"}, "u")
+
+
+class RecordingBody(dict[str, object]):
+    """A createCall body that notes every key the parser reads."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.read: set[str] = set()
+
+    def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> object:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
+def test_the_minimal_body_fast_path_knows_every_optional_field_the_parser_reads() -> None:
+    """parse_create_call skips its optional checks when the body has none of OPTIONAL_FIELDS:
+    a field the full path reads but that set forgot would go unchecked."""
+    body = RecordingBody(seed_body(), tag="forces the full path")
+    parse_create_call(body)
+    assert body.read - set(REQUIRED_FIELDS) == set(OPTIONAL_FIELDS)
