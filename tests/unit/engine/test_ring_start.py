@@ -6,12 +6,8 @@ real callee that stays silent is a SIP one, and that would take 30 s of real tim
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from switchboard.calls.create_request import parse_create_call
 from switchboard.calls.engine import Engine
@@ -67,14 +63,6 @@ class QuietNetwork:
         pass
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "switchboard.db")
-    await opened.open()
-    yield opened
-    await opened.close()
-
-
 async def place(store: SqliteStore, network: QuietNetwork, call_timeout: int) -> tuple[Any, ...]:
     clock = VirtualClock()
     engine = Engine(store, network, HttpWebhookSender(), clock)  # type: ignore[arg-type]
@@ -98,6 +86,11 @@ async def place(store: SqliteStore, network: QuietNetwork, call_timeout: int) ->
     return engine, clock, call_id
 
 
+async def ended_by_timeout(store: SqliteStore, call_id: str) -> bool:
+    stored = await store.get_call(call_id)
+    return stored is not None and stored.disconnect_cause == "timeout"
+
+
 async def advance(engine: Engine, clock: VirtualClock, seconds: float) -> None:
     target = clock.monotonic() + seconds
     while (due := clock.next_due()) is not None and due <= target:
@@ -115,8 +108,7 @@ async def test_a_call_that_never_rings_ends_after_30_s_whatever_its_call_timeout
     await advance(engine, clock, 29.9)
     assert engine.current(call_id) is not None
     await advance(engine, clock, 0.2)
-    stored = await store.get_call(call_id)
-    assert stored is not None and stored.disconnect_cause == "timeout"
+    assert await ended_by_timeout(store, call_id)
     assert network.legs[0].hung_up
     await engine.stop()
 
@@ -132,8 +124,7 @@ async def test_a_call_that_rings_late_gets_its_whole_call_timeout_from_then(
     await advance(engine, clock, 59.9)  # 79.9 s after the start: past the 30 s limit
     assert engine.current(call_id) is not None
     await advance(engine, clock, 0.2)
-    stored = await store.get_call(call_id)
-    assert stored is not None and stored.disconnect_cause == "timeout"
+    assert await ended_by_timeout(store, call_id)
     await engine.stop()
 
 
@@ -143,6 +134,5 @@ async def test_a_call_that_rings_at_once_is_not_cut_at_30_s(store: SqliteStore) 
     await advance(engine, clock, 119.9)
     assert engine.current(call_id) is not None
     await advance(engine, clock, 0.2)
-    stored = await store.get_call(call_id)
-    assert stored is not None and stored.disconnect_cause == "timeout"
+    assert await ended_by_timeout(store, call_id)
     await engine.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,14 +29,6 @@ def make_call(number: int) -> Call:
         enqueued_time=moment,
         last_update=moment,
     )
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "switchboard.db")
-    await opened.open()
-    yield opened
-    await opened.close()
 
 
 def stored_states(path: str) -> list[str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -77,14 +76,6 @@ async def receiver() -> AsyncIterator[Receiver]:
     await receiver.open()
     yield receiver
     await runner.cleanup()
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "switchboard.db")
-    await opened.open()
-    yield opened
-    await opened.close()
 
 
 @pytest.fixture
