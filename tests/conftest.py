@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.receiver import Receiver
 from tests.support.server import RunningServer, start_server
 
 
@@ -22,3 +23,11 @@ def fresh_server(tmp_path: Path) -> Iterator[RunningServer]:
     running = start_server(tmp_path)
     yield running
     running.stop()
+
+
+@pytest.fixture
+def app() -> Iterator[Receiver]:
+    """A webhook application on 127.0.0.1 that records what it receives."""
+    receiver = Receiver().start()
+    yield receiver
+    receiver.stop()

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from bandwidth import ApiClient, Configuration
 from bandwidth.api.calls_api import CallsApi
 
+from tests.e2e.control import calls_api_for
 from tests.support.receiver import Receiver
 from tests.support.server import (
     CONFIG,
@@ -80,13 +80,6 @@ def every_call_ends(vserver: VirtualTimeServer) -> Iterator[None]:
 
 
 @pytest.fixture
-def app() -> Iterator[Receiver]:
-    receiver = Receiver().start()
-    yield receiver
-    receiver.stop()
-
-
-@pytest.fixture
 def other_app() -> Iterator[Receiver]:
     """A second webhook app, e.g. one that is slow without holding up the first."""
     receiver = Receiver().start()
@@ -103,11 +96,5 @@ def switchboard(vserver: VirtualTimeServer) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def calls_api(vserver: VirtualTimeServer) -> Iterator[CallsApi]:
-    configuration = Configuration(
-        username=USERNAME,
-        password=PASSWORD,
-        host=vserver.api_url,
-        ignore_operation_servers=True,
-    )
-    with ApiClient(configuration) as client:
-        yield CallsApi(client)
+    with calls_api_for(vserver, USERNAME, PASSWORD) as calls_api:
+        yield calls_api

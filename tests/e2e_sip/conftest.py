@@ -17,7 +17,6 @@ from bandwidth.api.calls_api import CallsApi
 
 from tests.e2e.control import calls_api_for
 from tests.support.baresip import BaresipPhone, start_baresip
-from tests.support.receiver import Receiver
 from tests.support.server import CONFIG, PASSWORD, USERNAME, RunningServer, start_server
 
 SIP_NETWORK = """
@@ -69,13 +68,6 @@ def sip_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServ
     running = start_server(directory, CONFIG + SIP_NETWORK)
     yield running
     running.stop()
-
-
-@pytest.fixture
-def app() -> Iterator[Receiver]:
-    receiver = Receiver().start()
-    yield receiver
-    receiver.stop()
 
 
 @pytest.fixture

@@ -130,13 +130,6 @@ def server(tmp_path: Path) -> Iterator[VirtualTimeServer]:
     running.stop()
 
 
-@pytest.fixture
-def app() -> Iterator[Receiver]:
-    receiver = Receiver().start()
-    yield receiver
-    receiver.stop()
-
-
 def test_limits_set_with_the_cli_apply_to_the_next_request_of_a_running_server(
     server: VirtualTimeServer, app: Receiver
 ) -> None:

@@ -51,13 +51,6 @@ def every_call_ends(vserver: VirtualTimeServer) -> Iterator[None]:
 
 
 @pytest.fixture
-def app() -> Iterator[Receiver]:
-    receiver = Receiver().start()
-    yield receiver
-    receiver.stop()
-
-
-@pytest.fixture
 def witness() -> Iterator[Witness]:
     listener = Witness("127.0.0.2")
     yield listener
