@@ -69,9 +69,9 @@ class Call:
 
     def to_row(self) -> dict[str, Any]:
         """A JSON-serialisable dict that `from_row` turns back into the same Call."""
-        request = _request_row(self.request)
-        if request is None or self.extra:
+        if self.extra:
             return _generic_row(self)
+        request = _request_row(self.request)
         # Written out field by field: a generic walk over the fields was a tenth of creating a
         # call. tests/unit/calls pin this to dataclasses.asdict's answer.
         enqueued = format_time(self.enqueued_time)
@@ -101,7 +101,7 @@ class Call:
         request_data["machine_detection"] = MachineDetection(**detection) if detection else None
         values = dict(data)
         values["request"] = CreateCallRequest(**request_data)
-        for name in ("enqueued_time", "start_time", "answer_time", "end_time", "last_update"):
+        for name in _TIME_FIELDS:
             text = values.get(name)
             values[name] = parse_time(text) if text else None
         return cls(**values)
@@ -126,19 +126,6 @@ def _mask(secret: str | None) -> str | None:
 
 
 _TIME_FIELDS = ("enqueued_time", "start_time", "answer_time", "end_time", "last_update")
-# Values that dataclasses.asdict would copy to an equal value (datetime: an equal copy).
-_ATOMS = frozenset({str, int, float, bool, type(None), datetime})
-
-
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-
-
-def _field_names(cls: type) -> tuple[str, ...]:
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(item.name for item in fields(cls))
-    return names
-
 
 # A request's fields in one C call (its values are atoms: parse_create_call made them).
 _REQUEST_FIELDS = tuple(item.name for item in fields(CreateCallRequest))
@@ -147,45 +134,19 @@ _request_values = operator.attrgetter(*_REQUEST_FIELDS)
 # The row of each recent CreateCallRequest: a call is saved four or five times in its life
 # with the same (frozen) request. Keyed by id(), with the request kept to check identity.
 _REQUEST_ROWS_MAX = 4096
-_request_rows: dict[int, tuple[CreateCallRequest, dict[str, Any] | None]] = {}
+_request_rows: dict[int, tuple[CreateCallRequest, dict[str, Any]]] = {}
 
 
-def _request_row(request: CreateCallRequest) -> dict[str, Any] | None:
-    """The request's part of the row (shared: the rows are serialised, never changed)."""
+def _request_row(request: CreateCallRequest) -> dict[str, Any]:
+    """The request's part of the row, as dataclasses.asdict would make it (shared: the rows
+    are serialised, never changed)."""
     cached = _request_rows.get(id(request))
     if cached is not None and cached[0] is request:
         return cached[1]
-    row = (
-        dict(zip(_REQUEST_FIELDS, _request_values(request), strict=True))
-        if request.machine_detection is None
-        else _plain_asdict(request)  # with the nested dataclass, field by field
-    )
+    row = dict(zip(_REQUEST_FIELDS, _request_values(request), strict=True))
+    if request.machine_detection is not None:
+        row["machine_detection"] = asdict(request.machine_detection)
     if len(_request_rows) >= _REQUEST_ROWS_MAX:
         _request_rows.clear()
     _request_rows[id(request)] = (request, row)
     return row
-
-
-def _plain_asdict(obj: Any, request_row: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    """`dataclasses.asdict` for the shape a Call has (atoms, nested dataclasses of atoms, an
-    empty `extra`) without its generic deep copy, which costs tens of microseconds per call
-    on the create-call path. None when anything else turns up: the caller then uses asdict.
-    `request_row`: the row of the `request` field, already made."""
-    data: dict[str, Any] = {}
-    for name in _field_names(type(obj)):
-        value = getattr(obj, name)
-        kind = type(value)
-        if request_row is not None and name == "request":
-            data[name] = request_row
-        elif kind in _ATOMS:
-            data[name] = value
-        elif hasattr(kind, "__dataclass_fields__"):
-            nested = _plain_asdict(value)
-            if nested is None:
-                return None
-            data[name] = nested
-        elif kind is dict and not value:
-            data[name] = {}
-        else:
-            return None
-    return data
