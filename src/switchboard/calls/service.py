@@ -9,7 +9,8 @@ from urllib.parse import urlsplit
 
 from switchboard.calls.create_request import CreateCallRequest, parse_create_call
 from switchboard.calls.ids import new_call_id
-from switchboard.calls.model import INITIATED, QUEUED, Call
+from switchboard.calls.model import Call
+from switchboard.calls.state import created_state
 from switchboard.errors import ValidationError
 from switchboard.provisioning.models import Snapshot
 from switchboard.store.base import Store
@@ -47,18 +48,19 @@ class CallService:
             _check_https_with_credentials(request)
         call_id = new_call_id()
         moment = self.now()
-        # O(1), in process: 429 before any IO. A call placed at once is stored initiated, as
-        # calls/state.py's Dial would make it, so that its runner need not save it again.
+        # O(1), in process: 429 before any IO. A call placed at once is stored initiated, so
+        # that its runner need not save it again.
         placed = self.gate is not None and self.gate.admit(account_id, call_id, request.priority)
+        state, start_time = created_state(placed, moment)
         call = Call(
             call_id=call_id,
             account_id=account_id,
             request=request,
             call_url=f"{base_url}/api/v2/accounts/{account_id}/calls/{call_id}",
             enqueued_time=moment,
-            state=INITIATED if placed else QUEUED,
+            state=state,
             tag=request.tag or None,
-            start_time=moment if placed else None,
+            start_time=start_time,
             last_update=moment,
         )
         try:

@@ -75,6 +75,13 @@ def can(call: Call, event: Event) -> bool:
     return type(event) in TRANSITIONS[call.state]
 
 
+def created_state(placed: bool, now: datetime) -> tuple[str, datetime | None]:
+    """A new call's state and startTime: placed at once (its Dial happens as it is created, so
+    it is stored as `advance(call, Dial(), now)` would make it) or queued until its account's
+    limits let it dial."""
+    return (INITIATED, now) if placed else (QUEUED, None)
+
+
 def advance(call: Call, event: Event, now: datetime) -> Call:
     target = TRANSITIONS[call.state].get(type(event))
     if target is None:

@@ -8,7 +8,16 @@ import pytest
 
 from switchboard.calls.create_request import CreateCallRequest
 from switchboard.calls.model import Call
-from switchboard.calls.state import CAUSES, Answer, Dial, End, IllegalTransition, advance, can
+from switchboard.calls.state import (
+    CAUSES,
+    Answer,
+    Dial,
+    End,
+    IllegalTransition,
+    advance,
+    can,
+    created_state,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -70,3 +79,9 @@ def test_illegal_transitions_raise_and_change_nothing(
 def test_unknown_cause_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown disconnect cause"):
         advance(new_call(), End("exploded"), T0)
+
+
+def test_a_call_placed_as_it_is_created_starts_as_its_dial_would_make_it() -> None:
+    dialed = advance(new_call(), Dial(), T0)
+    assert created_state(True, T0) == (dialed.state, dialed.start_time)
+    assert created_state(False, T0) == ("queued", None)
