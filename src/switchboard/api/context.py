@@ -10,6 +10,7 @@ from switchboard.api.auth import Authenticator, Principal
 from switchboard.calls.engine import Engine
 from switchboard.calls.service import CallService
 from switchboard.config import Settings
+from switchboard.errors import UnavailableError
 from switchboard.network.simulated import SimulatedNetwork
 from switchboard.observability.metrics import Metrics
 from switchboard.store.base import Store
@@ -29,6 +30,11 @@ class ApiContext:
     async def refresh_provisioning(self) -> None:
         if self.store.provisioning_changed():
             self.auth.use_snapshot(await self.store.load_provisioning())
+
+    def check_accepting_calls(self) -> None:
+        """503 while draining (SIGTERM): no new call may start."""
+        if self.extra.get("draining"):
+            raise UnavailableError("Switchboard is shutting down and not accepting new calls")
 
     async def authorize(self, request: Request, account_id: str) -> Principal:
         await self.refresh_provisioning()

@@ -33,7 +33,7 @@ from switchboard.api.body import (
 )
 from switchboard.api.context import ApiContext
 from switchboard.api.responses import JSON_TYPE, error_response, logger
-from switchboard.errors import SwitchboardError, UnavailableError
+from switchboard.errors import SwitchboardError
 
 # Starlette's pattern for "/api/v2/accounts/{account_id}/calls" and ".../calls/": a path
 # parameter is anything up to the next slash.
@@ -97,8 +97,7 @@ class CreateCallPath:
 
         await context.refresh_provisioning()
         await context.auth.authorize(_text(headers.get(b"authorization")), account_id)
-        if context.extra.get("draining"):
-            raise UnavailableError("Switchboard is shutting down and not accepting new calls")
+        context.check_accepting_calls()
         check_json_content_type(_text(headers.get(b"content-type")))
         check_declared_length(_text(headers.get(b"content-length")))
         body = json_object(await _read_body(receive))

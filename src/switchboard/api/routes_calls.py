@@ -8,15 +8,13 @@ from starlette.responses import Response
 from switchboard.api.body import read_json_object
 from switchboard.api.context import context_of
 from switchboard.api.responses import JsonResponse
-from switchboard.errors import UnavailableError
 
 
 async def create_call(request: Request) -> Response:
     context = context_of(request)
     account_id = request.path_params["account_id"]
     await context.authorize(request, account_id)
-    if context.extra.get("draining"):
-        raise UnavailableError("Switchboard is shutting down and not accepting new calls")
+    context.check_accepting_calls()
     body = await read_json_object(request)
     call = await context.calls.create(
         account_id, body, context.auth.snapshot, context.base_url(request)
