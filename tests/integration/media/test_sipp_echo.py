@@ -23,9 +23,20 @@ def free_port(kind: int) -> int:
         return port
 
 
-@pytest.fixture
-def sipp_echo() -> Iterator[int]:
-    """sipp's built-in answering scenario, whose RTP echo runs from start, without a call."""
+def echo_answers(media_port: int, timeout: float) -> bool:
+    """Whether sipp's RTP echo is bound yet: a probe sent to it comes back."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        probe.settimeout(timeout)
+        probe.sendto(b"probe", ("127.0.0.1", media_port))
+        try:
+            return probe.recv(64) == b"probe"
+        except OSError:  # timed out, or ICMP port unreachable before sipp binds
+            return False
+
+
+def start_sipp_echo() -> tuple[subprocess.Popen[bytes], int] | None:
+    """Starts sipp and waits (up to 10 s) until its echo answers; None if it exits first."""
     media_port = free_port(socket.SOCK_DGRAM) & ~1
     process = subprocess.Popen(
         [
@@ -48,6 +59,30 @@ def sipp_echo() -> Iterator[int]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    for _ in range(50):
+        if echo_answers(media_port, 0.2):
+            return process, media_port
+        if process.poll() is not None:
+            return None  # e.g. the media port was taken between probing and binding
+    process.terminate()
+    process.wait(timeout=5)
+    return None
+
+
+@pytest.fixture
+def sipp_echo() -> Iterator[int]:
+    """sipp's built-in answering scenario, whose RTP echo runs from start, without a call.
+
+    The test starts sending only once the echo has answered a probe: on a busy CI machine sipp
+    can take over a second to bind, and RTP sent before that is simply lost.
+    """
+    for _ in range(3):
+        started = start_sipp_echo()
+        if started is not None:
+            break
+    else:
+        pytest.fail("sipp's RTP echo did not come up in three attempts")
+    process, media_port = started
     try:
         yield media_port
     finally:
