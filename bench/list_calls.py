@@ -6,10 +6,10 @@
 1. Fills a temporary SQLite database with --calls ended calls, written directly (not through
    the API) but in exactly the store's shape: the schema from switchboard.store.schema.migrate,
    each row from `Call.to_row` through the store's own row builder (switchboard.store.sqlite's
-   `_call_row`, the one `insert_call` uses) plus the `end_time` that `save_call` sets, inserted
-   with executemany. The calls are spread over 4 accounts (half of them in the measured one),
-   20,000 `to` numbers, 10 `from` numbers per account, start times over the last 6 days
-   (inside the 7-day retention) and Bandwidth's disconnect causes (hangup 85%, busy 5%,
+   `_call_row`, the one `insert_call` and `save_call` use, end_time and queue_wait included),
+   inserted with executemany. The calls are spread over 4 accounts (half of them in the
+   measured one), 20,000 `to` numbers, 10 `from` numbers per account, start times over the
+   last 6 days (inside the 7-day retention) and Bandwidth's disconnect causes (hangup 85%, busy 5%,
    timeout 4%, cancel, rejected 2% each, callback-error, error 1% each).
 2. Starts `switchboard serve --config <temp> --port <free>` on it, pinned to --server-cpu; the
    client (this process, http.client on one keep-alive connection, one request at a time)
@@ -64,7 +64,7 @@ from switchboard.calls.ids import format_time, new_call_id
 from switchboard.calls.listing import PageCursor, parse_list_query
 from switchboard.calls.model import DISCONNECTED, Call
 from switchboard.store import call_queries, schema
-from switchboard.store.sqlite import _call_row
+from switchboard.store.sqlite import _INSERT_CALL, _call_row
 
 TARGET_MS = 50.0
 PAGE_SIZE = 1000
@@ -82,10 +82,6 @@ CAUSES = (
     ("rejected", 2),
     ("callback-error", 1),
     ("error", 1),
-)
-INSERT = (
-    "INSERT INTO calls (call_id, account_id, state, enqueued_time, start_time, to_number, "
-    "from_number, disconnect_cause, data, end_time) VALUES (?,?,?,?,?,?,?,?,?,?)"
 )
 CHUNK = 20_000
 
@@ -200,7 +196,7 @@ def fill(database: Path, calls: int, now: datetime) -> None:
             error_message="Callee is busy" if cause == "busy" else None,
             last_update=ended,
         )
-        rows.append((*_call_row(call), format_time(ended)))
+        rows.append(_call_row(call))
         if len(rows) >= CHUNK:
             _insert(connection, rows)
             rows = []
@@ -213,7 +209,7 @@ def fill(database: Path, calls: int, now: datetime) -> None:
 
 def _insert(connection: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
     connection.execute("BEGIN")
-    connection.executemany(INSERT, rows)
+    connection.executemany(_INSERT_CALL, rows)
     connection.execute("COMMIT")
 
 

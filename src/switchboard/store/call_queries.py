@@ -11,9 +11,9 @@ whether ANALYZE has run, and without a filter's values it cannot tell a selectiv
 
 Start-time windows bound enqueued_time, which orders the page. A call starts after it is
 enqueued, so `enqueued_time <= maxStartTime`; and no call waited in the queue longer than the
-account's longest wait W (start_time - enqueued_time in whole seconds, the last column of
-calls_by_account_wait: one index seek), so `enqueued_time >= minStartTime - W - 2 s` (1 s for
-the truncation, 1 for rounding). The walk
+account's longest wait W (start_time - enqueued_time in whole seconds, the stored queue_wait:
+one seek in calls_by_account_wait, which holds only the calls that waited, so no row means 0),
+so `enqueued_time >= minStartTime - W - 2 s` (1 s for the truncation, 1 for rounding). The walk
 then reads the window's calls plus those enqueued up to W before it. Only the first page needs
 that bound: a page token already starts the walk past it.
 """
@@ -24,10 +24,6 @@ import sqlite3
 from typing import Any
 
 from switchboard.calls.listing import CallFilter, PageCursor
-
-# How long a call waited in the queue, in whole seconds (truncated): the expression that
-# calls_by_account_wait indexes, written exactly as in schema.py (else SQLite cannot use it).
-WAIT = "CAST((julianday(start_time) - julianday(enqueued_time)) * 86400 AS INTEGER)"
 
 
 def list_call_rows(
@@ -85,11 +81,10 @@ def list_calls_sql(
         clauses.append("enqueued_time <= ?")  # a call starts after it is enqueued
         parameters.append(call_filter.max_start_time)
     if call_filter.min_start_time is not None and after is None:
-        # No started call in the account: no longest wait, a NULL bound, and rightly no rows.
         clauses.append(
-            "enqueued_time >= strftime('%Y-%m-%dT%H:%M:%fZ', julianday(?) - (max(0, (SELECT "
-            f"max({WAIT}) FROM calls INDEXED BY calls_by_account_wait WHERE account_id = ?)) "
-            "+ 2) / 86400.0)"
+            "enqueued_time >= strftime('%Y-%m-%dT%H:%M:%fZ', julianday(?) - (coalesce((SELECT "
+            "max(queue_wait) FROM calls INDEXED BY calls_by_account_wait WHERE account_id = ? "
+            "AND queue_wait > 0), 0) + 2) / 86400.0)"
         )
         parameters += [call_filter.min_start_time, account_id]
     clauses += window

@@ -102,6 +102,22 @@ MIGRATIONS: list[str] = [
             account_id, CAST((julianday(start_time) - julianday(enqueued_time)) * 86400 AS INTEGER)
         );
     """,
+    # 6: cheaper call inserts (issue 2). The wait index indexed an expression of two julianday()
+    # parses, evaluated on every insert and save; the wait is now a stored column, and only
+    # calls that waited at all are indexed (most never queue: a missing row means 0). A cause
+    # exists only once a call has ended, so its index holds ended calls only: `= ?` implies
+    # IS NOT NULL, and a new call no longer adds a row to it.
+    """
+    ALTER TABLE calls ADD COLUMN queue_wait INTEGER;
+    UPDATE calls SET queue_wait =
+        CAST((julianday(start_time) - julianday(enqueued_time)) * 86400 AS INTEGER);
+    DROP INDEX calls_by_account_wait;
+    CREATE INDEX calls_by_account_wait ON calls (account_id, queue_wait) WHERE queue_wait > 0;
+    DROP INDEX calls_by_account_cause;
+    CREATE INDEX calls_by_account_cause
+        ON calls (account_id, disconnect_cause, enqueued_time, call_id)
+        WHERE disconnect_cause IS NOT NULL;
+    """,
 ]
 
 

@@ -20,7 +20,6 @@ from typing import Any
 
 import orjson
 
-from switchboard.calls.ids import format_time
 from switchboard.calls.listing import CallFilter, PageCursor
 from switchboard.calls.model import Call
 from switchboard.calls.timeline import TimelineEntry
@@ -33,8 +32,8 @@ _Item = tuple[_Write, asyncio.Future[None], asyncio.AbstractEventLoop]
 _Outcome = tuple[asyncio.Future[None], BaseException | None]
 _MAX_BATCH = 512
 _INSERT_CALL = (
-    "INSERT INTO calls (call_id, account_id, state, enqueued_time, start_time, "
-    "to_number, from_number, disconnect_cause, data) VALUES (?,?,?,?,?,?,?,?,?)"
+    "INSERT INTO calls (call_id, account_id, state, enqueued_time, start_time, to_number, "
+    "from_number, disconnect_cause, data, end_time, queue_wait) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
 )
 
 
@@ -256,8 +255,7 @@ class SqliteStore:
     ) -> int | None:
         """Store a call's new state, with its new timeline entries and the event it now owes,
         in one transaction. Returns the event's outbox id."""
-        call_id, _, state, _, start_time, _, _, cause, data = _call_row(call)
-        end_time = format_time(call.end_time) if call.end_time else None
+        call_id, _, state, _, start_time, _, _, cause, data, end_time, queue_wait = _call_row(call)
         rows = _timeline_rows(call.call_id, timeline)
         event_row = _event_row(event) if event is not None else None
         ids: list[int] = []
@@ -265,8 +263,8 @@ class SqliteStore:
         def save(connection: sqlite3.Connection) -> None:
             connection.execute(
                 "UPDATE calls SET state = ?, start_time = ?, disconnect_cause = ?, data = ?, "
-                "end_time = ? WHERE call_id = ?",
-                (state, start_time, cause, data, end_time, call_id),
+                "end_time = ?, queue_wait = ? WHERE call_id = ?",
+                (state, start_time, cause, data, end_time, queue_wait, call_id),
             )
             if rows:
                 connection.executemany(_INSERT_TIMELINE, rows)
@@ -471,7 +469,9 @@ def _event_row(event: OutboxEntry) -> tuple[str, str, str]:
 
 
 def _call_row(call: Call) -> tuple[Any, ...]:
+    """The call's columns, in the order of _INSERT_CALL."""
     data = call.to_row()
+    start_time = call.start_time
     return (
         call.call_id,
         call.account_id,
@@ -482,4 +482,7 @@ def _call_row(call: Call) -> tuple[Any, ...]:
         call.request.from_,
         call.disconnect_cause,
         orjson.dumps(data).decode(),
+        data["end_time"],
+        # Whole seconds in the queue, truncated (calls_by_account_wait; call_queries.py).
+        None if start_time is None else int((start_time - call.enqueued_time).total_seconds()),
     )

@@ -1,0 +1,118 @@
+"""How long a call waited in the queue, stored for listCalls' start-time windows (migration 6):
+set by the store's writes, filled in for the calls of an older database, and used by the
+window's lower bound, so that a call that waited long still lists in the window it started in."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from switchboard.calls.create_request import parse_create_call
+from switchboard.calls.ids import format_time
+from switchboard.calls.listing import CallFilter
+from switchboard.calls.model import DISCONNECTED, INITIATED, Call
+from switchboard.store import schema
+from switchboard.store.sqlite import SqliteStore
+from tests.support.create_call_cases import seed_body
+
+ACCOUNT = "9900001"
+T0 = datetime(2025, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+
+
+def queued_call(number: int) -> Call:
+    call_id = f"c-{number:08x}-00000000-0000-4000-8000-000000000000"
+    return Call(
+        call_id=call_id,
+        account_id=ACCOUNT,
+        request=parse_create_call(seed_body()),
+        call_url=f"http://127.0.0.1/api/v2/accounts/{ACCOUNT}/calls/{call_id}",
+        enqueued_time=T0,
+        last_update=T0,
+    )
+
+
+def waits(path: Path) -> dict[str, int | None]:
+    connection = sqlite3.connect(path)
+    try:
+        rows = connection.execute("SELECT call_id, queue_wait FROM calls").fetchall()
+    finally:
+        connection.close()
+    return dict(rows)
+
+
+async def listed(store: SqliteStore, since: datetime) -> list[str]:
+    rows = await store.list_calls(
+        ACCOUNT, CallFilter(min_start_time=format_time(since)), 100, None, format_time(T0)
+    )
+    return [row["call_id"] for row in rows]
+
+
+async def test_a_call_that_waited_long_lists_in_the_window_it_started_in(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    waited, at_once = queued_call(1), queued_call(2)
+    for call in (waited, at_once):
+        await store.insert_call(call)
+    assert waits(tmp_path / "switchboard.db") == {waited.call_id: None, at_once.call_id: None}
+
+    started = T0 + timedelta(minutes=10, milliseconds=700)
+    await store.save_call(replace(waited, state=INITIATED, start_time=started))
+    await store.save_call(replace(at_once, state=INITIATED, start_time=T0))
+    assert waits(tmp_path / "switchboard.db") == {waited.call_id: 600, at_once.call_id: 0}
+    # Enqueued ten minutes before the window: found through the account's longest wait.
+    assert await listed(store, started - timedelta(seconds=1)) == [waited.call_id]
+    assert await listed(store, T0) == [waited.call_id, at_once.call_id]
+
+
+async def test_with_no_call_that_waited_a_window_still_lists_the_calls_started_in_it(
+    store: SqliteStore,
+) -> None:
+    call = queued_call(1)
+    await store.insert_call(replace(call, state=INITIATED, start_time=T0))
+    assert await listed(store, T0) == [call.call_id]
+    assert await listed(store, T0 + timedelta(seconds=1)) == []
+
+
+def test_migrating_an_older_database_fills_in_the_waits(tmp_path: Path) -> None:
+    path = tmp_path / "switchboard.db"
+    connection = schema.connect(str(path))
+    try:
+        for number, script in enumerate(schema.MIGRATIONS[:5], start=1):
+            connection.executescript(script)
+            connection.execute(f"PRAGMA user_version={number}")
+        rows = [
+            ("c-1", T0 + timedelta(seconds=75, milliseconds=500), None),  # waited 75.5 s
+            ("c-2", T0, "busy"),  # started at once, and ended
+            ("c-3", None, None),  # still queued
+        ]
+        for call_id, started, cause in rows:
+            connection.execute(
+                "INSERT INTO calls (call_id, account_id, state, enqueued_time, start_time, "
+                "to_number, from_number, disconnect_cause, data) VALUES (?,?,?,?,?,?,?,?,'{}')",
+                (
+                    call_id,
+                    ACCOUNT,
+                    DISCONNECTED if cause else "queued",
+                    format_time(T0),
+                    format_time(started) if started else None,
+                    "+15555550001",
+                    "+15555551212",
+                    cause,
+                ),
+            )
+        schema.migrate(connection)
+        assert connection.execute("PRAGMA user_version").fetchone() == (len(schema.MIGRATIONS),)
+        # Only the call that waited is in the wait index; only the ended one in the cause index.
+        assert connection.execute(
+            "SELECT call_id FROM calls INDEXED BY calls_by_account_wait WHERE queue_wait > 0"
+        ).fetchall() == [("c-1",)]
+        assert connection.execute(
+            "SELECT call_id FROM calls INDEXED BY calls_by_account_cause "
+            "WHERE account_id = ? AND disconnect_cause = 'busy'",
+            (ACCOUNT,),
+        ).fetchall() == [("c-2",)]
+    finally:
+        connection.close()
+    assert waits(path) == {"c-1": 75, "c-2": 0, "c-3": None}
