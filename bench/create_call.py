@@ -6,7 +6,8 @@ What it does, all on 127.0.0.1 and all in one run (each server pinned to the ser
 to the client core, a warm-up before each measurement):
 1. hello-world (bench/hello_app.py: Starlette + uvicorn + httptools + uvloop with the settings of
    `switchboard serve`), through a Starlette route and through a raw ASGI layer in front of the
-   same app (as Switchboard answers create-call).
+   same app (as Switchboard answers create-call); and the floor: the raw answer after one
+   durable insert of a call row through Switchboard's own store, nothing else.
 2. create-call on the real server (`switchboard serve --config <temp config> --port <free
    port>`, a provisioned account, user, application and number): the first call by hand (it
    verifies the password with the slow hash; later ones hit the credential cache), then the
@@ -57,6 +58,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 HELLO_APP = BENCH_DIR / "hello_app.py"
 HELLO_PATH = "/hello"  # the Starlette route of bench/hello_app.py
 HELLO_RAW_PATH = "/hello-raw"  # its raw ASGI answer, in front of the same Starlette app
+HELLO_INSERT_PATH = "/hello-insert"  # the raw answer after one durable call insert (the floor)
 LOG_LEVEL = "warning"  # the same for both servers
 
 ACCOUNT_ID = "9900001"
@@ -552,6 +554,7 @@ def check_environment(options: Options) -> None:
 class Results:
     hello: WrkResult  # Starlette route, before create-call
     hello_raw: WrkResult  # raw ASGI in front of the same Starlette app
+    hello_insert: WrkResult  # the raw answer after one durable insert of a call row
     hello_after: WrkResult  # the Starlette route again, right after create-call
     call: WrkResult  # create-call, callees ringing through the measurement
     life: WrkResult | None  # create-call, every call living its life (answer after 2 s)
@@ -600,23 +603,26 @@ def run(options: Options, processes: Processes, work: Path) -> Results:
 
     def measure_hello(paths: tuple[str, ...], log: str) -> dict[str, WrkResult]:
         port = free_port()
+        argv = [sys.executable, str(HELLO_APP), "--port", str(port), "--log-level", LOG_LEVEL]
+        if HELLO_INSERT_PATH in paths:  # only then has the server a store (and its threads)
+            argv += ["--data-dir", str(work / "hello-insert")]
         hello = start_server(
             processes,
             "hello-world",
-            [sys.executable, str(HELLO_APP), "--port", str(port), "--log-level", LOG_LEVEL],
+            argv,
             port,
             options.server_cpu,
             work / log,
         )
         measured: dict[str, WrkResult] = {}
         for path in paths:
-            post(hello.url(path), json_headers, expect=200)
+            post(hello.url(path), json_headers, expect=201 if path == HELLO_INSERT_PATH else 200)
             hello = replace(hello, name=f"hello-world {path}")
             measured[path] = measure(processes, options, hello, path, hello_script)
         processes.stop(hello.process)
         return measured
 
-    results = measure_hello((HELLO_PATH, HELLO_RAW_PATH), "hello.log")
+    results = measure_hello((HELLO_PATH, HELLO_RAW_PATH, HELLO_INSERT_PATH), "hello.log")
 
     # (b) create-call on the real server, the callees ringing through the measurement.
     switchboard, call_headers = start_switchboard(
@@ -656,7 +662,13 @@ def run(options: Options, processes: Processes, work: Path) -> Results:
         life_result = measure(processes, options, switchboard, CALLS_PATH, life_script)
         processes.stop(switchboard.process)
     return Results(
-        results[HELLO_PATH], results[HELLO_RAW_PATH], hello_after, call_result, life_result, memory
+        results[HELLO_PATH],
+        results[HELLO_RAW_PATH],
+        results[HELLO_INSERT_PATH],
+        hello_after,
+        call_result,
+        life_result,
+        memory,
     )
 
 
@@ -702,6 +714,7 @@ def report(options: Options, results: Results) -> bool:
     rows = [
         ("hello-world (Starlette)", hello),
         ("hello-world (raw ASGI)", results.hello_raw),
+        ("durable insert only (floor)", results.hello_insert),
         ("create-call (ringing)", call),
         ("hello-world (Starlette) after", results.hello_after),
     ]
@@ -716,6 +729,11 @@ def report(options: Options, results: Results) -> bool:
     print()
     raw_share = call.rate / results.hello_raw.rate if results.hello_raw.rate else 0.0
     print(f"create-call (ringing) / hello-world (raw ASGI): {raw_share:.1%}")
+    floor_share = results.hello_insert.rate / baseline if baseline else 0.0
+    print(
+        f"durable insert only / hello-world (mean of before and after): {floor_share:.1%} "
+        "(the floor: what create-call would reach if it only stored the call)"
+    )
     if results.life is not None:
         life_share = results.life.rate / baseline if baseline else 0.0
         print(
