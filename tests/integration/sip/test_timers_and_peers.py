@@ -1,19 +1,24 @@
-"""Timers, transport errors, and what the UA answers to requests, against real UDP sockets."""
+"""Timers, transport errors, and what the UA answers to requests, against real UDP sockets.
+
+The tests run on virtual time (tests/support/virtual_loop.py): the UA's timers fire at their
+exact times however loaded the machine is; the sockets are loopback ones, which deliver at once.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import socket
-import time
 from collections.abc import AsyncIterator
 from typing import cast
 
 import pytest
 
-from switchboard.sip import SipSettings, SipUserAgent, Timers
+from switchboard.sip import SipSettings, SipUserAgent
 from switchboard.sip.messages import parse_message
 from tests.integration.sip.recorder import Recorder, offer
+
+pytestmark = pytest.mark.virtual_time
 
 
 class Peer(asyncio.DatagramProtocol):
@@ -27,7 +32,7 @@ class Peer(asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
-        self.received.put_nowait((data, time.monotonic()))
+        self.received.put_nowait((data, asyncio.get_running_loop().time()))
 
     async def next(self, seconds: float = 2.0) -> bytes:
         data, _ = await asyncio.wait_for(self.received.get(), seconds)
@@ -56,20 +61,22 @@ def invite(ua: SipUserAgent, recorder: Recorder, target: str, **kwargs: object) 
 
 async def test_timer_b_reports_408_after_retransmitting(peer: tuple[Peer, int]) -> None:
     silent, port = peer
-    ua = await SipUserAgent.start(SipSettings(local_port=0), timers=Timers(t1=0.01))
+    ua = await SipUserAgent.start(SipSettings(local_port=0))  # RFC 3261's T1, in virtual time
     try:
         recorder = Recorder()
         invite(ua, recorder, f"sip:nobody@127.0.0.1:{port}")
-        assert await recorder.result(5) == ("failed", 408, "Request Timeout")
+        assert await recorder.result(60) == ("failed", 408, "Request Timeout")
+        failed_at = asyncio.get_running_loop().time()
         times = []
         while not silent.received.empty():
             data, at = silent.received.get_nowait()
             assert data.startswith(b"INVITE ")
             times.append(at)
-        # Timer A: 10, 20, 40, 80, 160, 320 ms before Timer B (640 ms): 7 copies in all.
+        # Timer A: 0.5, 1, 2, 4, 8, 16 s (doubling from T1) before Timer B at 64*T1: 7 copies.
         assert len(times) == 7
         gaps = [b - a for a, b in itertools.pairwise(times)]
-        assert gaps[-1] > gaps[0] * 8  # doubling
+        assert gaps == pytest.approx([0.5, 1, 2, 4, 8, 16])
+        assert failed_at - times[0] == pytest.approx(32)
     finally:
         await ua.close()
 
