@@ -48,6 +48,23 @@ async def test_concurrent_inserts_are_all_committed_and_read_back(store: SqliteS
     assert stored_states(store.path) == ["queued"] * 200
 
 
+@pytest.mark.parametrize("count", [1, 2, 3, 255, 256, 257, 600])
+async def test_a_turn_of_call_inserts_of_any_length_stores_each_call_once(
+    store: SqliteStore, count: int
+) -> None:
+    """A turn's inserts go in as multi-row INSERTs of power-of-two sizes (at most 256 rows),
+    in transactions of at most 512 writes: every length must come out whole."""
+    calls = [make_call(number) for number in range(count)]
+    await asyncio.gather(*(store.insert_call(call) for call in calls))
+    connection = sqlite3.connect(store.path)
+    try:
+        stored = connection.execute("SELECT call_id FROM calls ORDER BY call_id").fetchall()
+    finally:
+        connection.close()
+    assert stored == [(call.call_id,) for call in calls]
+    assert await store.get_call(calls[-1].call_id) == Call.from_row(calls[-1].to_row())
+
+
 async def test_a_bad_write_in_a_batch_fails_alone(tmp_path: Path) -> None:
     path = str(tmp_path / "switchboard.db")
     connection = schema.connect(path)
