@@ -7,15 +7,20 @@ import base64
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import orjson
 import pytest
 from aiohttp import web
 
+from switchboard.webhooks import delivery
 from switchboard.webhooks.delivery import USER_AGENT, HttpWebhookSender, deliver
 from switchboard.webhooks.request import Failure, WebhookRequest
 
 HUGE_BODY_BYTES = 10 * 1024 * 1024
+# A callbackTimeout far longer than any stall of a loaded machine: tests that need one to expire
+# move the loop's clock past it (LoopClock.forward) once the receiver holds the request.
+TIMEOUT = 5.0
 BXML = b"<Response><SpeakSentence>hello</SpeakSentence></Response>"
 
 ANSWER_EVENT: dict[str, object] = {
@@ -50,6 +55,8 @@ class Receiver:
     release: asyncio.Event = field(default_factory=asyncio.Event)
     huge_aborted: asyncio.Event = field(default_factory=asyncio.Event)
     huge_bytes_sent: int = 0
+    # Called when a /hang request has arrived and is being held, e.g. to move the clock on.
+    on_hang: Callable[[], None] = lambda: None
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -79,6 +86,7 @@ class Receiver:
             case ["redirect"]:
                 raise web.HTTPFound("/ok")
             case ["hang"]:
+                self.on_hang()
                 await self.release.wait()
                 return web.Response(status=204)
             case ["huge"]:
@@ -100,8 +108,40 @@ class Receiver:
         return response
 
 
+class LoopClock:
+    """The test loop's clock: real time, plus whatever the test skipped with `forward`.
+
+    Real time goes on as usual, so sockets and the receiver work as they would; a jump moves
+    every timer of the loop (the sender's callbackTimeout included) and the sender's latency,
+    measured here on the same clock. A test moves the clock only after the fact it waits for
+    (the receiver holding the request), so no stall of the machine can expire a timeout early.
+    (Not tests/support/virtual_loop.py: that one jumps by itself whenever the loop is idle,
+    which would be before a TCP exchange the kernel has not delivered yet.)"""
+
+    def __init__(self, real_time: Callable[[], float]) -> None:
+        self._real_time = real_time
+        self.skipped = 0.0
+
+    def time(self) -> float:
+        return self._real_time() + self.skipped
+
+    def forward(self, seconds: float) -> None:
+        assert seconds >= 0, "the clock cannot go back"
+        self.skipped += seconds
+
+
 @pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
+async def loop_clock(monkeypatch: pytest.MonkeyPatch) -> LoopClock:
+    loop = asyncio.get_running_loop()
+    clock = LoopClock(loop.time)
+    monkeypatch.setattr(loop, "time", clock.time)
+    monkeypatch.setattr(delivery, "time", SimpleNamespace(perf_counter=clock.time))
+    return clock
+
+
+@pytest.fixture
+async def receiver(loop_clock: LoopClock) -> AsyncIterator[Receiver]:
+    # Depends on the clock so that the clock is put back only after the server has stopped.
     receiver = Receiver()
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", receiver.handle)
@@ -329,18 +369,24 @@ async def test_connection_refused(sender: HttpWebhookSender, refused_url: str) -
 
 
 async def test_timeout_covers_a_receiver_that_never_answers(
-    receiver: Receiver, sender: HttpWebhookSender
+    receiver: Receiver, sender: HttpWebhookSender, loop_clock: LoopClock
 ) -> None:
     url = receiver.url("/hang")
+    # Once the receiver holds the request, all but the last 0.2 s of the timeout pass at once;
+    # those go by in real time, so a timeout that fired early would show in the latency.
+    receiver.on_hang = lambda: loop_clock.forward(TIMEOUT - 0.2)
 
-    attempt = await sender.send(post(url, timeout=0.2))
+    # Bounds the test if the timeout is not applied; much less than the default 15 s.
+    async with asyncio.timeout(TIMEOUT + 5):
+        attempt = await sender.send(post(url, timeout=TIMEOUT))
 
     assert not attempt.ok
     assert attempt.status is None
-    assert attempt.error == f"{url}: no response within 0.2 s (callbackTimeout)"
+    assert attempt.error == f"{url}: no response within 5.0 s (callbackTimeout)"
     assert attempt.failure is Failure.TIMEOUT
     assert not attempt.is_connection_error  # the receiver got it: no retry
-    assert 190 <= attempt.latency_ms < 1000
+    assert receiver.paths() == ["/hang"]
+    assert TIMEOUT * 1000 <= attempt.latency_ms < (TIMEOUT + 5) * 1000
 
 
 @pytest.mark.parametrize("declare_length", [False, True], ids=["streamed", "content-length"])
@@ -442,16 +488,23 @@ async def test_url_guard_blocks_before_connecting(receiver: Receiver) -> None:
 
 
 async def test_a_slow_receiver_does_not_hold_up_another_delivery(
-    receiver: Receiver, sender: HttpWebhookSender
+    receiver: Receiver, sender: HttpWebhookSender, loop_clock: LoopClock
 ) -> None:
-    slow, fast = await asyncio.gather(
-        sender.send(post(receiver.url("/hang"), timeout=0.5)),
-        sender.send(post(receiver.url("/ok"))),
-    )
+    held = asyncio.Event()
+    receiver.on_hang = held.set
+    slow = asyncio.create_task(sender.send(post(receiver.url("/hang"), timeout=3 * TIMEOUT)))
+    await held.wait()
 
-    assert slow.failure is Failure.TIMEOUT
+    # Sent while the slow receiver holds its request, and answered before it lets go: a
+    # delivery that waited for the slow one would time out here instead.
+    fast = await sender.send(post(receiver.url("/ok"), timeout=TIMEOUT))
+
     assert fast.ok
-    assert fast.latency_ms * 5 < slow.latency_ms
+    assert not slow.done()
+    assert receiver.paths() == ["/hang", "/ok"]
+    loop_clock.forward(3 * TIMEOUT)
+    async with asyncio.timeout(5):  # bounds the test if the timeout is not applied
+        assert (await slow).failure is Failure.TIMEOUT
 
 
 async def test_a_closed_sender_refuses_to_send(receiver: Receiver) -> None:
@@ -479,9 +532,10 @@ def test_requests_are_checked_and_keep_the_password_out_of_repr() -> None:
 
 @pytest.mark.parametrize("primary_path", ["/status/500", "/redirect", "/hang"])
 async def test_fallback_is_used_with_its_own_method_and_credentials(
-    receiver: Receiver, sender: HttpWebhookSender, primary_path: str
+    receiver: Receiver, sender: HttpWebhookSender, loop_clock: LoopClock, primary_path: str
 ) -> None:
-    primary = post(receiver.url(primary_path), username="main", password="one", timeout=0.2)
+    receiver.on_hang = lambda: loop_clock.forward(TIMEOUT)
+    primary = post(receiver.url(primary_path), username="main", password="one", timeout=TIMEOUT)
     fallback = WebhookRequest(
         url=receiver.url("/bxml"),
         method="GET",
@@ -490,7 +544,8 @@ async def test_fallback_is_used_with_its_own_method_and_credentials(
         password="two",
     )
 
-    result = await deliver(sender, primary, fallback)
+    async with asyncio.timeout(TIMEOUT + 5):  # bounds the test if the timeout is not applied
+        result = await deliver(sender, primary, fallback)
 
     assert [a.url for a in result.attempts] == [primary.url, fallback.url]
     assert not result.attempts[0].ok
@@ -550,27 +605,39 @@ async def test_a_retry_after_a_dropped_connection_can_succeed(
 
 @pytest.mark.parametrize("path", ["/status/500", "/redirect", "/hang"])
 async def test_answers_and_timeouts_are_not_retried(
-    receiver: Receiver, sender: HttpWebhookSender, path: str
+    receiver: Receiver, sender: HttpWebhookSender, loop_clock: LoopClock, path: str
 ) -> None:
-    result = await deliver(
-        sender, post(receiver.url(path), timeout=0.2), None, retry_connection_errors=1
-    )
+    receiver.on_hang = lambda: loop_clock.forward(TIMEOUT)
+
+    async with asyncio.timeout(TIMEOUT + 5):  # bounds the test if the timeout is not applied
+        result = await deliver(
+            sender, post(receiver.url(path), timeout=TIMEOUT), None, retry_connection_errors=1
+        )
 
     assert len(result.attempts) == 1
     assert receiver.paths() == [path]
 
 
-async def test_a_full_connection_pool_is_reported_as_such(receiver: Receiver) -> None:
+async def test_a_full_connection_pool_is_reported_as_such(
+    receiver: Receiver, loop_clock: LoopClock
+) -> None:
+    # Both requests start at once; when the receiver holds the first, the clock passes the
+    # second's timeout (it started no later than now) but not the first's, twice as long.
+    receiver.on_hang = lambda: loop_clock.forward(TIMEOUT)
     async with HttpWebhookSender(limit=1) as sender:
-        busy, waiting = await asyncio.gather(
-            sender.send(post(receiver.url("/hang"), timeout=0.3)),
-            sender.send(post(receiver.url("/ok"), timeout=0.1)),
-        )
+        busy = asyncio.create_task(sender.send(post(receiver.url("/hang"), timeout=2 * TIMEOUT)))
+        queued = asyncio.create_task(sender.send(post(receiver.url("/ok"), timeout=TIMEOUT)))
+        async with asyncio.timeout(TIMEOUT + 5):  # bounds the test if no timeout is applied
+            waiting = await queued
+        assert not busy.done()  # it still has the only connection
+        loop_clock.forward(2 * TIMEOUT)
+        async with asyncio.timeout(5):
+            held = await busy
 
-    assert busy.error == f"{receiver.url('/hang')}: no response within 0.3 s (callbackTimeout)"
+    assert held.error == f"{receiver.url('/hang')}: no response within 10.0 s (callbackTimeout)"
     assert waiting.failure is Failure.TIMEOUT
     assert waiting.error == (
-        f"{receiver.url('/ok')}: no free outgoing connection within 0.1 s (callbackTimeout); "
+        f"{receiver.url('/ok')}: no free outgoing connection within 5.0 s (callbackTimeout); "
         "all 1 of Switchboard's webhook connections are busy"
     )
     assert receiver.paths() == ["/hang"]
