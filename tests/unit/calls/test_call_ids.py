@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from types import SimpleNamespace
 
+import pytest
+
+from switchboard.calls import ids
 from switchboard.calls.ids import new_call_id
 
 # `c-` + 8 hex + `-` + a UUID with its version (4) and variant (8-b) digits: 47 characters.
@@ -21,13 +25,28 @@ def test_ids_have_bandwidths_shape_and_are_unique() -> None:
     assert len(set(ids)) == len(ids)
 
 
-def test_ids_of_later_milliseconds_sort_later() -> None:
-    first = new_call_id()
-    deadline = time.monotonic() + 1
-    while time.time_ns() // 1_000_000 == int(first[2:10], 16) * 1000 + int(first[11:14], 16):
-        assert time.monotonic() < deadline  # the wall clock moves on within a second
-    second = new_call_id()
-    assert first[:14] < second[:14] and first < second
+@pytest.mark.parametrize(
+    ("earlier_ms", "later_ms"),
+    [
+        (1_700_000_000_000, 1_700_000_000_001),  # the next millisecond
+        (1_700_000_000_999, 1_700_000_001_000),  # into the next second
+        (1_700_000_000_015, 1_700_000_000_016),  # 0x00f -> 0x010
+        (1_700_000_000_159, 1_700_000_000_160),  # 0x09f -> 0x0a0: digit, then letter
+        (1_700_000_000_255, 1_700_000_000_256),  # 0x0ff -> 0x100: all three digits used
+        (1_700_000_015_999, 1_700_000_016_000),  # the seconds' hex digits carry
+    ],
+)
+def test_ids_of_later_milliseconds_sort_later(
+    monkeypatch: pytest.MonkeyPatch, earlier_ms: int, later_ms: int
+) -> None:
+    # The wall clock, set by the test: the real one can step back (NTP) between two ids.
+    now_ms = earlier_ms
+    monkeypatch.setattr(ids, "time", SimpleNamespace(time_ns=lambda: now_ms * 1_000_000))
+    earlier = [new_call_id() for _ in range(200)]
+    now_ms = later_ms
+    later = [new_call_id() for _ in range(200)]
+
+    assert all(first < second for first in earlier for second in later)
 
 
 def test_the_creation_time_is_the_second_and_millisecond() -> None:
