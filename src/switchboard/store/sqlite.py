@@ -32,15 +32,23 @@ _Write = Callable[[sqlite3.Connection], object]
 _Item = tuple[_Write, asyncio.Future[None], asyncio.AbstractEventLoop]
 _Outcome = tuple[asyncio.Future[None], BaseException | None]
 _MAX_BATCH = 512
+# The columns `_call_row` gives, in its order.
 _CALL_COLUMNS = (
     "call_id, account_id, state, enqueued_time, start_time, to_number, from_number, "
     "disconnect_cause, data, end_time, queue_wait"
 )
-_CALL_PLACEHOLDERS = "(" + ",".join("?" * 11) + ")"
-_INSERT_CALL = f"INSERT INTO calls ({_CALL_COLUMNS}) VALUES {_CALL_PLACEHOLDERS}"
+_CALL_PLACEHOLDERS = "(" + ",".join("?" * len(_CALL_COLUMNS.split(","))) + ")"
 # A run of call inserts goes in as multi-row INSERTs of at most this many rows (11 parameters
 # each: far below SQLite's 32,766).
 _MAX_ROWS_PER_INSERT = 256
+
+
+@functools.cache
+def _insert_calls_sql(rows: int) -> str:
+    return f"INSERT INTO calls ({_CALL_COLUMNS}) VALUES " + ",".join([_CALL_PLACEHOLDERS] * rows)
+
+
+_INSERT_CALL = _insert_calls_sql(1)
 
 
 class _Statement:
@@ -93,11 +101,6 @@ def _run_statements(connection: sqlite3.Connection, sql: str, rows: list[Sequenc
         values = [value for row in rows[start : start + size] for value in row]
         connection.execute(_insert_calls_sql(size), values)
         start += size
-
-
-@functools.cache
-def _insert_calls_sql(rows: int) -> str:
-    return f"INSERT INTO calls ({_CALL_COLUMNS}) VALUES " + ",".join([_CALL_PLACEHOLDERS] * rows)
 
 
 def _run_one_by_one(
