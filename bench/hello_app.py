@@ -107,19 +107,22 @@ class CallInserter:
     """Stores a copy of one call, under a new call id each time, as CallService.create does."""
 
     def __init__(self, data_dir: Path) -> None:
-        # Imported here: the other routes also serve older trees (PYTHONPATH=old/src).
+        # Imported here: the other routes also serve older trees (PYTHONPATH=old/src). The
+        # account and body are the benchmark's own (this script's folder is on sys.path).
+        from create_call import ACCOUNT_ID, BODY
         from switchboard.calls.create_request import parse_create_call
         from switchboard.calls.ids import new_call_id
         from switchboard.calls.model import INITIATED, Call
         from switchboard.store.sqlite import SqliteStore
 
         self._new_call_id = new_call_id
+        self._account_id = ACCOUNT_ID
         self.store = SqliteStore(data_dir / "switchboard.db")
         now = datetime.now(UTC)
         self._template = Call(
             call_id=new_call_id(),
             account_id=ACCOUNT_ID,
-            request=parse_create_call(orjson.loads(INSERT_BODY)),
+            request=parse_create_call(orjson.loads(BODY)),
             call_url="",
             enqueued_time=now,
             state=INITIATED,
@@ -133,20 +136,13 @@ class CallInserter:
         call = replace(
             self._template,
             call_id=call_id,
-            call_url=f"http://127.0.0.1/api/v2/accounts/{ACCOUNT_ID}/calls/{call_id}",
+            call_url=f"http://127.0.0.1/api/v2/accounts/{self._account_id}/calls/{call_id}",
             enqueued_time=now,
             start_time=now,
             last_update=now,
         )
         await self.store.insert_call(call)
 
-
-ACCOUNT_ID = "9900001"
-# The benchmark's create-call body (bench/create_call.py's call_body, the seed's fields).
-INSERT_BODY = (
-    b'{"from":"+15555551212","to":"+15555551313","answerUrl":"http://127.0.0.1:9/hello",'
-    b'"applicationId":"7fc9698a-b04a-468b-9e8f-91238c0d0086"}'
-)
 
 raw_hello = RawHello(Starlette(routes=[Route(HELLO_PATH, hello, methods=["POST"])]))
 app: ASGIApp = raw_hello
