@@ -6,31 +6,15 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from switchboard.calls.create_request import parse_create_call
 from switchboard.calls.ids import format_time
 from switchboard.calls.listing import CallFilter
-from switchboard.calls.model import DISCONNECTED, INITIATED, Call
+from switchboard.calls.model import DISCONNECTED, INITIATED
 from switchboard.store import schema
 from switchboard.store.sqlite import SqliteStore
-from tests.support.create_call_cases import seed_body
-
-ACCOUNT = "9900001"
-T0 = datetime(2025, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
-
-
-def queued_call(number: int) -> Call:
-    call_id = f"c-{number:08x}-00000000-0000-4000-8000-000000000000"
-    return Call(
-        call_id=call_id,
-        account_id=ACCOUNT,
-        request=parse_create_call(seed_body()),
-        call_url=f"http://127.0.0.1/api/v2/accounts/{ACCOUNT}/calls/{call_id}",
-        enqueued_time=T0,
-        last_update=T0,
-    )
+from tests.unit.store.calls import ACCOUNT, NUMBERS, T0, make_call
 
 
 def waits(path: Path) -> dict[str, int | None]:
@@ -52,7 +36,7 @@ async def listed(store: SqliteStore, since: datetime) -> list[str]:
 async def test_a_call_that_waited_long_lists_in_the_window_it_started_in(
     store: SqliteStore, tmp_path: Path
 ) -> None:
-    waited, at_once = queued_call(1), queued_call(2)
+    waited, at_once = make_call(1), make_call(2)
     for call in (waited, at_once):
         await store.insert_call(call)
     assert waits(tmp_path / "switchboard.db") == {waited.call_id: None, at_once.call_id: None}
@@ -69,7 +53,7 @@ async def test_a_call_that_waited_long_lists_in_the_window_it_started_in(
 async def test_with_no_call_that_waited_a_window_still_lists_the_calls_started_in_it(
     store: SqliteStore,
 ) -> None:
-    call = queued_call(1)
+    call = make_call(1)
     await store.insert_call(replace(call, state=INITIATED, start_time=T0))
     assert await listed(store, T0) == [call.call_id]
     assert await listed(store, T0 + timedelta(seconds=1)) == []
@@ -97,7 +81,7 @@ def test_migrating_an_older_database_fills_in_the_waits(tmp_path: Path) -> None:
                     DISCONNECTED if cause else "queued",
                     format_time(T0),
                     format_time(started) if started else None,
-                    "+15555550001",
+                    NUMBERS[0],
                     "+15555551212",
                     cause,
                 ),
