@@ -98,7 +98,8 @@ class Engine:
             else:
                 # The media of a live call does not survive a restart: end it, and say so.
                 limiter.mark_active(call.call_id)
-                runner = self.launch(call, start=False)
+                last = await self.services.store.last_timeline_sequence(call.call_id)
+                runner = self.launch(call, start=False, last_timeline_sequence=last)
                 runner.post(
                     End(
                         "error",
@@ -201,8 +202,12 @@ class Engine:
         return limiter.queue_size, limiter.settings.max_queue_size
 
     # -- runners ----------------------------------------------------------------------------
-    def launch(self, call: Call, *, start: bool = True) -> CallRunner:
-        runner = CallRunner(call, self.services, dial=start)
+    def launch(
+        self, call: Call, *, start: bool = True, last_timeline_sequence: int = 0
+    ) -> CallRunner:
+        runner = CallRunner(
+            call, self.services, dial=start, last_timeline_sequence=last_timeline_sequence
+        )
         self.runners[call.call_id] = runner
         # Not counted as activity: a live call waiting for its next event is quiet.
         runner.task = asyncio.get_running_loop().create_task(runner.run())

@@ -138,12 +138,19 @@ class Mailbox(Generic[T]):
 
 
 class CallRunner:
-    def __init__(self, call: Call, services: EngineServices, *, dial: bool = True) -> None:
+    def __init__(
+        self,
+        call: Call,
+        services: EngineServices,
+        *,
+        dial: bool = True,
+        last_timeline_sequence: int = 0,
+    ) -> None:
         self.call = call
         self.services = services
         self.queue: Mailbox[RunnerEvent] = Mailbox()
         self.task: asyncio.Task[None] | None = None
-        self.timeline = Timeline(call.call_id)
+        self.timeline = Timeline(call.call_id, last_timeline_sequence)
         self.leg: net.Leg | None = None
         self.leg_ended = False
         self.interpreter: Interpreter | None = None

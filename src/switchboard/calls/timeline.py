@@ -27,9 +27,12 @@ class TimelineEntry:
 class Timeline:
     """The entries of one call not yet written to the store."""
 
-    def __init__(self, call_id: str) -> None:
+    def __init__(self, call_id: str, last_sequence: int = 0) -> None:
+        """`last_sequence`: the last entry already stored for this call. A call handed to a new
+        runner (resumed after a restart, later taken over) continues its timeline after it;
+        starting again at 1 would collide with, and so lose, the history already written."""
         self.call_id = call_id
-        self._sequence = 0
+        self._sequence = last_sequence
         self.pending: list[TimelineEntry] = []
 
     def add(self, at: datetime, kind: str, **data: Any) -> None:

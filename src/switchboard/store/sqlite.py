@@ -389,6 +389,12 @@ class SqliteStore:
         rows = _timeline_rows(call_id, entries)
         await self._write(lambda connection: connection.executemany(_INSERT_TIMELINE, rows))
 
+    async def last_timeline_sequence(self, call_id: str) -> int:
+        row = self._read.execute(
+            "SELECT max(sequence) FROM call_timeline WHERE call_id = ?", (call_id,)
+        ).fetchone()
+        return int(row[0] or 0)
+
     async def timeline(self, call_id: str) -> list[TimelineEntry]:
         rows = self._read.execute(
             "SELECT sequence, at, kind, data FROM call_timeline WHERE call_id = ? "
@@ -485,7 +491,10 @@ def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
 
 
 _INSERT_TIMELINE = (
-    "INSERT OR REPLACE INTO call_timeline (call_id, sequence, at, kind, data) VALUES (?,?,?,?,?)"
+    # Never OR REPLACE: an entry, once written, is history. OR IGNORE rather than failing: the
+    # entries share a transaction with the call's state and the event it owes, which must not
+    # be lost to a numbering bug (runners continue from the stored sequence, so none collide).
+    "INSERT OR IGNORE INTO call_timeline (call_id, sequence, at, kind, data) VALUES (?,?,?,?,?)"
 )
 _INSERT_EVENT = "INSERT INTO outbox (call_id, event_type, data) VALUES (?, ?, ?)"
 
