@@ -159,12 +159,36 @@ def test_sigkill_then_restart_every_created_call_ends_and_its_disconnect_arrives
                 assert event["cause"] == "error" and event["errorId"]
             # The held event was owed when Switchboard died: delivered again after the restart.
             assert [e["cause"] for e in disconnects(app, ending)] == ["hangup", "hangup"]
-            # Queued calls left in the queue start normally after the restart.
+            # Calls still in the queue at the kill (queued[0] had left it: it ended above) start
+            # normally after the restart: answered, their answer webhook asked, and ended with
+            # an ordinary hangup, not an error.
+            waiting = queued[1:]
             wait_until(
-                lambda: all(state(restarted, c, queued=True)["state"] != "queued" for c in queued),
+                lambda: (
+                    sorted(e["callId"] for e in app.events("answer") if e["callId"] in waiting)
+                    == sorted(waiting)
+                ),
                 10,
-                "the queued calls to start",
+                "an answer webhook for each queued call",
             )
+            for call_id in waiting:
+                assert state(restarted, call_id, queued=True)["state"] == "answered"
+            for call_id in waiting:
+                hangup = httpx.post(
+                    f"{restarted.base_url}/api/v2/accounts/{QUEUE_ACCOUNT}/calls/{call_id}",
+                    auth=QUEUE_AUTH,
+                    json={"state": "completed"},
+                )
+                assert hangup.status_code == 200, hangup.text
+            wait_until(
+                lambda: all(disconnects(app, c) for c in waiting), 10, "their disconnect events"
+            )
+            for call_id in waiting:
+                final = state(restarted, call_id, queued=True)
+                assert (final["state"], final["disconnectCause"]) == ("disconnected", "hangup")
+                assert final["errorMessage"] is None
+                (event,) = disconnects(app, call_id)
+                assert event["cause"] == "hangup" and "errorMessage" not in event
         finally:
             restarted.stop()
     finally:
