@@ -140,7 +140,11 @@ def _parser() -> argparse.ArgumentParser:
     check = bxml.add_parser("check", help="validate a BXML document offline")
     check.add_argument("file", help="the document ('-' for standard input)")
     check.add_argument(
-        "--root", choices=("Response", "Bxml"), default="Response", help="expected root element"
+        "--root",
+        choices=("Response", "Bxml"),
+        default="Response",
+        help="what the document is for: Response (a callback's answer, <Response> root) or Bxml "
+        "(a PUT .../bxml body, <Bxml> or <Response> root)",
     )
     check.set_defaults(handler=_bxml_check, config=None, data_dir=None)
 

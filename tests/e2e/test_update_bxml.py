@@ -1,5 +1,6 @@
-"""PUT /calls/{callId}/bxml (updateCallBxml) through the official SDK: a <Bxml> document replaces
-what a live call is executing; invalid documents and calls in the wrong state are refused."""
+"""PUT /calls/{callId}/bxml (updateCallBxml) through the official SDK: a <Bxml> (or <Response>)
+document replaces what a live call is executing; invalid documents and calls in the wrong state
+are refused."""
 
 from __future__ import annotations
 
@@ -72,6 +73,38 @@ def test_new_bxml_replaces_the_running_verb_and_the_rest_of_the_document(
     )
 
 
+@pytest.mark.parametrize("root", [Bxml, Response], ids=["Bxml", "Response"])
+def test_the_sdks_bxml_and_response_builders_are_both_taken(
+    vserver: VirtualTimeServer,
+    app: Receiver,
+    calls_api: CallsApi,
+    switchboard: httpx.Client,
+    root: type[Bxml] | type[Response],
+) -> None:
+    # The spec shows <Bxml>; Bandwidth's own SDK smoke tests and samples send <Response>.
+    app.on("/answer", Response([Pause(30)]).to_bxml())
+    app.on("/after-put", Response([Hangup()]).to_bxml())
+    created = now(vserver)
+    call_id = create_call(calls_api, app, ANSWERS)
+    vserver.advance(3)  # answered at 2 s, 1 s into the Pause
+
+    document = root([SpeakSentence("Your agent is ready"), Redirect(app.url("/after-put"))])
+    assert document.to_bxml().splitlines()[1].startswith(f"<{root.__name__}>")
+    response = calls_api.update_call_bxml_with_http_info(ACCOUNT_ID, call_id, document.to_bxml())
+    assert (response.status_code, response.raw_data) == (204, b"")
+    vserver.advance(30)
+
+    (redirect,) = app.requests("/after-put")
+    check_event(redirect.event, "redirect", call_id, ANSWERS)
+    assert since(created, redirect.event["eventTime"]) == 3.0 + 1.6  # four words of speech
+    assert since(created, one_disconnect(app)["endTime"]) == 4.6
+    items = timeline(switchboard, call_id)
+    (put,) = entries(items, "bxml", source="PUT /bxml")
+    assert (since(created, put["at"]), put["verbs"]) == (3.0, 2)
+    (spoken,) = entries(items, "verb", verb="SpeakSentence", event="started")
+    assert spoken["text"] == "Your agent is ready"
+
+
 def test_new_bxml_may_gather_and_its_callback_answers_as_usual(
     vserver: VirtualTimeServer, app: Receiver, calls_api: CallsApi
 ) -> None:
@@ -113,13 +146,24 @@ def test_an_empty_document_ends_the_call_like_the_end_of_any_bxml(
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
-        (Response([Hangup()]).to_bxml(), "the root element must be <Bxml>, got <Response>"),
+        (
+            "<Html><Hangup/></Html>",
+            "line 1, column 1: the root element must be <Bxml> or <Response>, got <Html>",
+        ),
+        ("<Response><Dance/></Response>", "Dance"),
         ("<Bxml><Dance/></Bxml>", "Dance"),
         ("<Bxml><Pause duration='soon'/></Bxml>", "duration"),
         ("<Bxml><SpeakSentence>unclosed</Bxml>", "line 1"),
         ("", ""),
     ],
-    ids=["response-root", "unknown-verb", "bad-attribute", "malformed", "empty"],
+    ids=[
+        "other-root",
+        "response-unknown-verb",
+        "unknown-verb",
+        "bad-attribute",
+        "malformed",
+        "empty",
+    ],
 )
 def test_invalid_bxml_is_400_with_the_reason_and_the_call_goes_on(
     vserver: VirtualTimeServer, app: Receiver, calls_api: CallsApi, body: str, reason: str

@@ -33,6 +33,15 @@ _ROOT_PURPOSE = {
     "Response": "<Response> is what callbacks answer with",
     "Bxml": "<Bxml> is the body of PUT .../calls/{callId}/bxml",
 }
+# The roots each kind of document may have, the first the one Bandwidth's spec shows. A PUT
+# .../bxml body may also be a <Response>: the spec's examples use <Bxml>, but Bandwidth's own
+# SDKs (their smoke tests build `Bxml.Response(...)`) and its samples send <Response> there, and
+# Bandwidth's cloud takes both. The verbs are the same either way.
+_ACCEPTED_ROOTS: dict[Root, tuple[Root, ...]] = {
+    "Response": ("Response",),
+    "Bxml": ("Bxml", "Response"),
+}
+_ROOT_OF: dict[str, Root] = {"Response": "Response", "Bxml": "Bxml"}
 _SEND_DTMF_DIGITS = a.dtmf_digits(
     allow_pauses=True, max_length=SEND_DTMF_MAX_DIGITS, allow_empty=False
 )
@@ -42,7 +51,9 @@ def parse_bxml(
     data: bytes | str, *, root: Root = "Response", base_url: str | None = None
 ) -> Document:
     """Parse a BXML document, resolving relative URLs against `base_url` (the URL that served
-    it). Raises BxmlError for the first problem found."""
+    it). `root` says what the document is for: "Response" a callback's answer (<Response>
+    only), "Bxml" a PUT .../bxml body (<Bxml> or <Response>); the Document's `root` is the one
+    it has. Raises BxmlError for the first problem found."""
     document, problems = _read(data, root, base_url)
     if problems:
         # Taken out of the list: a local that held the error would tie it, its traceback and
@@ -81,11 +92,15 @@ class _DocumentReader:
         self.problems.append(BxmlError(message, node.line, node.column))
 
     def read(self, tree: Element, root: Root) -> Document:
-        if tree.name != root:
-            message = f"the root element must be <{root}>, got <{tree.name}>"
+        accepted = _ACCEPTED_ROOTS[root]
+        if tree.name not in accepted:
+            names = " or ".join(f"<{name}>" for name in accepted)
+            message = f"the root element must be {names}, got <{tree.name}>"
             if tree.name in _ROOT_PURPOSE:
                 message += f" ({_ROOT_PURPOSE[root]}; {_ROOT_PURPOSE[tree.name]})"
             self.problem(message, tree)
+        else:
+            root = _ROOT_OF[tree.name]
         for name in tree.attributes:
             self.problem(f"<{tree.name}> takes no attributes, got {name!r}", tree)
         self._no_text(tree)

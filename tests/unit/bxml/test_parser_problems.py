@@ -29,13 +29,21 @@ class TestRoot:
             "<Bxml> is the body of PUT .../calls/{callId}/bxml)"
         )
 
-    def test_a_response_root_where_a_bxml_is_expected_names_both(self) -> None:
-        message = first_problem("<Response/>", root="Bxml")
-        assert "the root element must be <Bxml>, got <Response>" in message
+    def test_put_bxml_takes_a_response_root_too_with_the_same_verbs(self) -> None:
+        # Bandwidth's own SDKs and samples send <Response> to PUT .../bxml.
+        document = parse_bxml("<Response><Pause/></Response>", root="Bxml")
+        assert document.root == "Response"
+        assert document.verbs == (verbs.Pause(line=1, column=11),)
+        assert first_problem("<Response><Dance/></Response>", root="Bxml") == (
+            "line 1, column 11: <Dance> is not a BXML verb"
+        )
 
     def test_any_other_root_is_an_error(self) -> None:
         assert first_problem("<html/>") == (
             "line 1, column 1: the root element must be <Response>, got <html>"
+        )
+        assert first_problem("<html/>", root="Bxml") == (
+            "line 1, column 1: the root element must be <Bxml> or <Response>, got <html>"
         )
 
     def test_the_root_takes_no_attributes_and_no_text(self) -> None:
