@@ -336,14 +336,18 @@ def test_bearer_token_of_another_account_is_forbidden(anonymous: httpx.Client) -
 
 
 def test_expired_bearer_token(anonymous: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same token, accepted while it is valid, is refused once it has expired: a verdict
+    remembered from its first use (as Basic credentials' are) must not outlive the token."""
+    # The server runs in this process: its auth clock is the test's, from the token's issue on.
+    clock = types.SimpleNamespace(now=time.time())
+    monkeypatch.setattr(auth_module, "time", types.SimpleNamespace(time=lambda: clock.now))
     token = get_token(anonymous)
-    # The server runs in this process: move its clock past the token's lifetime.
-    later = time.time() + 3601
-    monkeypatch.setattr(auth_module, "time", types.SimpleNamespace(time=lambda: later))
-    response = anonymous.post(
-        calls_path(), json=seed_body(), headers={"Authorization": f"Bearer {token}"}
-    )
-    assert_unauthenticated(response)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert anonymous.post(calls_path(), json=seed_body(), headers=headers).status_code == 201
+    clock.now += 3599  # the lifetime is 3600 s
+    assert anonymous.post(calls_path(), json=seed_body(), headers=headers).status_code == 201
+    clock.now += 2
+    assert_unauthenticated(anonymous.post(calls_path(), json=seed_body(), headers=headers))
 
 
 def test_token_still_valid_just_before_expiry(
