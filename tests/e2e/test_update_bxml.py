@@ -105,6 +105,33 @@ def test_the_sdks_bxml_and_response_builders_are_both_taken(
     assert spoken["text"] == "Your agent is ready"
 
 
+def test_relative_urls_resolve_against_the_url_that_served_the_current_document(
+    vserver: VirtualTimeServer, app: Receiver, other_app: Receiver, calls_api: CallsApi
+) -> None:
+    # The answer comes from one app; the gather's answer, which the call then runs, from another
+    # host and path. A PUT document's relative URL is read as if it were in that document.
+    gather = Gather(gather_url=other_app.url("/ivr/menu"), terminating_digits="#")
+    app.on("/calls/answer", Response([gather]).to_bxml())
+    other_app.on("/ivr/menu", Response([Pause(30)]).to_bxml())
+    other_app.on("/ivr/next-step", Response([Hangup()]).to_bxml())
+    call_id = create_call(calls_api, app, PRESSES_1234, answer="/calls/answer")
+    vserver.advance(10)
+    (gathered,) = other_app.requests("/ivr/menu")
+    assert gathered.event["digits"] == "1234"
+
+    # A first PUT document without URLs; the second is resolved against the same URL, as the
+    # first took the gather answer's place without being served by any URL itself.
+    calls_api.update_call_bxml(ACCOUNT_ID, call_id, Response([Pause(30)]).to_bxml())
+    vserver.advance(1)
+    calls_api.update_call_bxml(ACCOUNT_ID, call_id, Bxml([Redirect("next-step")]).to_bxml())
+    vserver.advance(1)
+
+    (redirect,) = other_app.requests("/ivr/next-step")
+    check_event(redirect.event, "redirect", call_id, PRESSES_1234)
+    assert [received.path for received in app.requests("/calls/next-step")] == []
+    assert one_disconnect(app)["cause"] == "hangup"
+
+
 def test_new_bxml_may_gather_and_its_callback_answers_as_usual(
     vserver: VirtualTimeServer, app: Receiver, calls_api: CallsApi
 ) -> None:

@@ -99,13 +99,25 @@ async def update_call_bxml(request: Request) -> Response:
         )
     body = await read_body(request, limit=MAX_BXML_BYTES)
     try:
-        # Relative URLs resolve against the call's answerUrl, as in an updateCall redirect.
-        document = parse_bxml(body, root="Bxml", base_url=call.request.answer_url)
+        document = parse_bxml(body, root="Bxml", base_url=_document_url(context, call))
     except BxmlError as error:
         raise ValidationError(f"Invalid BXML: {error}") from None
     assert context.engine is not None
     await context.engine.replace_bxml(call, document)
     return Response(status_code=204)
+
+
+def _document_url(context: ApiContext, call: Call) -> str:
+    """The URL that served the call's current document: relative URLs in a PUT .../bxml body
+    resolve against it, as they would in that document (webhooks/about.mdx; Bandwidth does not
+    say what a PUT document's base is). That is the answerUrl, or the gather, redirect or
+    fallback URL whose answer the call runs now; a PUT document inherits its base, so a second
+    PUT resolves the same way. The answerUrl while no document has arrived yet."""
+    runner = context.engine.get(call.call_id) if context.engine else None
+    interpreter = runner.interpreter if runner is not None else None
+    if interpreter is not None and interpreter.document.base_url:
+        return interpreter.document.base_url
+    return call.request.answer_url
 
 
 async def get_statistics(request: Request) -> Response:

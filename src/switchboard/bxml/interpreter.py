@@ -104,6 +104,11 @@ class Interpreter:
         return self._state
 
     @property
+    def document(self) -> Document:
+        """The document the call is executing (or whose callback it awaits)."""
+        return self._document
+
+    @property
     def gathers_started(self) -> int:
         """How many <Gather>s have started listening so far (the engine tells the far end)."""
         return self._gathers_started
