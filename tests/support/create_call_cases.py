@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from switchboard.calls.create_request import MachineDetection
 from tests.support.server import APPLICATION_ID, FROM_NUMBER
 
 MISSING_FIELDS = (
@@ -40,7 +41,11 @@ class Case:
     name: str
     changes: dict[str, Any]
     description: str = ""  # for invalid cases: exactly what the client is told
-    echoed: dict[str, Any] = field(default_factory=dict)  # for valid ones: fields of the 201
+    # For valid ones: fields of the 201 and their values. Every valid case has some: a case whose
+    # own fields the 201 does not echo names the ones its change must leave as they were.
+    echoed: dict[str, Any] = field(default_factory=dict)
+    # For valid ones: fields the 201 does not echo, as the parsed request must hold them.
+    kept: dict[str, Any] = field(default_factory=dict)
 
     def body(self) -> dict[str, Any]:
         return seed_body(**self.changes)
@@ -442,7 +447,13 @@ def _valid_cases() -> list[Case]:
                 echoed={name: "HTTPS://h.example.com:8443/x?y=1#z"},
             )
         )
-    add(Case("answerUrl-ipv6", {"answerUrl": "http://[::1]:9000/a"}))
+    add(
+        Case(
+            "answerUrl-ipv6",
+            {"answerUrl": "http://[::1]:9000/a"},
+            echoed={"answerUrl": "http://[::1]:9000/a"},
+        )
+    )
     for value in (1, 300, 12.5, 1.001, 299.999):
         add(Case(f"callTimeout-{value}", {"callTimeout": value}, echoed={"callTimeout": value}))
     for value in (1, 25, 7.5):
@@ -463,21 +474,64 @@ def _valid_cases() -> list[Case]:
         value = "x" * 1024
         shown = "*****" if "assword" in name else value
         add(Case(f"{name}-1024", {name: value}, echoed={name: shown}))
-    add(Case("displayName-256", {"displayName": "D" * 256}))
-    add(Case("displayName-unicode", {"displayName": "Zoë Ångström"}))
+    # The 201 echoes neither displayName, privacy nor uui: it shows `from` and `to` as given
+    # (the real caller number, even when it is hidden from the callee).
+    as_given = {"from": FROM_NUMBER, "to": "+15555551313"}
+    for label, name in (("256", "D" * 256), ("unicode", "Zoë Ångström")):
+        add(
+            Case(
+                f"displayName-{label}",
+                {"displayName": name},
+                echoed=as_given,
+                kept={"displayName": name, "privacy": None},
+            )
+        )
     for value in ("Restricted", "Anonymous", "Private", "Unavailable"):
-        add(Case(f"privacy-{value}", {"privacy": True, "displayName": value}))
-    add(Case("privacy-false-any-name", {"privacy": False, "displayName": "Bob"}))
-    add(Case("privacy-true-no-name", {"privacy": True}))
+        add(
+            Case(
+                f"privacy-{value}",
+                {"privacy": True, "displayName": value},
+                echoed=as_given,
+                kept={"privacy": True, "displayName": value},
+            )
+        )
     add(
         Case(
-            "uui-three-encodings",
-            {"uui": "3a4b;encoding=hex,eyJhbGciOi;encoding=jwt,QUJD;encoding=base64"},
+            "privacy-false-any-name",
+            {"privacy": False, "displayName": "Bob"},
+            echoed=as_given,
+            kept={"privacy": False, "displayName": "Bob"},
         )
     )
-    add(Case("uui-with-purpose", {"uui": "3a4b;purpose=isdn-uui;encoding=hex"}))
-    add(Case("uui-350", {"uui": "a" * 337 + ";encoding=hex"}))
-    add(Case("machineDetection-empty", {"machineDetection": {}}))
+    add(
+        Case(
+            "privacy-true-no-name",
+            {"privacy": True},
+            echoed=as_given,
+            kept={"privacy": True, "displayName": None},
+        )
+    )
+    for label, uui in (
+        ("three-encodings", "3a4b;encoding=hex,eyJhbGciOi;encoding=jwt,QUJD;encoding=base64"),
+        ("with-purpose", "3a4b;purpose=isdn-uui;encoding=hex"),
+        ("350", "a" * 337 + ";encoding=hex"),
+    ):
+        add(Case(f"uui-{label}", {"uui": uui}, echoed=as_given, kept={"uui": uui}))
+    # machineDetection is not echoed either; its credentials are not the call's.
+    not_the_calls = {
+        "username": None,
+        "password": None,
+        "fallbackUsername": None,
+        "fallbackPassword": None,
+    }
+    add(
+        Case(
+            "machineDetection-empty",
+            {"machineDetection": {}},
+            echoed=not_the_calls,
+            kept={"machineDetection": MachineDetection()},
+        )
+    )
     add(
         Case(
             "machineDetection-full",
@@ -500,12 +554,33 @@ def _valid_cases() -> list[Case]:
                     "fallbackPassword": "fp",
                 }
             },
+            echoed=not_the_calls,
+            kept={
+                "machineDetection": MachineDetection(
+                    mode="sync",
+                    detection_timeout=0.1,
+                    silence_timeout=300,
+                    speech_threshold=2.5,
+                    speech_end_threshold=1,
+                    machine_speech_end_threshold=3,
+                    delay_result=True,
+                    callback_url="https://md.example.com/cb",
+                    callback_method="GET",
+                    username="u",
+                    password="p",
+                    fallback_url="https://md.example.com/fb",
+                    fallback_method="GET",
+                    fallback_username="fu",
+                    fallback_password="fp",
+                )
+            },
         )
     )
     add(
         Case(
             "unknown-fields-ignored",
             {"unknownField": {"deep": [1, 2]}, "mfrom": "+1", "callId": "c-mine", "state": "x"},
+            echoed={**as_given, "tag": None},  # `mfrom` is not `from`
         )
     )
     nullable = (

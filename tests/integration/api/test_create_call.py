@@ -251,6 +251,7 @@ def test_seed_curl_example_verbatim(server: RunningServer) -> None:
 
 @pytest.mark.parametrize("case", [c.param() for c in VALID])
 def test_valid_body_is_accepted_and_echoed(api: httpx.Client, case: Case) -> None:
+    assert case.echoed, "a valid case must say what the 201 echoes"
     response = api.post(calls_path(), json=case.body())
     assert response.status_code == 201, response.text
     body = response.json()

@@ -184,7 +184,10 @@ def test_invalid_body_is_rejected_with_its_reason(case: Case) -> None:
 
 @pytest.mark.parametrize("case", [c.param() for c in VALID])
 def test_valid_body_is_accepted(case: Case) -> None:
+    assert case.echoed, "a valid case must say what the 201 echoes"
     request = parse_create_call(case.body())
+    for name, expected in case.kept.items():
+        assert getattr(request, ATTRIBUTES[name]) == expected, name
     for name, expected in case.echoed.items():
         value = getattr(request, ATTRIBUTES[name])
         if name in ("password", "fallbackPassword") and expected == "*****":
