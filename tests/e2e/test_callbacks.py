@@ -4,9 +4,9 @@ string, basic auth, the fallback URL, and callbackTimeout."""
 from __future__ import annotations
 
 import base64
-import threading
 
 import httpx
+import pytest
 from bandwidth.api.calls_api import CallsApi
 from bandwidth.models.bxml import Hangup, Pause, Response, SpeakSentence
 
@@ -22,8 +22,12 @@ from tests.e2e.flow import (
     timeline,
 )
 from tests.e2e.phones import ANSWERS
-from tests.support.receiver import Received, Receiver
+from tests.support.callback_timeouts import callback_timeouts
+from tests.support.receiver import Hold, Received, Receiver
 from tests.support.server import VirtualTimeServer
+
+# Far longer than any stall of a loaded machine: tests move the server's clock past it.
+CALLBACK_TIMEOUT = 10.0
 
 
 def basic(username: str, password: str) -> str:
@@ -156,33 +160,50 @@ def test_answer_fallback_method_get(
 
 
 def test_fallback_is_used_when_the_answer_url_exceeds_callback_timeout(
-    vserver: VirtualTimeServer, app: Receiver, other_app: Receiver, calls_api: CallsApi
+    vserver: VirtualTimeServer,
+    app: Receiver,
+    other_app: Receiver,
+    calls_api: CallsApi,
+    switchboard: httpx.Client,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    release = threading.Event()
+    timeouts = callback_timeouts(vserver, monkeypatch)
+    # Answers (with no BXML) well before a real callbackTimeout would run out: the fallback
+    # can only be used because the timeout was moved past once the request was held.
+    held = Hold(limit=CALLBACK_TIMEOUT / 2)
 
-    def slow(_: Received) -> str:
-        release.wait(1.5)  # real time: callbackTimeout is a real HTTP timeout
-        return Response([Pause(30)]).to_bxml()
+    def hold_past_the_timeout(_: Received) -> Hold:
+        timeouts.forward(CALLBACK_TIMEOUT)
+        return held
 
-    other_app.on("/answer", slow)
+    other_app.on("/answer", hold_past_the_timeout)
     app.on("/fallback", Response([Hangup()]).to_bxml())
-    create_call(
+    call_id = create_call(
         calls_api,
         app,
         ANSWERS,
         answer=other_app.url("/answer"),
         answer_fallback_url=app.url("/fallback"),
-        callback_timeout=1,
+        callback_timeout=CALLBACK_TIMEOUT,
     )
     try:
         vserver.advance(30)
     finally:
-        release.set()
+        held.release.set()
 
     assert len(app.requests("/fallback")) == 1
     disconnect = one_disconnect(app)
     assert disconnect["cause"] == "hangup"
     assert disconnect["endTime"] == disconnect["answerTime"]
+    webhooks = entries(timeline(switchboard, call_id), "webhook", eventType="answer")
+    assert [(w["url"], w["status"], w["error"]) for w in webhooks] == [
+        (
+            other_app.url("/answer"),
+            None,
+            f"{other_app.url('/answer')}: no response within 10.0 s (callbackTimeout)",
+        ),
+        (app.url("/fallback"), 200, None),
+    ]
 
 
 def test_both_answer_urls_failing_is_a_callback_error_naming_both(

@@ -4,7 +4,6 @@ one disconnect event, the documented fields, and times that follow the virtual c
 from __future__ import annotations
 
 import socket
-import threading
 import uuid
 
 import httpx
@@ -36,10 +35,13 @@ from tests.e2e.flow import (
     timeline,
 )
 from tests.e2e.phones import ANSWERS, BUSY, FAILS, HANGS_UP, NO_ANSWER
-from tests.support.receiver import Raw, Received, Receiver
+from tests.support.callback_timeouts import callback_timeouts
+from tests.support.receiver import Hold, Raw, Received, Receiver
 from tests.support.server import VirtualTimeServer
 
 REJECTS = "+15555550102"
+# Far longer than any stall of a loaded machine: tests move the server's clock past it.
+CALLBACK_TIMEOUT = 10.0
 
 
 def assert_uuid(value: str) -> None:
@@ -254,27 +256,34 @@ def test_answer_url_that_cannot_answer_is_a_callback_error(
 
 
 def test_answer_url_slower_than_callback_timeout_is_a_callback_error(
-    vserver: VirtualTimeServer, app: Receiver, other_app: Receiver, calls_api: CallsApi
+    vserver: VirtualTimeServer,
+    app: Receiver,
+    other_app: Receiver,
+    calls_api: CallsApi,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    release = threading.Event()
+    timeouts = callback_timeouts(vserver, monkeypatch)
+    # Answers (with no BXML) well before a real callbackTimeout would run out: the callback
+    # error can only come from the timeout moved past once the request is held.
+    held = Hold(limit=CALLBACK_TIMEOUT / 2)
 
-    def slow(_: Received) -> str:
-        release.wait(1.5)  # real time: callbackTimeout is a real HTTP timeout
-        return Response([Pause(1)]).to_bxml()
+    def hold_past_the_timeout(_: Received) -> Hold:
+        timeouts.forward(CALLBACK_TIMEOUT)
+        return held
 
-    other_app.on("/answer", slow)
+    other_app.on("/answer", hold_past_the_timeout)
     call_id = create_call(
-        calls_api, app, ANSWERS, answer=other_app.url("/answer"), callback_timeout=1
+        calls_api, app, ANSWERS, answer=other_app.url("/answer"), callback_timeout=CALLBACK_TIMEOUT
     )
     try:
         vserver.advance(30)
     finally:
-        release.set()
+        held.release.set()
 
     disconnect = one_disconnect(app)
     assert disconnect["callId"] == call_id
     assert disconnect["cause"] == "callback-error"
-    assert f"{other_app.url('/answer')}: no response within 1.0 s" in disconnect["errorMessage"]
+    assert f"{other_app.url('/answer')}: no response within 10.0 s" in disconnect["errorMessage"]
 
 
 def test_redirect_url_answering_500_is_a_callback_error(
