@@ -7,15 +7,19 @@ import base64
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from types import SimpleNamespace
 
 import orjson
 import pytest
 from aiohttp import web
+from aiohttp.abc import ResolveResult
 
 from switchboard.webhooks import delivery
 from switchboard.webhooks.delivery import USER_AGENT, HttpWebhookSender, deliver
+from switchboard.webhooks.guard import GuardedConnector
 from switchboard.webhooks.request import Failure, WebhookRequest
+from tests.unit.webhooks.test_guard import FakeDns
 
 HUGE_BODY_BYTES = 10 * 1024 * 1024
 # A callbackTimeout far longer than any stall of a loaded machine: tests that need one to expire
@@ -643,11 +647,33 @@ async def test_a_full_connection_pool_is_reported_as_such(
     assert receiver.paths() == ["/hang"]
 
 
-async def test_an_unresolvable_host_is_a_connection_error(sender: HttpWebhookSender) -> None:
-    url = "http://switchboard-test.invalid/answer"  # .invalid never resolves (RFC 6761)
+class NoSuchNames(FakeDns):
+    """A DNS zone that holds no name: every question fails as aiohttp's own resolver fails for
+    a name that does not exist (getaddrinfo's error), on any machine, and no query is sent."""
 
-    attempt = await sender.send(post(url, timeout=2.0))
+    def __init__(self) -> None:
+        super().__init__({})
+        self.asked: list[str] = []
 
-    assert attempt.is_connection_error
-    assert attempt.error is not None
-    assert attempt.error.startswith(f"{url}: ")
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        self.asked.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+
+async def test_an_unresolvable_host_is_a_connection_error(
+    sender: HttpWebhookSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The sender builds its connector on first use: this one asks the table, not the machine.
+    dns = NoSuchNames()
+    monkeypatch.setattr(delivery, "GuardedConnector", partial(GuardedConnector, resolver=dns))
+    url = "http://switchboard-test.invalid/answer"
+
+    attempt = await sender.send(post(url))
+
+    assert attempt.failure is Failure.CONNECTION
+    assert attempt.is_connection_error  # so `deliver` may retry it
+    assert attempt.status is None
+    assert attempt.error == f"{url}: could not resolve host 'switchboard-test.invalid'"
+    assert dns.asked == ["switchboard-test.invalid"]
