@@ -7,8 +7,10 @@ and every header it checks was right. A wrong or missing message makes it exit n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -190,15 +192,58 @@ async def test_reinvite_options_info_then_the_peer_hangs_up(
         assert [event[0] for event in recorder.events] == ["answered", "remote_bye"]
 
 
+class Media(asyncio.DatagramProtocol):
+    """What arrives at the media address of our offer: PCMA packets counted, RFC 4733 events
+    read as the digits pressed."""
+
+    KEYS = "0123456789*#"
+
+    def __init__(self) -> None:
+        self.audio_packets = 0
+        self._events: list[tuple[bytes, int]] = []  # (RTP timestamp, event) of each packet
+        self.pound: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
+        payload_type = data[1] & 0x7F
+        if payload_type == 8:
+            self.audio_packets += 1
+        elif payload_type == 101:
+            event = data[12]
+            self._events.append((data[4:8], event))
+            if self.KEYS[event] == "#" and not self.pound.done():
+                self.pound.set_result(None)
+
+    @property
+    def digits(self) -> str:
+        """One digit per key press: an event's packets (its updates and the end packet sent
+        three times) share one RTP timestamp; a new press starts a new one."""
+        presses = [item for n, item in enumerate(self._events) if self._events[n - 1 : n] != [item]]
+        return "".join(self.KEYS[event] for _, event in presses)
+
+
+@contextlib.asynccontextmanager
+async def media_sink() -> AsyncIterator[tuple[Media, int]]:
+    loop = asyncio.get_running_loop()
+    transport, media = await loop.create_datagram_endpoint(Media, local_addr=("127.0.0.1", 0))
+    try:
+        yield media, transport.get_extra_info("sockname")[1]
+    finally:
+        transport.close()
+
+
 @pytest.mark.slow
 async def test_callee_hangs_up_after_audio_and_dtmf(ua: SipUserAgent, tmp_path: Path) -> None:
-    async with run_sipp("uas_answer_then_bye.xml", tmp_path) as sipp:
+    """sipp sends 6 s of PCMA audio, then the digits 1, 2, # to our offer's media address, then
+    hangs up: all of it arrives, and the call ends with its BYE."""
+    async with media_sink() as (media, port), run_sipp("uas_answer_then_bye.xml", tmp_path) as sipp:
         recorder = Recorder()
-        place(ua, recorder, sipp.uri)
+        place(ua, recorder, sipp.uri, port)
         assert (await recorder.result())[0] == "answered"
         await asyncio.wait_for(recorder.hung_up, 15)
         assert await sipp.wait() == 0, sipp.errors()
         assert [event[0] for event in recorder.events] == ["progress", "answered", "remote_bye"]
+        assert media.digits == "12#"
+        assert media.audio_packets > 100  # over 2 s of 20 ms packets (g711a.pcap: about 4 s)
 
 
 @pytest.mark.slow
@@ -206,33 +251,16 @@ async def test_answered_call_sends_audio_and_dtmf_to_our_offer(
     ua: SipUserAgent, tmp_path: Path
 ) -> None:
     """The media address in our SDP offer is where sipp's RTP goes; we hang up after '#'."""
-    loop = asyncio.get_running_loop()
-    pound: asyncio.Future[None] = loop.create_future()
-    audio_packets = 0
-
-    class Media(asyncio.DatagramProtocol):
-        def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
-            nonlocal audio_packets
-            payload_type = data[1] & 0x7F
-            if payload_type == 8:
-                audio_packets += 1
-            elif payload_type == 101 and data[12] == 11 and not pound.done():
-                pound.set_result(None)  # RFC 4733 event 11 is '#'
-
-    media, _ = await loop.create_datagram_endpoint(Media, local_addr=("127.0.0.1", 0))
-    try:
-        port = media.get_extra_info("sockname")[1]
-        async with run_sipp("uas_answer_dtmf.xml", tmp_path) as sipp:
-            recorder = Recorder()
-            call = place(ua, recorder, sipp.uri, port)
-            assert (await recorder.result())[0] == "answered"
-            await asyncio.wait_for(pound, 15)
-            assert audio_packets > 100
-            with recorder.calling_the_api():
-                call.hangup()
-            assert await sipp.wait() == 0, sipp.errors()
-    finally:
-        media.close()
+    async with media_sink() as (media, port), run_sipp("uas_answer_dtmf.xml", tmp_path) as sipp:
+        recorder = Recorder()
+        call = place(ua, recorder, sipp.uri, port)
+        assert (await recorder.result())[0] == "answered"
+        await asyncio.wait_for(media.pound, 15)
+        assert media.digits == "12#"
+        assert media.audio_packets > 100
+        with recorder.calling_the_api():
+            call.hangup()
+        assert await sipp.wait() == 0, sipp.errors()
 
 
 async def test_tcp_transport(tmp_path: Path) -> None:
