@@ -196,13 +196,25 @@ def test_sigkill_then_restart_every_created_call_ends_and_its_disconnect_arrives
 
 
 def test_sigterm_drains_refuses_new_calls_and_exits_cleanly(tmp_path: Path, app: Receiver) -> None:
+    # The call outlives the 1 s drain, so it is ended and its disconnect goes out; the receiver
+    # holds that disconnect, and with it the server, still draining, until this test has seen
+    # the refusal. No stall of a loaded machine can let the server exit first.
+    held = Hold()
+    app.on("/disconnect/200", held)
     server = ServerProcess(config(tmp_path, queue_cps=100, drain_seconds=1.0), free_port())
     server.start()
     try:
         long_call = create(server, app, "+15555550200")
-        wait_until(lambda: state(server, long_call)["state"] == "answered", 10, "an answer")
+        wait_until(
+            lambda: state(server, long_call)["state"] == "answered", 20, "an answer", server=server
+        )
         server.terminate()
-        wait_until(lambda: httpx.get(f"{server.base_url}/readyz").status_code == 503, 5, "draining")
+        wait_until(
+            lambda: httpx.get(f"{server.base_url}/readyz").status_code == 503,
+            20,
+            "draining",
+            server=server,
+        )
         refused = httpx.post(
             f"{server.base_url}/api/v2/accounts/{LIVE_ACCOUNT}/calls",
             auth=AUTH,
@@ -219,9 +231,16 @@ def test_sigterm_drains_refuses_new_calls_and_exits_cleanly(tmp_path: Path, app:
             "description": "Switchboard is shutting down and not accepting new calls",
             "id": None,
         }
+        assert held.arrived.wait(20), "the ended call's disconnect never arrived"
+        assert server.exit_code() is None  # it waits for the disconnect to be delivered
+        held.release.set()
         assert server.wait(30) == 0
         (event,) = disconnects(app, long_call)
         assert event["cause"] == "error"
-        assert "shut down before the call ended" in event["errorMessage"]
+        assert event["errorMessage"] == (
+            "Switchboard shut down before the call ended (it waited 1 s for calls to finish)"
+        )
+        assert app.requests("/a") == []
     finally:
+        held.release.set()
         server.stop()
