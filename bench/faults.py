@@ -52,7 +52,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from create_call import HOST, BenchError, Processes, free_port, progress, switchboard_argv
+from common import HOST, BenchError, Processes, free_port, progress, switchboard_argv
 
 ACCOUNT_ID = "9900005"
 USERNAME = "faults"

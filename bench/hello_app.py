@@ -34,6 +34,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+# This script's folder is on sys.path; common imports only the standard library.
+from common import ACCOUNT_ID, HELLO_INSERT_PATH, HELLO_PATH, HELLO_RAW_PATH, call_body
+
 try:
     from switchboard.collector import tune_garbage_collector
 except ImportError:  # an older Switchboard (PYTHONPATH=old/src): its own settings, or none
@@ -45,9 +48,6 @@ except ImportError:  # an older Switchboard (PYTHONPATH=old/src): its own settin
             pass
 
 
-HELLO_PATH = "/hello"
-HELLO_RAW_PATH = "/hello-raw"
-HELLO_INSERT_PATH = "/hello-insert"
 JSON_TYPE = "application/json;charset=UTF-8"
 
 
@@ -107,9 +107,7 @@ class CallInserter:
     """Stores a copy of one call, under a new call id each time, as CallService.create does."""
 
     def __init__(self, data_dir: Path) -> None:
-        # Imported here: the other routes also serve older trees (PYTHONPATH=old/src). The
-        # account and body are the benchmark's own (this script's folder is on sys.path).
-        from create_call import ACCOUNT_ID, BODY
+        # Imported here: the other routes also serve older trees (PYTHONPATH=old/src).
         from switchboard.calls.create_request import parse_create_call
         from switchboard.calls.ids import new_call_id
         from switchboard.calls.model import INITIATED, Call
@@ -122,7 +120,7 @@ class CallInserter:
         self._template = Call(
             call_id=new_call_id(),
             account_id=ACCOUNT_ID,
-            request=parse_create_call(orjson.loads(BODY)),
+            request=parse_create_call(orjson.loads(call_body())),
             call_url="",
             enqueued_time=now,
             state=INITIATED,

@@ -38,25 +38,30 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
-import create_call as cc
 from common import (
     ACCOUNT_ID,
-    APPLICATION_ID,
-    FROM_NUMBER,
-    USERNAME,
+    CALLS_PATH,
+    HELLO_PATH,
+    UNLIMITED,
+    UNLIMITED_LIMITS,
     BenchError,
-    CpuMeter,
     CpuShare,
     Processes,
     Server,
+    Wrk,
+    WrkResult,
     add_run_arguments,
-    basic_auth,
+    api_headers,
     bench_main,
+    call_request,
+    options_from,
+    post,
+    print_checks,
     progress,
-    start_server,
+    start_hello,
     start_switchboard,
-    verdict,
     write_config,
+    wrk_script,
 )
 from switchboard.calls.create_request import parse_create_call
 from switchboard.calls.engine import Engine
@@ -66,7 +71,6 @@ from switchboard.limits.account import AccountLimiter, Decision, LimitSettings, 
 from switchboard.provisioning.models import Account
 
 TARGET_SHARE = 0.05
-UNLIMITED = 1_000_000_000
 QUEUE_CPS = 5.0  # Bandwidth's default: a queue of 1,500
 REPEATS = 5
 
@@ -86,20 +90,18 @@ class Options:
 @dataclass(frozen=True, slots=True)
 class Load:
     name: str
-    requests: int
-    seconds: float
-    errors: int
-    cpu: CpuShare
+    result: WrkResult
 
     @property
-    def rate(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
+    def cpu(self) -> CpuShare:
+        assert self.result.cpu is not None  # Wrk.measure's
+        return self.result.cpu
 
     @property
     def server_us(self) -> float:
         """Server CPU microseconds per request."""
         cpu = self.cpu.by_process["server"] * self.cpu.seconds
-        return cpu / self.requests * 1e6 if self.requests else 0.0
+        return cpu / self.result.requests * 1e6 if self.result.requests else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,14 +142,7 @@ def engine_check_us(ops: int, rate: float) -> float:
     def limits_for(account_id: str) -> LimitSettings:
         return account_limits(defaults, accounts.get(account_id))
 
-    request = parse_create_call(
-        {
-            "from": FROM_NUMBER,
-            "to": "+15555551313",
-            "answerUrl": "http://127.0.0.1:9/hello",
-            "applicationId": APPLICATION_ID,
-        }
-    )
+    request = parse_create_call(call_request())
     template = Call(
         call_id="",
         account_id=ACCOUNT_ID,
@@ -266,43 +261,12 @@ def queue_scaling() -> list[tuple[str, float]]:
 
 # -- 2. the request cost --------------------------------------------------------------------
 def wrk_load(
-    processes: Processes,
-    options: Options,
-    server: Server,
-    path: str,
-    headers: dict[str, str],
-    work: Path,
+    wrk: Wrk, options: Options, server: Server, path: str, headers: dict[str, str], work: Path
 ) -> Load:
-    wrk_options = cc.Options(
-        duration=options.duration,
-        warmup=options.warmup,
-        connections=options.connections,
-        calls=0,
-        fill_timeout=1,
-        server_cpu=options.server_cpu,
-        client_cpu=options.client_cpu,
-        verbose=False,
-        keep=options.keep,
-        check=False,
-    )
     script = work / f"{server.name}.lua"
-    script.write_text(cc.wrk_script(headers))
-    url = server.url(path)
-    if options.warmup:
-        cc.load(processes, wrk_options, url, script, options.warmup)
-    progress(f"{server.name}: {options.duration} s at {options.connections} connections")
-    meter = CpuMeter({"server": server.process.pid})
-    result = cc.load(processes, wrk_options, url, script, options.duration)
-    cpu = meter.stop()
-    if server.process.poll() is not None:
-        raise BenchError(f"{server.name} died under load:\n{server.log_tail()}")
-    return Load(
-        server.name,
-        result.requests,
-        result.duration_s,
-        result.status_errors + result.socket_errors,
-        cpu,
-    )
+    script.write_text(wrk_script(headers))
+    result = wrk.measure(server, path, script, options.duration, options.warmup)
+    return Load(server.name, result)
 
 
 def run(options: Options, processes: Processes, work: Path) -> Result:
@@ -315,32 +279,24 @@ def run(options: Options, processes: Processes, work: Path) -> Result:
     limiter_us = limiter_check_us(options.ops, 4000.0)
 
     os.sched_setaffinity(0, {options.client_cpu})
+    wrk = Wrk(processes, options.client_cpu, options.connections)
     json_headers = {"Content-Type": "application/json"}
-    port = cc.free_port()
-    hello = start_server(
-        processes,
-        "hello-world",
-        [sys.executable, str(cc.HELLO_APP), "--port", str(port), "--log-level", "warning"],
-        port,
-        options.server_cpu,
-        work / "hello.log",
-    )
-    cc.post(hello.url(cc.HELLO_PATH), json_headers, expect=200)
-    hello_load = wrk_load(processes, options, hello, cc.HELLO_PATH, json_headers, work)
+    hello = start_hello(processes, options.server_cpu, work / "hello.log")
+    post(hello.url(HELLO_PATH), json_headers, expect=200)
+    hello_load = wrk_load(wrk, options, hello, HELLO_PATH, json_headers, work)
     processes.stop(hello.process)
 
     password = secrets.token_hex(16)
     config = write_config(
         work,
         password,
-        limits=f"  calls_per_second = {UNLIMITED}\n  concurrent_calls = {UNLIMITED}",
+        limits=UNLIMITED_LIMITS,
         simulator='[simulator]\n[simulator.default]\noutcome = "no-answer"\n',
     )
-    server = start_switchboard(processes, config, options.server_cpu, work)
-    server = replace(server, name="create-call")
-    call_headers = {**json_headers, "Authorization": basic_auth(USERNAME, password)}
-    cc.post(server.url(cc.CALLS_PATH), call_headers, expect=201)  # the slow password hash
-    call_load = wrk_load(processes, options, server, cc.CALLS_PATH, call_headers, work)
+    server = start_switchboard(processes, config, options.server_cpu, work, "create-call")
+    call_headers = api_headers(password)
+    post(server.url(CALLS_PATH), call_headers, expect=201)  # the slow password hash
+    call_load = wrk_load(wrk, options, server, CALLS_PATH, call_headers, work)
     processes.stop(server.process)
     return Result(options, engine_us, limiter_us, [hello_load, call_load], scaling)
 
@@ -369,8 +325,8 @@ def report(result: Result) -> bool:
     for load in result.loads:
         share = result.engine_us / load.server_us if load.server_us else 0.0
         print(
-            f"  {load.name:<14}{load.rate:>9,.0f}{load.cpu.by_process['server']:>12.2f}"
-            f"{load.server_us:>12.1f}{share:>13.2%}{load.errors:>8}{load.cpu.other:>7.2f}"
+            f"  {load.name:<14}{load.result.rate:>9,.0f}{load.cpu.by_process['server']:>12.2f}"
+            f"{load.server_us:>12.1f}{share:>13.2%}{load.result.errors:>8}{load.cpu.other:>7.2f}"
         )
     print("  (server CPU in cores; us/request: server CPU time per request)")
     print()
@@ -386,7 +342,7 @@ def report(result: Result) -> bool:
         (
             f"limit check / create-call request CPU: {share:.2%}",
             f"target < {TARGET_SHARE:.0%}",
-            share < TARGET_SHARE and call.errors == 0,
+            share < TARGET_SHARE and call.result.errors == 0,
         ),
         (
             f"queued admit at 1,500 vs at 0: {queue_costs[-1] / queue_costs[0]:.2f}x",
@@ -394,16 +350,14 @@ def report(result: Result) -> bool:
             flat,
         ),
     ]
-    width = max(len(figure) for figure, _, _ in checks) + 3
-    for figure, target, ok in checks:
-        print(f"{figure:<{width}}{target:<26}{verdict(ok)}")
+    passed = print_checks(checks, target_width=26)
     print(
         f"(and {floor:.2%} of a hello-world request of the same stack, the floor of any "
         "request: no target)"
     )
     if any(load.cpu.disturbed for load in result.loads):
         print("other processes used CPU during the wrk runs: the request figures are disturbed")
-    return all(ok for _, _, ok in checks)
+    return passed
 
 
 def parse_options(argv: list[str] | None) -> Options:
@@ -416,16 +370,7 @@ def parse_options(argv: list[str] | None) -> Options:
     args = parser.parse_args(argv)
     if min(args.ops, args.duration, args.connections) < 1 or args.warmup < 0:
         parser.error("--ops, --duration and --connections must be positive")
-    return Options(
-        ops=args.ops,
-        duration=args.duration,
-        warmup=args.warmup,
-        connections=args.connections,
-        server_cpu=args.server_cpu,
-        client_cpu=args.client_cpu,
-        keep=args.keep,
-        check=args.check,
-    )
+    return options_from(Options, args)
 
 
 def main(argv: list[str] | None = None) -> int:
