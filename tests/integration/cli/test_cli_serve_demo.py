@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,18 +26,49 @@ def free_port() -> int:
         return port
 
 
-def read_until(stream: IO[str], marker: str) -> str:
-    """Lines up to and including the one holding `marker` ("" at EOF: the server died)."""
-    seen: list[str] = []
-    for line in stream:
-        seen.append(line)
-        if marker in line:
-            return "".join(seen)
-    raise AssertionError(f"stream ended before {marker!r}:\n{''.join(seen)}")
+class Lines:
+    """Every line of a pipe, read by a thread from the start (so the server never blocks on a
+    full pipe nobody reads); the test waits for the line it needs, with a deadline."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._lines: list[str] = []
+        self._ended = False
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            with self._changed:
+                self._lines.append(line)
+                self._changed.notify_all()
+        with self._changed:
+            self._ended = True
+            self._changed.notify_all()
+
+    def until(self, marker: str, timeout: float = 30.0) -> str:
+        """The lines up to and including the first one holding `marker`."""
+
+        def found() -> int | None:
+            return next((i for i, line in enumerate(self._lines) if marker in line), None)
+
+        with self._changed:
+            self._changed.wait_for(lambda: found() is not None or self._ended, timeout)
+            at = found()
+            lines = list(self._lines)
+            ended = self._ended
+        if at is None:
+            why = "the stream ended (the server died)" if ended else f"nothing in {timeout} s"
+            raise AssertionError(f"{why} before {marker!r}:\n{''.join(lines)}")
+        return "".join(lines[: at + 1])
+
+    def join(self, timeout: float = 10.0) -> None:
+        self._thread.join(timeout)
 
 
 @contextmanager
-def serving(data_dir: Path, port: int) -> Iterator[subprocess.Popen[str]]:
+def serving(data_dir: Path, port: int) -> Iterator[tuple[Lines, Lines]]:
+    """A demo server's stdout and stderr, line by line as it writes them."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -52,14 +84,22 @@ def serving(data_dir: Path, port: int) -> Iterator[subprocess.Popen[str]]:
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert process.stdout is not None and process.stderr is not None
+    stdout, stderr = Lines(process.stdout), Lines(process.stderr)
     try:
-        yield process
+        yield stdout, stderr
     finally:
         process.terminate()
-        process.wait(timeout=30)
-        assert process.stdout is not None and process.stderr is not None
-        process.stdout.close()
-        process.stderr.close()
+        try:
+            process.wait(timeout=30)
+        finally:
+            if process.poll() is None:  # did not stop on SIGTERM: the test fails, no orphan
+                process.kill()
+                process.wait(timeout=10)
+            stdout.join()
+            stderr.join()
+            process.stdout.close()
+            process.stderr.close()
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
@@ -68,10 +108,9 @@ def test_first_start_prints_a_working_curl_command_later_starts_no_password(
 ) -> None:
     port = free_port()
     data_dir = tmp_path / "data"
-    with serving(data_dir, port) as process:
-        assert process.stdout is not None and process.stderr is not None
-        banner = read_until(process.stdout, BANNER_END)
-        read_until(process.stderr, "Uvicorn running on")
+    with serving(data_dir, port) as (stdout, stderr):
+        banner = stdout.until(BANNER_END)
+        stderr.until("Uvicorn running on")
         password = re.search(r"^  password +(\S+)$", banner, re.MULTILINE)
         account = re.search(r"^  account id +(\d{7})$", banner, re.MULTILINE)
         assert password is not None and account is not None
@@ -87,9 +126,8 @@ def test_first_start_prints_a_working_curl_command_later_starts_no_password(
         assert result.stdout.startswith("HTTP/1.1 201"), result.stdout + result.stderr
         assert '"accountId":"' + account.group(1) in result.stdout
 
-    with serving(data_dir, port) as process:
-        assert process.stdout is not None and process.stderr is not None
-        notice = read_until(process.stdout, LATER_START)
-        read_until(process.stderr, "Uvicorn running on")
+    with serving(data_dir, port) as (stdout, stderr):
+        notice = stdout.until(LATER_START)
+        stderr.until("Uvicorn running on")
         assert account.group(1) in notice
         assert password.group(1) not in notice
