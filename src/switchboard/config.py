@@ -22,6 +22,7 @@ T = TypeVar("T")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 DEFAULT_DATA_DIR = "data"
+DEFAULT_KEEP_ALIVE_SECONDS = 75  # the longest common load balancer idle timeout (60-75 s)
 PROFILES = ("development", "production")
 NETWORK_KINDS = ("simulated", "sip")
 
@@ -93,6 +94,10 @@ class Settings:
     retention_days: float = 7.0
     webhook_retries: RetryPolicy = field(default_factory=RetryPolicy)
     drain_seconds: float = 30.0
+    # How long an idle HTTP keep-alive connection stays open. Load balancers and client pools
+    # keep idle connections 60-75 s and reuse them; a server that closes first (uvicorn's
+    # default is 5 s) races every request sent on one, which then fails unretried.
+    keep_alive_seconds: int = DEFAULT_KEEP_ALIVE_SECONDS
     config_file: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -147,6 +152,7 @@ def load_settings(
         retention_days=_retention(server),
         webhook_retries=_retry_policy(_table(raw, "webhooks")),
         drain_seconds=_non_negative(server, "drain_seconds", 30.0),
+        keep_alive_seconds=_positive(server, "keep_alive_seconds", DEFAULT_KEEP_ALIVE_SECONDS),
         config_file=config_file,
         raw=raw,
     )
