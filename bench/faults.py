@@ -28,39 +28,45 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import os
 import random
 import secrets
-import shutil
-import signal
-import socket
-import sqlite3
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
-from common import HOST, BenchError, Processes, free_port, progress, switchboard_argv
+from common import (
+    CALLS_PATH,
+    HOST,
+    UNLIMITED_LIMITS,
+    USERNAME,
+    Processes,
+    Server,
+    add_run_arguments,
+    answers_ok,
+    basic_auth,
+    call_request,
+    free_port,
+    options_from,
+    progress,
+    query,
+    run_bench,
+    start_server,
+    switchboard_argv,
+    verdict,
+    write_config,
+)
 
-ACCOUNT_ID = "9900005"
-USERNAME = "faults"
-APPLICATION_ID = "7fc9698a-b04a-468b-9e8f-91238c0d0005"
-FROM_NUMBER = "+15555550500"
 TO_NUMBER = "+15555550501"
 BXML = "<Response><SpeakSentence>hi</SpeakSentence><Hangup/></Response>"
-UNLIMITED = 1_000_000
 
 # The non-default delivery setting that makes the promise hold across receiver restarts.
 RETRIES = 8
@@ -68,7 +74,6 @@ BACKOFF_SECONDS = 0.2
 MAX_BACKOFF_SECONDS = 2.0
 TIME_SCALE = 0.01
 
-START_TIMEOUT_S = 30.0
 CREATE_CONCURRENCY = 32
 RECEIVER_RESTARTS_AT = (0.25, 0.50)  # shares of the calls created
 SWITCHBOARD_KILL_AT = 0.75
@@ -98,7 +103,6 @@ class Run:
     causes: Counter[str] = field(default_factory=Counter)
     outbox: Counter[str] = field(default_factory=Counter)
     wait_s: float = 0.0
-    elapsed_s: float = 0.0
 
 
 # -- the receiver (its own process) ---------------------------------------------------------
@@ -144,33 +148,8 @@ def receiver_main(argv: list[str]) -> int:
 
 
 # -- processes ------------------------------------------------------------------------------
-def wait_listening(process: subprocess.Popen[bytes], port: int, name: str, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise BenchError(f"{name} exited while starting:\n{tail(log)}")
-        with socket.socket() as probe:
-            probe.settimeout(0.2)
-            if probe.connect_ex((HOST, port)) == 0:
-                return
-        time.sleep(0.02)  # another process is starting
-    raise BenchError(f"{name} did not listen on {HOST}:{port} in {START_TIMEOUT_S:.0f} s")
-
-
-def tail(log: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def kill(processes: Processes, process: subprocess.Popen[bytes]) -> None:
-    """SIGKILL by PID: no shutdown code runs."""
-    process.kill()
-    process.wait(10)
-    processes.stop(process)  # already dead: only forgets it
-
-
+# Neither is pinned to a core: the promise is about faults, not speed. Each is restarted on
+# the port it had, so the URLs the calls were given stay good.
 @dataclass
 class Receiver:
     processes: Processes
@@ -178,37 +157,38 @@ class Receiver:
     port: int
     fail_rate: float
     seed: int
-    process: subprocess.Popen[bytes] | None = None
+    server: Server | None = None
     generation: int = 0
-
-    @property
-    def deliveries(self) -> Path:
-        return self.work / "deliveries.jsonl"
 
     def url(self, path: str) -> str:
         return f"http://{HOST}:{self.port}{path}"
 
     def start(self) -> None:
         self.generation += 1
-        log = self.work / f"receiver-{self.generation}.log"
         argv = [sys.executable, str(Path(__file__).resolve()), "receiver"]
-        argv += ["--port", str(self.port), "--log", str(self.deliveries)]
+        argv += ["--port", str(self.port), "--log", str(deliveries_log(self.work))]
         argv += ["--fail-rate", str(self.fail_rate), "--seed", str(self.seed + self.generation)]
-        self.process = self.processes.start(argv, log)
-        wait_listening(self.process, self.port, "the receiver", log)
+        log = self.work / f"receiver-{self.generation}.log"
+        self.server = start_server(self.processes, "receiver", argv, self.port, None, log)
 
     def restart(self) -> float:
-        assert self.process is not None
+        assert self.server is not None
         began = time.monotonic()
-        kill(self.processes, self.process)
+        self.processes.kill(self.server.process)
         self.start()
         return time.monotonic() - began
 
-    def lines(self) -> list[dict[str, Any]]:
-        if not self.deliveries.exists():
-            return []
-        text = self.deliveries.read_text()
-        return [json.loads(line) for line in text.splitlines() if line.endswith("}")]
+
+def deliveries_log(work: Path) -> Path:
+    return work / "deliveries.jsonl"
+
+
+def deliveries(work: Path) -> list[dict[str, Any]]:
+    """Every request the receiver recorded, across its restarts."""
+    if not deliveries_log(work).exists():
+        return []
+    text = deliveries_log(work).read_text()
+    return [json.loads(line) for line in text.splitlines() if line.endswith("}")]
 
 
 @dataclass
@@ -216,8 +196,7 @@ class Switchboard:
     processes: Processes
     work: Path
     port: int
-    password: str
-    process: subprocess.Popen[bytes] | None = None
+    server: Server | None = None
     generation: int = 0
 
     @property
@@ -227,67 +206,23 @@ class Switchboard:
     def url(self, path: str) -> str:
         return f"http://{HOST}:{self.port}{path}"
 
-    def log(self) -> Path:
-        return self.work / f"switchboard-{self.generation}.log"
-
-    def write_config(self) -> Path:
-        config = self.work / "switchboard.toml"
-        config.write_text(
-            f"""\
-[server]
-data_dir = "data"
-log_level = "warning"
-drain_seconds = 1
-
-[webhooks]
-retries = {RETRIES}
-backoff_seconds = {BACKOFF_SECONDS}
-max_backoff_seconds = {MAX_BACKOFF_SECONDS}
-
-[simulator]
-time_scale = {TIME_SCALE}
-
-[[accounts]]
-id = "{ACCOUNT_ID}"
-name = "Faults"
-numbers = ["{FROM_NUMBER}"]
-  [[accounts.users]]
-  username = "{USERNAME}"
-  password = "{self.password}"
-  [[accounts.applications]]
-  id = "{APPLICATION_ID}"
-  name = "Faults"
-  [accounts.limits]
-  calls_per_second = {UNLIMITED}
-  concurrent_calls = {UNLIMITED}
-"""
-        )
-        return config
-
-    async def start(self, session: aiohttp.ClientSession) -> None:
+    def start(self) -> None:
+        """Start it on its config, and wait until it is ready (its calls resumed)."""
         self.generation += 1
         argv = switchboard_argv(self.work / "switchboard.toml", self.port)
-        self.process = self.processes.start(argv, self.log())
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise BenchError(f"Switchboard exited while starting:\n{tail(self.log())}")
-            try:
-                async with session.get(self.url("/readyz")) as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)  # another process is starting
-        raise BenchError(f"Switchboard was not ready in {START_TIMEOUT_S:.0f} s")
+        log = self.work / f"switchboard-{self.generation}.log"
+        ready = self.url("/readyz")
+        self.server = start_server(
+            self.processes, "switchboard", argv, self.port, None, log, lambda: answers_ok(ready)
+        )
 
     def kill(self) -> None:
-        assert self.process is not None
-        kill(self.processes, self.process)
+        assert self.server is not None
+        self.processes.kill(self.server.process)
 
     def stop(self) -> None:
-        if self.process is not None:
-            self.processes.stop(self.process)
+        if self.server is not None:
+            self.processes.stop(self.server.process)
 
     def settled(self) -> bool:
         """Every call ended, and its disconnect event is marked (delivered or failed)."""
@@ -298,11 +233,7 @@ numbers = ["{FROM_NUMBER}"]
         return int(unfinished) == 0
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
-        connection = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=30)
-        try:
-            return connection.execute(sql).fetchall()
-        finally:
-            connection.close()
+        return query(self.database, sql)
 
 
 # -- the run --------------------------------------------------------------------------------
@@ -310,7 +241,7 @@ def delivered_disconnects(receiver: Receiver, created: set[str]) -> Counter[str]
     """callId -> how many disconnects the receiver answered 2xx, for the calls we created."""
     return Counter(
         line["c"]
-        for line in receiver.lines()
+        for line in deliveries(receiver.work)
         if line["t"] == "disconnect" and line["s"] == 200 and line["c"] in created
     )
 
@@ -328,14 +259,8 @@ async def create_calls(
     every milestone (run in the background once that many calls were created) has finished."""
     milestones = dict(milestones or {})
     background: list[asyncio.Task[None]] = []
-    body = {
-        "from": FROM_NUMBER,
-        "to": TO_NUMBER,
-        "answerUrl": receiver.url("/answer"),
-        "disconnectUrl": receiver.url("/disconnect"),
-        "applicationId": APPLICATION_ID,
-    }
-    url = switchboard.url(f"/api/v2/accounts/{ACCOUNT_ID}/calls")
+    body = call_request(TO_NUMBER, app=receiver.url(""))
+    url = switchboard.url(CALLS_PATH)
     slots = asyncio.Semaphore(CREATE_CONCURRENCY)
 
     async def create() -> None:
@@ -365,17 +290,27 @@ async def create_calls(
 
 async def drive(options: Options, processes: Processes, work: Path, run: Run) -> None:
     password = secrets.token_hex(16)
+    write_config(
+        work,
+        password,
+        limits=UNLIMITED_LIMITS,
+        server="drain_seconds = 1",
+        # The non-default delivery setting the promise needs, and a scaled clock.
+        simulator=(
+            f"[webhooks]\nretries = {RETRIES}\nbackoff_seconds = {BACKOFF_SECONDS}\n"
+            f"max_backoff_seconds = {MAX_BACKOFF_SECONDS}\n\n"
+            f"[simulator]\ntime_scale = {TIME_SCALE}\n"
+        ),
+    )
     receiver = Receiver(processes, work, free_port(), options.fail_rate, options.seed)
-    switchboard = Switchboard(processes, work, free_port(), password)
-    switchboard.write_config()
+    switchboard = Switchboard(processes, work, free_port())
     receiver.start()
-    token = base64.b64encode(f"{USERNAME}:{password}".encode()).decode()
-    headers = {"Authorization": f"Basic {token}"}
+    headers = {"Authorization": basic_auth(USERNAME, password)}
     timeout = aiohttp.ClientTimeout(total=30)
     connector = aiohttp.TCPConnector(limit=CREATE_CONCURRENCY)
     session = aiohttp.ClientSession(headers=headers, timeout=timeout, connector=connector)
     async with session:
-        await switchboard.start(session)
+        await asyncio.to_thread(switchboard.start)
         progress(f"creating {options.calls:,} calls at {options.rate:g}/s")
 
         # The receiver is restarted while calls are being created, in the background.
@@ -397,7 +332,7 @@ async def drive(options: Options, processes: Processes, work: Path, run: Run) ->
         run.kill_snapshot = {str(key): int(value) for key, value in rows}
         progress(f"Switchboard killed at call {len(run.created)}: {run.kill_snapshot}")
         began = time.monotonic()
-        await switchboard.start(session)
+        await asyncio.to_thread(switchboard.start)
         run.switchboard_restart_s = time.monotonic() - began
         progress(f"Switchboard restarted ({run.switchboard_restart_s:.2f} s)")
         rest = options.calls - before_kill
@@ -422,7 +357,7 @@ async def drive(options: Options, processes: Processes, work: Path, run: Run) ->
 
         async def state_of(call_id: str) -> None:
             async with slots:
-                url = switchboard.url(f"/api/v2/accounts/{ACCOUNT_ID}/calls/{call_id}")
+                url = switchboard.url(f"{CALLS_PATH}/{call_id}")
                 async with session.get(url) as response:
                     call = await response.json() if response.status == 200 else {}
             run.states[str(call.get("state", f"HTTP {response.status}"))] += 1
@@ -505,8 +440,8 @@ def report(options: Options, run: Run, receiver_lines: list[dict[str, Any]]) -> 
     all_delivered = len(delivered) == owed and owed == options.calls
     all_ended = ended == owed
     print(
-        f"owed == delivered: {'PASS' if all_delivered else 'FAIL'} ({len(delivered)} of {owed}); "
-        f"every call ended: {'PASS' if all_ended else 'FAIL'}; "
+        f"owed == delivered: {verdict(all_delivered)} ({len(delivered)} of {owed}); "
+        f"every call ended: {verdict(all_ended)}; "
         f"waited {run.wait_s:.1f} s after the last create"
     )
     return all_delivered and all_ended
@@ -522,22 +457,17 @@ def parse_options(argv: list[str] | None) -> Options:
     parser.add_argument("--fail-rate", type=float, default=0.3, help="share answered 500 (0.3)")
     parser.add_argument("--seed", type=int, default=5, help="the receiver's random seed (5)")
     parser.add_argument("--timeout", type=float, default=170.0, help="bound of the run (170 s)")
-    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, database)")
-    parser.add_argument("--check", action="store_true", help="exit 1 when owed != delivered")
+    add_run_arguments(parser, None)
     args = parser.parse_args(argv)
     if args.calls < 4 or args.rate <= 0 or not 0 <= args.fail_rate < 1 or args.timeout <= 0:
         parser.error("--calls >= 4, --rate > 0, 0 <= --fail-rate < 1, --timeout > 0")
-    return Options(
-        args.calls, args.rate, args.fail_rate, args.seed, args.timeout, args.keep, args.check
-    )
+    return options_from(Options, args)
 
 
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
-def _alarm(signum: int, frame: FrameType | None) -> None:
-    raise BenchError("the run took longer than --timeout (plus 10 s to clean up)")
+def run(options: Options, processes: Processes, work: Path) -> tuple[Run, list[dict[str, Any]]]:
+    run = Run()
+    asyncio.run(drive(options, processes, work, run))
+    return run, deliveries(work)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -545,37 +475,13 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["receiver"]:
         return receiver_main(argv[1:])
     options = parse_options(argv)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    signal.signal(signal.SIGHUP, _raise_interrupt)
-    signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(int(options.timeout) + 10)  # a hard bound, whatever hangs
-    processes = Processes()
-    work = Path(tempfile.mkdtemp(prefix="switchboard-faults-"))
-    run = Run()
-    try:
-        asyncio.run(drive(options, processes, work, run))
-        lines = Receiver(processes, work, 0, 0.0, 0).lines()
-    except BenchError as error:
-        print(f"bench: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("bench: interrupted", file=sys.stderr)
-        return 130
-    finally:
-        signal.alarm(0)
-        processes.stop_all()
-        if options.keep:
-            progress(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-    passed = report(options, run, lines)
-    run.elapsed_s = time.monotonic() - _started
-    print(
-        f"({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
-        f"bench took {run.elapsed_s:.0f} s)"
+    return run_bench(
+        lambda processes, work: run(options, processes, work),
+        lambda result: report(options, *result),
+        keep=options.keep,
+        check=options.check,
+        time_limit=int(options.timeout) + 10,  # a hard bound, whatever hangs (10 s to clean up)
     )
-    return 1 if options.check and not passed else 0
 
 
 if __name__ == "__main__":
