@@ -1,7 +1,16 @@
-"""The seed's example through the official SDK, in Basic and OAuth2 modes."""
+"""The seed's example through the official SDK, in Basic and OAuth2 modes.
+
+Its answerUrl is the seed's, http://www.myapp.com/hello, so the calls must never ring through:
+the server's clock is virtual and never moved, and a call stays where creating it left it. (On
+the session's real-clock server it answered two seconds later and the server went to resolve
+www.myapp.com; tests/support/loopback_guard.py now fails a test for that.)
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 from bandwidth import ApiClient, Configuration
 from bandwidth.api.calls_api import CallsApi
 from bandwidth.models.create_call import CreateCall
@@ -14,8 +23,16 @@ from tests.support.server import (
     FROM_NUMBER,
     PASSWORD,
     USERNAME,
-    RunningServer,
+    VirtualTimeServer,
+    start_virtual_server,
 )
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VirtualTimeServer]:
+    running = start_virtual_server(tmp_path_factory.mktemp("smoke"))
+    yield running
+    running.stop()
 
 
 def _create(configuration: Configuration) -> None:
@@ -39,7 +56,7 @@ def _create(configuration: Configuration) -> None:
     assert call.answer_method == "POST" and call.call_timeout == 30
 
 
-def test_basic_auth(server: RunningServer) -> None:
+def test_basic_auth(server: VirtualTimeServer) -> None:
     _create(
         Configuration(
             username=USERNAME,
@@ -50,7 +67,7 @@ def test_basic_auth(server: RunningServer) -> None:
     )
 
 
-def test_oauth2(server: RunningServer) -> None:
+def test_oauth2(server: VirtualTimeServer) -> None:
     _create(
         Configuration(
             client_id=CLIENT_ID,
