@@ -12,6 +12,9 @@ from tests.support.receiver import Receiver
 from tests.support.server import RunningServer, start_server
 from tests.support.virtual_loop import VirtualTimeLoop
 
+# Skips fail the run under CI=true: see the module's docstring.
+pytest_plugins = ["tests.support.skip_rule"]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
