@@ -216,7 +216,7 @@ def test_seed_example_raw_gets_the_seed_response(
     }
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is missing; make test installs it")
 def test_seed_curl_example_verbatim(server: RunningServer) -> None:
     """The seed's own curl command, pointed at the server with the test account's credentials."""
     url = f"{server.api_url}/accounts/{ACCOUNT_ID}/calls"

@@ -102,7 +102,7 @@ def serving(data_dir: Path, port: int) -> Iterator[tuple[Lines, Lines]]:
             process.stderr.close()
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is missing; make test installs it")
 def test_first_start_prints_a_working_curl_command_later_starts_no_password(
     tmp_path: Path,
 ) -> None:
