@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import uvloop
 
 from switchboard.sip import OutgoingCall, SipSettings, SipUserAgent
 from tests.integration.sip.conftest import FAST, PASSWORD, USERNAME
@@ -278,8 +279,6 @@ async def test_tcp_transport(tmp_path: Path) -> None:
 
 
 def test_busy_on_uvloop(tmp_path: Path) -> None:
-    uvloop = pytest.importorskip("uvloop")
-
     async def scenario() -> None:
         async with run_sipp("uas_busy.xml", tmp_path) as sipp:
             ua = await SipUserAgent.start(SipSettings(local_port=0), timers=FAST)
