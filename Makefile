@@ -22,7 +22,9 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	# -rfEs: the summary lists failures, errors, and every skipped test with its reason, so a
+	# green run that skipped something says so (under CI=true a skip fails the run).
+	$(BIN)/python -m pytest -rfEs $(PYTEST_ARGS)
 
 # The contract test against Bandwidth's OpenAPI spec, with many more examples than `make test`.
 FUZZ_EXAMPLES ?= 1000
