@@ -33,6 +33,7 @@ from switchboard.sip.messages import (
 from switchboard.sip.settings import SipSettings
 from switchboard.sip.transactions import ClientTransaction, ServerResponses, State, Timers
 from switchboard.sip.transport import SipTransport, open_transport
+from switchboard.webhooks.guard import refuse_outside_loopback
 
 __all__ = ["CallListener", "OutgoingCall", "SipUserAgent"]
 
@@ -260,6 +261,7 @@ class SipUserAgent:
             return host
         if host in self._resolved:
             return self._resolved[host]
+        refuse_outside_loopback(host, "resolve")  # the test suite's guard; a no-op otherwise
         family = socket.AF_INET6 if ":" in self.local_address[0] else socket.AF_INET
         infos = await self._loop.getaddrinfo(host, None, family=family, type=socket.SOCK_DGRAM)
         if not infos:

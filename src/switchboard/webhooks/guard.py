@@ -17,10 +17,14 @@ public URL that redirects to one:
 - `GuardedResolver` wraps the resolver and drops denied answers (all denied: DestinationDenied);
 - the connector's socket factory checks the address each socket is about to connect to, which
   catches literal IP hosts (aiohttp does not resolve those) and anything the resolver missed.
+
+Both also apply the test suite's loopback guard (LOOPBACK_ONLY, last section) before anything
+leaves, whatever the policy says; the resolver only when it would ask the system's DNS.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -210,11 +214,14 @@ class GuardedResolver(AbstractResolver):
 
     def __init__(self, policy: DestinationPolicy, resolver: AbstractResolver | None = None) -> None:
         self._policy = policy
+        self._asks_dns = resolver is None
         self._resolver = resolver if resolver is not None else DefaultResolver()
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
+        if self._asks_dns:  # a resolver given instead (a test's table) sends no query
+            refuse_outside_loopback(host, "resolve")
         answers = await self._resolver.resolve(host, port, family)
         denials = [self._policy.check(answer["host"], host) for answer in answers]
         allowed = [answer for answer, denial in zip(answers, denials, strict=True) if not denial]
@@ -259,6 +266,43 @@ def checked_socket_factory(policy: DestinationPolicy) -> SocketFactoryType:
         denial = policy.check(str(sockaddr[0]))
         if denial is not None:
             raise DestinationDenied(denial)
+        refuse_outside_loopback(str(sockaddr[0]), "connect")
         return socket.socket(family, kind, proto)
 
     return create
+
+
+# -- the test suite's loopback guard ------------------------------------------------------------
+
+LOOPBACK_ONLY = "SWITCHBOARD_TEST_LOOPBACK_ONLY"
+"""An environment variable for the test suite only (tests/support/loopback_guard.py sets it to a
+file path). While it is set, this process may connect to loopback addresses and nothing else,
+whatever the DestinationPolicy says: a host name other than localhost is refused before it is
+resolved (so not even a DNS query leaves), any other address before its socket is made, and each
+refusal is appended to the file as one line, "resolve <host>" or "connect <address>", for the
+suite to fail the test. Servers the tests start as subprocesses inherit it."""
+
+
+class OutsideLoopback(OSError):
+    """A destination refused because LOOPBACK_ONLY is set; callers see a connection error."""
+
+
+def refuse_outside_loopback(host: str, step: Literal["resolve", "connect"]) -> None:
+    """Raise OutsideLoopback, after recording it, for a host that is not loopback while
+    LOOPBACK_ONLY is set; do nothing otherwise (always, outside the tests)."""
+    record = os.environ.get(LOOPBACK_ONLY)
+    if not record or _is_loopback(host):
+        return
+    # One short append per refusal: lines from several processes do not interleave (O_APPEND).
+    with open(record, "a", encoding="utf-8") as log:
+        log.write(f"{step} {host}\n")
+    raise OutsideLoopback(f"{host} is not a loopback address, and {LOOPBACK_ONLY} is set")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":  # its answers are checked again at the socket
+        return True
+    try:
+        return kind_of(parse_address(host)) == "loopback"
+    except ValueError:  # a name
+        return False
