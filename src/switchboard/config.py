@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from switchboard.limits.account import LimitSettings
 from switchboard.network.phones import PhoneConfigError, SimulatorSettings, parse_simulator
@@ -78,6 +79,10 @@ class Settings:
     profile: str = "development"
     # Honour X-Forwarded-Proto / X-Forwarded-Host (only behind a proxy you control).
     trust_proxy: bool = False
+    # The base of every absolute URL handed out (callUrl, Location, Link), e.g.
+    # "https://voice.example.com", for a proxy that sets no X-Forwarded headers; it wins over
+    # the request's Host and the forwarded headers. None: built from the request.
+    public_url: str | None = None
     # May webhooks and audio fetches reach private, loopback, link-local... addresses (SSRF)?
     # Defaults to true in development, false in production; allowed_destinations are exceptions.
     allow_private_destinations: bool = True
@@ -135,6 +140,7 @@ def load_settings(
         data_dir=resolved_data_dir,
         profile=profile,
         trust_proxy=_get(server, "trust_proxy", bool, False, "server"),
+        public_url=_public_url(server),
         allow_private_destinations=_get(
             server, "allow_private_destinations", bool, profile == "development", "server"
         ),
@@ -271,6 +277,39 @@ def _limits(raw: dict[str, Any]) -> LimitSettings:
         if overrides.queue_enabled is None
         else overrides.queue_enabled,
     )
+
+
+def _public_url(server: dict[str, Any]) -> str | None:
+    """[server] public_url: scheme, host, optional port and path prefix; no trailing slash."""
+    value = server.get("public_url")
+    if value is None:
+        return None
+    problem = None
+    if not isinstance(value, str):
+        problem = "it is not a string"
+    else:
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+        except ValueError as error:
+            problem = str(error)
+        else:
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                problem = "it needs http:// or https:// and a host"
+            elif parts.username is not None or parts.password is not None:
+                problem = "it must not hold credentials"
+            elif parts.query or parts.fragment or value.endswith(("?", "#")):
+                problem = "it must not have a query or a fragment"
+            elif any(character.isspace() for character in value):
+                problem = "it must not contain spaces"
+    if problem is not None:
+        raise ConfigError(
+            "server.public_url must be the absolute http(s) URL clients reach Switchboard at, "
+            f'like "https://voice.example.com" ({problem}), got {value!r}'
+        )
+    assert isinstance(value, str)
+    # callUrl and the others append "/api/v2/...": a trailing slash would double it.
+    return value.rstrip("/")
 
 
 def _log_format(server: dict[str, Any]) -> str:

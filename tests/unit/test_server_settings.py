@@ -44,3 +44,43 @@ class TestKeepAlive:
         assert "server.keep_alive_seconds must be" in config_error(
             tmp_path, f"keep_alive_seconds = {value}"
         )
+
+
+class TestPublicUrl:
+    def test_unset_by_default(self, tmp_path: Path) -> None:
+        assert settings_from(tmp_path, "").public_url is None
+
+    @pytest.mark.parametrize(
+        ("value", "kept"),
+        [
+            ("https://voice.example.com", "https://voice.example.com"),
+            ("https://voice.example.com/", "https://voice.example.com"),
+            ("http://10.0.0.7:8080", "http://10.0.0.7:8080"),
+            ("https://example.com/voice/", "https://example.com/voice"),  # behind a path prefix
+        ],
+    )
+    def test_kept_without_a_trailing_slash(self, tmp_path: Path, value: str, kept: str) -> None:
+        assert settings_from(tmp_path, f'public_url = "{value}"').public_url == kept
+
+    @pytest.mark.parametrize(
+        ("value", "why"),
+        [
+            ('"voice.example.com"', "it needs http:// or https:// and a host"),
+            ('"ftp://voice.example.com"', "it needs http:// or https:// and a host"),
+            ('"https://"', "it needs http:// or https:// and a host"),
+            ('"https://user:secret@voice.example.com"', "it must not hold credentials"),
+            ('"https://voice.example.com/?x=1"', "it must not have a query or a fragment"),
+            ('"https://voice.example.com#top"', "it must not have a query or a fragment"),
+            ('"https://voice.example.com:99999"', "Port out of range 0-65535"),
+            ('"https://voice.example.com/my app"', "it must not contain spaces"),
+            ("true", "it is not a string"),
+        ],
+    )
+    def test_a_bad_value_stops_the_server_with_the_reason(
+        self, tmp_path: Path, value: str, why: str
+    ) -> None:
+        message = config_error(tmp_path, f"public_url = {value}")
+        assert message.startswith(
+            "server.public_url must be the absolute http(s) URL clients reach Switchboard at, "
+            f'like "https://voice.example.com" ({why}), got '
+        ), message

@@ -41,7 +41,8 @@ class ApiContext:
         return await self.auth.authorize(request.headers.get("authorization"), account_id)
 
     def base_url(self, request: Request) -> str:
-        """Scheme and host as the client used them (or as a trusted proxy reports them)."""
+        """Where absolute URLs handed out start: `[server] public_url` when set, else the
+        scheme and host as the client used them (or as a trusted proxy reports them)."""
         headers = request.headers
         if self.settings.trust_proxy:
             return self.base_url_of(
@@ -60,6 +61,9 @@ class ApiContext:
         forwarded_host: str | None,
     ) -> str:
         """`base_url` from the header values (the forwarded ones count only with trust_proxy)."""
+        if self.settings.public_url is not None:
+            # Configured for a proxy that says nothing about the URL the client used.
+            return self.settings.public_url
         host = host or f"{self.settings.host}:{self.settings.port}"
         if self.settings.trust_proxy:
             if forwarded_proto:
