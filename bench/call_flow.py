@@ -40,10 +40,8 @@ import orjson
 import uvloop
 
 from common import (
-    ACCOUNT_ID,
-    APPLICATION_ID,
-    FROM_NUMBER,
-    USERNAME,
+    CALLS_PATH,
+    UNLIMITED_LIMITS,
     BenchError,
     Callback,
     CpuMeter,
@@ -51,9 +49,11 @@ from common import (
     Processes,
     Server,
     add_run_arguments,
-    basic_auth,
+    api_headers,
     bench_main,
+    call_request,
     follow_callbacks,
+    options_from,
     percentile,
     progress,
     start_switchboard,
@@ -63,9 +63,6 @@ from common import (
 )
 
 TARGET_CALLS_PER_SECOND = 500.0
-CALLS_PATH = f"/api/v2/accounts/{ACCOUNT_ID}/calls"
-TO_NUMBER = "+15555551313"
-UNLIMITED = 1_000_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,23 +133,11 @@ class Driver:
         self.options = options
         self.server = server
         self.app = app
-        self.headers = {
-            "Authorization": basic_auth(USERNAME, password),
-            "Content-Type": "application/json",
-        }
+        self.headers = api_headers(password)
         self.batches: dict[str, Batch] = {}
 
     def body(self, tag: str) -> bytes:
-        return orjson.dumps(
-            {
-                "from": FROM_NUMBER,
-                "to": TO_NUMBER,
-                "answerUrl": self.app.url("/answer"),
-                "disconnectUrl": self.app.url("/disconnect"),
-                "applicationId": APPLICATION_ID,
-                "tag": tag,
-            }
-        )
+        return orjson.dumps(call_request(app=self.app.url(""), tag=tag))
 
     def on_callback(self, callback: Callback) -> None:
         """Settle the call a callback belongs to (its tag: batch prefix + index)."""
@@ -279,8 +264,7 @@ def run(options: Options, processes: Processes, work: Path) -> Result:
     config = write_config(
         work,
         password,
-        # Raised so that no call is refused or queued; the limiter still runs for every call.
-        limits=f"  calls_per_second = {UNLIMITED}\n  concurrent_calls = {UNLIMITED}",
+        limits=UNLIMITED_LIMITS,  # no call is refused or queued
         simulator=(
             f"[simulator]\ntime_scale = {options.time_scale}\n"
             # Rings 2 s (call time), then presses 1 as soon as the Gather listens.
@@ -292,9 +276,8 @@ def run(options: Options, processes: Processes, work: Path) -> Result:
     driver = Driver(options, server, app, password)
     pids = {"server": server.process.pid, "app": app.process.pid}
     result = uvloop.run(driver.run(pids))
-    for name, process in (("server", server), ("webhook app", app)):
-        if process.process.poll() is not None:
-            raise BenchError(f"the {name} died during the run:\n{process.log_tail()}")
+    server.check_running()
+    app.check_running()
     return result
 
 
@@ -372,23 +355,11 @@ def parse_options(argv: list[str] | None) -> Options:
         parser.error("calls, in-flight and connections must be positive")
     if not 0 < args.time_scale <= 1 or args.timeout <= 0:
         parser.error("--time-scale must be in (0, 1] and --timeout positive")
-    return Options(
-        calls=args.calls,
-        warmup=args.warmup,
-        in_flight=args.in_flight,
-        connections=args.connections,
-        time_scale=args.time_scale,
-        timeout=args.timeout,
-        server_cpu=args.server_cpu,
-        client_cpu=args.client_cpu,
-        keep=args.keep,
-        check=args.check,
-    )
+    return options_from(Options, args)
 
 
 def main(argv: list[str] | None = None) -> int:
-    options = parse_options(argv)
-    return bench_main(options, lambda processes, work: run(options, processes, work), report)
+    return bench_main(parse_options(argv), run, report)
 
 
 if __name__ == "__main__":

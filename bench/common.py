@@ -51,7 +51,8 @@ ACCOUNT_ID = "9900001"
 USERNAME = "bench"
 APPLICATION_ID = "7fc9698a-b04a-468b-9e8f-91238c0d0086"
 FROM_NUMBER = "+15555551212"
-RINGING_TO = "+15555551313"  # a callee the simulated network has no special setting for
+# The seed's `to`: the simulated network's default phone unless a `[simulator]` sets it.
+CALLEE = "+15555551313"
 CALLS_PATH = f"/api/v2/accounts/{ACCOUNT_ID}/calls"
 
 # Bandwidth's default limits (a few calls per second) would refuse most of the load with a 429;
@@ -66,6 +67,7 @@ WRK_GRACE_S = 20.0  # on top of a wrk run's own duration, before it is killed
 RESULT_MARK = "SWITCHBOARD-BENCH"
 
 T = TypeVar("T")
+OptionsT = TypeVar("OptionsT", bound="RunOptions")
 
 
 class BenchError(Exception):
@@ -101,7 +103,7 @@ def api_headers(password: str) -> dict[str, str]:
 
 
 def call_request(
-    to: str = RINGING_TO, app: str | None = None, tag: str | None = None
+    to: str = CALLEE, app: str | None = None, tag: str | None = None
 ) -> dict[str, str]:
     """The seed's create-call request (../shared/seed/create-call.txt), from the benchmark
     account's number to `to`. Its answer webhook goes to a closed port (9), or with `app` (a
@@ -119,7 +121,7 @@ def call_request(
     return request
 
 
-def call_body(to: str = RINGING_TO) -> str:
+def call_body(to: str = CALLEE) -> str:
     """call_request(to) as the compact JSON that wrk and hello_app send."""
     return json.dumps(call_request(to), separators=(",", ":"))
 
@@ -343,7 +345,7 @@ numbers = ["{FROM_NUMBER}"]
     return config
 
 
-def query(database: Path, sql: str, parameters: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+def read_rows(database: Path, sql: str, parameters: Sequence[object] = ()) -> list[tuple[Any, ...]]:
     """Rows of `sql` on a read-only connection of its own (the server keeps writing)."""
     connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
     try:
@@ -642,14 +644,18 @@ def options_from(cls: Callable[..., T], args: argparse.Namespace, **given: objec
     return cls(**{name: given[name] if name in given else getattr(args, name) for name in names})
 
 
+WRK = ("wrk", "sudo scripts/install-bench-deps.sh")  # a tool for bench_main
+
+
 def bench_main(
-    options: RunOptions,
-    body: Callable[[Processes, Path], T],
+    options: OptionsT,
+    run: Callable[[OptionsT, Processes, Path], T],
     report: Callable[[T], bool],
     *,
     tools: Sequence[tuple[str, str]] = (),
 ) -> int:
-    """Check the CPUs and the `(tool, how to install it)` pairs the run needs, then run it."""
+    """Check the CPUs and the `(tool, how to install it)` pairs the run needs, then
+    `run(options, processes, work)` under run_bench."""
     try:
         check_cpus(options.server_cpu, options.client_cpu)
         for tool, install in tools:
@@ -658,7 +664,12 @@ def bench_main(
     except BenchError as error:
         print(f"bench: {error}", file=sys.stderr)
         return 2
-    return run_bench(body, report, keep=options.keep, check=options.check)
+    return run_bench(
+        lambda processes, work: run(options, processes, work),
+        report,
+        keep=options.keep,
+        check=options.check,
+    )
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:

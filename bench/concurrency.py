@@ -46,9 +46,8 @@ import uvloop
 
 from common import (
     ACCOUNT_ID,
-    APPLICATION_ID,
-    FROM_NUMBER,
-    USERNAME,
+    CALLEE,
+    CALLS_PATH,
     BenchError,
     Callback,
     CpuMeter,
@@ -56,23 +55,23 @@ from common import (
     Processes,
     Server,
     add_run_arguments,
-    basic_auth,
+    api_headers,
     bench_main,
+    call_request,
     follow_callbacks,
+    options_from,
     percentile,
+    print_checks,
     proc_status_mb,
     progress,
     start_switchboard,
     start_webhook_app,
-    verdict,
     write_config,
 )
+from webhook_app import HANGUP_NUMBER  # calls it answers with <Hangup/>; the others are held
 
 TARGET_KB_PER_CALL = 50.0
 TARGET_P99_MS = 50.0
-CALLS_PATH = f"/api/v2/accounts/{ACCOUNT_ID}/calls"
-HOLD_NUMBER = "+15555551313"
-HANGUP_NUMBER = "+15555550999"  # bench/webhook_app.py answers these calls with <Hangup/>
 ANSWERED_GAUGE = re.compile(rb'^switchboard_calls\{state="answered"\} (\S+)$', re.MULTILINE)
 
 
@@ -151,10 +150,7 @@ class Driver:
         self.options = options
         self.server = server
         self.app = app
-        self.headers = {
-            "Authorization": basic_auth(USERNAME, password),
-            "Content-Type": "application/json",
-        }
+        self.headers = api_headers(password)
         self.kinds: dict[str, Tracking] = {"h": Tracking(), "w": Tracking(), "c": Tracking()}
 
     def on_callback(self, callback: Callback) -> None:
@@ -191,16 +187,7 @@ class Driver:
                 continue
 
     def body(self, to: str, tag: str) -> bytes:
-        return orjson.dumps(
-            {
-                "from": FROM_NUMBER,
-                "to": to,
-                "answerUrl": self.app.url("/answer"),
-                "disconnectUrl": self.app.url("/disconnect"),
-                "applicationId": APPLICATION_ID,
-                "tag": tag,
-            }
-        )
+        return orjson.dumps(call_request(to, app=self.app.url(""), tag=tag))
 
     async def create_many(
         self, session: aiohttp.ClientSession, to: str, prefix: str, count: int
@@ -338,7 +325,7 @@ class Driver:
                 meter = CpuMeter(pids)
                 started = time.monotonic()
                 latencies, create_errors = await self.create_many(
-                    session, HOLD_NUMBER, "c", options.calls
+                    session, CALLEE, "c", options.calls
                 )
                 created = options.calls - create_errors.total()
                 await self.wait_for("c", "answered", created, options.timeout)
@@ -399,9 +386,8 @@ def run(options: Options, processes: Processes, work: Path) -> Result:
     driver = Driver(options, server, app, password)
     pids = {"server": server.process.pid, "app": app.process.pid}
     result = uvloop.run(driver.run(pids))
-    for name, process in (("server", server), ("webhook app", app)):
-        if process.process.poll() is not None:
-            raise BenchError(f"the {name} died during the run:\n{process.log_tail()}")
+    server.check_running()
+    app.check_running()
     return result
 
 
@@ -463,9 +449,7 @@ def report(result: Result) -> bool:
                 complete and sample.p99 < TARGET_P99_MS,
             )
         )
-    width = max(len(figure) for figure, _, _ in checks) + 3
-    for figure, target, ok in checks:
-        print(f"{figure:<{width}}{target:<16}{verdict(ok)}")
+    passed = print_checks(checks, target_width=16)
     if not held_all:
         print(f"only {result.held:,} of {options.calls:,} calls were held: memory does not count")
     disturbed = [result.ramp_cpu, *(sample.cpu for sample in result.samples)]
@@ -474,7 +458,7 @@ def report(result: Result) -> bool:
             "other processes used CPU during the measurements (column 'other', in cores): "
             "the figures are disturbed; rerun on a quiet machine"
         )
-    return all(ok for _, _, ok in checks)
+    return passed
 
 
 def parse_options(argv: list[str] | None) -> Options:
@@ -510,26 +494,11 @@ def parse_options(argv: list[str] | None) -> Options:
         parser.error("--calls must be at most --concurrent")
     if args.interval < 0 or args.timeout <= 0 or args.warmup < 0:
         parser.error("--interval, --warmup and --timeout must not be negative")
-    return Options(
-        calls=args.calls,
-        warmup=args.warmup,
-        samples=args.samples,
-        interval=args.interval,
-        rate=args.rate,
-        cps=args.cps,
-        concurrent=args.concurrent,
-        connections=args.connections,
-        timeout=args.timeout,
-        server_cpu=args.server_cpu,
-        client_cpu=args.client_cpu,
-        keep=args.keep,
-        check=args.check,
-    )
+    return options_from(Options, args)
 
 
 def main(argv: list[str] | None = None) -> int:
-    options = parse_options(argv)
-    return bench_main(options, lambda processes, work: run(options, processes, work), report)
+    return bench_main(parse_options(argv), run, report)
 
 
 if __name__ == "__main__":

@@ -39,13 +39,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from common import (
+    CALLEE,
     CALLS_PATH,
     HELLO_INSERT_PATH,
     HELLO_PATH,
     HELLO_RAW_PATH,
     OTHER_CPU_LIMIT,
-    RINGING_TO,
     UNLIMITED_LIMITS,
+    WRK,
     BenchError,
     Processes,
     Server,
@@ -60,14 +61,14 @@ from common import (
     print_checks,
     proc_status_mb,
     progress,
-    query,
+    read_rows,
     start_hello,
     start_switchboard,
     write_config,
     wrk_script,
 )
 
-# The callees of the simulated network (see callees): the seed's `to` (RINGING_TO) rings for
+# The callees of the simulated network (see callees): the seed's `to` (CALLEE) rings for
 # the whole measurement (its callTimeout, 30 s, is longer than warm-up and measurement); FILL_TO
 # rejects at once, so the calls that fill the store end as soon as they start.
 FILL_TO = "+15555551414"
@@ -105,8 +106,8 @@ class Memory:
 
 def callees(*, ringing: bool) -> str:
     """The `[simulator]` of this benchmark. `ringing`: the seed's callee rings without answering
-    (see RINGING_TO); otherwise it answers after the simulator's default 2 s. FILL_TO rejects."""
-    ring = f'[[simulator.phones]]\nnumber = "{RINGING_TO}"\noutcome = "no-answer"\n'
+    (see CALLEE); otherwise it answers after the simulator's default 2 s. FILL_TO rejects."""
+    ring = f'[[simulator.phones]]\nnumber = "{CALLEE}"\noutcome = "no-answer"\n'
     return (
         "[simulator]\n"
         + (ring if ringing else "")
@@ -116,7 +117,7 @@ def callees(*, ringing: bool) -> str:
 
 # -- memory ---------------------------------------------------------------------------------
 def stored_calls(database: Path) -> int:
-    ((count,),) = query(database, "SELECT count(*) FROM calls")
+    ((count,),) = read_rows(database, "SELECT count(*) FROM calls")
     return int(count)
 
 
@@ -391,12 +392,7 @@ def parse_options(argv: list[str] | None) -> Options:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
-    return bench_main(
-        options,
-        lambda processes, work: run(options, processes, work),
-        lambda results: report(options, results),
-        tools=[("wrk", "sudo scripts/install-bench-deps.sh")],
-    )
+    return bench_main(options, run, lambda results: report(options, results), tools=[WRK])
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ from common import (
     free_port,
     options_from,
     progress,
-    query,
+    read_rows,
     run_bench,
     start_server,
     switchboard_argv,
@@ -233,7 +233,7 @@ class Switchboard:
         return int(unfinished) == 0
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
-        return query(self.database, sql)
+        return read_rows(self.database, sql)
 
 
 # -- the run --------------------------------------------------------------------------------

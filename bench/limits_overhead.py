@@ -44,6 +44,7 @@ from common import (
     HELLO_PATH,
     UNLIMITED,
     UNLIMITED_LIMITS,
+    WRK,
     BenchError,
     CpuShare,
     Processes,
@@ -374,13 +375,7 @@ def parse_options(argv: list[str] | None) -> Options:
 
 
 def main(argv: list[str] | None = None) -> int:
-    options = parse_options(argv)
-    return bench_main(
-        options,
-        lambda processes, work: run(options, processes, work),
-        report,
-        tools=[("wrk", "sudo scripts/install-bench-deps.sh")],
-    )
+    return bench_main(parse_options(argv), run, report, tools=[WRK])
 
 
 if __name__ == "__main__":

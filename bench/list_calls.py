@@ -53,8 +53,10 @@ from common import (
     add_run_arguments,
     basic_auth,
     bench_main,
+    options_from,
     percentile,
     progress,
+    read_rows,
     start_switchboard,
     verdict,
     write_config,
@@ -216,26 +218,24 @@ def _insert(connection: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None
 # -- the queries ----------------------------------------------------------------------------
 def queries(database: Path, now: datetime) -> list[Query]:
     """What to ask for, with values taken from the filled database."""
-    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-    try:
-        (account_calls,) = connection.execute(
-            "SELECT count(*) FROM calls WHERE account_id = ?", (ACCOUNT_ID,)
-        ).fetchone()
-        deep = account_calls * 4 // 5
-        enqueued_time, call_id = connection.execute(
-            "SELECT enqueued_time, call_id FROM calls INDEXED BY calls_by_account_time "
-            "WHERE account_id = ? ORDER BY enqueued_time, call_id LIMIT 1 OFFSET ?",
-            (ACCOUNT_ID, deep),
-        ).fetchone()
-        (to_number,) = connection.execute(
-            "SELECT to_number FROM calls WHERE account_id = ? LIMIT 1", (ACCOUNT_ID,)
-        ).fetchone()
-        (one_call,) = connection.execute(
-            "SELECT call_id FROM calls WHERE account_id = ? LIMIT 1 OFFSET ?",
-            (ACCOUNT_ID, account_calls // 2),
-        ).fetchone()
-    finally:
-        connection.close()
+    ((account_calls,),) = read_rows(
+        database, "SELECT count(*) FROM calls WHERE account_id = ?", (ACCOUNT_ID,)
+    )
+    deep = account_calls * 4 // 5
+    ((enqueued_time, call_id),) = read_rows(
+        database,
+        "SELECT enqueued_time, call_id FROM calls INDEXED BY calls_by_account_time "
+        "WHERE account_id = ? ORDER BY enqueued_time, call_id LIMIT 1 OFFSET ?",
+        (ACCOUNT_ID, deep),
+    )
+    ((to_number,),) = read_rows(
+        database, "SELECT to_number FROM calls WHERE account_id = ? LIMIT 1", (ACCOUNT_ID,)
+    )
+    ((one_call,),) = read_rows(
+        database,
+        "SELECT call_id FROM calls WHERE account_id = ? LIMIT 1 OFFSET ?",
+        (ACCOUNT_ID, account_calls // 2),
+    )
     middle = now - timedelta(days=SPAN_DAYS / 2)
     hour = timedelta(hours=1)
     calls = f"/api/v2/accounts/{ACCOUNT_ID}/calls"
@@ -404,21 +404,16 @@ def run(options: Options, processes: Processes, work: Path) -> Result:
     headers = {"Authorization": basic_auth(USERNAME, password)}
     check_link(server, headers)  # also: the first request pays the slow password hash
     plan_queries = queries(database, now)
-    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-    try:
-        stored, account_calls = connection.execute(
-            "SELECT count(*), sum(account_id = ?) FROM calls", (ACCOUNT_ID,)
-        ).fetchone()
-    finally:
-        connection.close()
+    ((stored, account_calls),) = read_rows(
+        database, "SELECT count(*), sum(account_id = ?) FROM calls", (ACCOUNT_ID,)
+    )
     measured: list[Measured] = []
     for query in plan_queries:
         progress(f"measuring: {query.name}")
         latencies, rows, body_kb, cpu = measure(server, headers, query, options, server.process.pid)
         sql_ms, plan = sql_alone(database, query, now) if query.listing else (0.0, [])
         measured.append(Measured(query, latencies, rows, body_kb, sql_ms, plan, cpu))
-    if server.process.poll() is not None:
-        raise BenchError(f"the server died during the run:\n{server.log_tail()}")
+    server.check_running()
     return Result(options, stored, account_calls, fill_s, database_mb, measured)
 
 
@@ -470,20 +465,11 @@ def parse_options(argv: list[str] | None) -> Options:
     args = parser.parse_args(argv)
     if args.calls < 10_000 or args.requests < 1 or args.budget <= 0:
         parser.error("--calls must be at least 10000; --requests and --budget positive")
-    return Options(
-        calls=args.calls,
-        requests=args.requests,
-        budget=args.budget,
-        server_cpu=args.server_cpu,
-        client_cpu=args.client_cpu,
-        keep=args.keep,
-        check=args.check,
-    )
+    return options_from(Options, args)
 
 
 def main(argv: list[str] | None = None) -> int:
-    options = parse_options(argv)
-    return bench_main(options, lambda processes, work: run(options, processes, work), report)
+    return bench_main(parse_options(argv), run, report)
 
 
 if __name__ == "__main__":

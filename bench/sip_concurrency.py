@@ -52,23 +52,24 @@ import uvloop
 from aiohttp import web
 
 from common import (
-    ACCOUNT_ID,
-    APPLICATION_ID,
     BENCH_DIR,
-    FROM_NUMBER,
+    CALLS_PATH,
     HOST,
-    USERNAME,
+    UNLIMITED_LIMITS,
     BenchError,
     CpuMeter,
     CpuShare,
     Processes,
     Server,
     add_run_arguments,
-    basic_auth,
+    api_headers,
     bench_main,
+    call_request,
     free_port,
+    options_from,
     proc_status_mb,
     progress,
+    start_server,
     start_switchboard,
     verdict,
     write_config,
@@ -78,10 +79,7 @@ TARGET_CALLS = 200
 TARGET_P99_S = 0.005
 LATE_S = 0.020
 FRAME_S = 0.020
-CALLS_PATH = f"/api/v2/accounts/{ACCOUNT_ID}/calls"
 SCENARIO = BENCH_DIR / "sipp_uas_load.xml"
-UNLIMITED = 1_000_000_000
-START_TIMEOUT_S = 20.0
 HTTP_CONNECTIONS = 32
 XML = "application/xml"
 
@@ -360,16 +358,7 @@ class Driver:
             await asyncio.sleep(0.2)
 
     async def create(self, session: aiohttp.ClientSession, calls: Calls, index: int) -> None:
-        body = orjson.dumps(
-            {
-                "from": FROM_NUMBER,
-                "to": self.callee,
-                "answerUrl": f"{self.app_url}/answer",
-                "disconnectUrl": f"{self.app_url}/disconnect",
-                "applicationId": APPLICATION_ID,
-                "tag": f"{calls.prefix}-{index}",
-            }
-        )
+        body = orjson.dumps(call_request(self.callee, self.app_url, f"{calls.prefix}-{index}"))
         try:
             async with session.post(self.server.url(CALLS_PATH), data=body) as response:
                 data = await response.read()
@@ -502,10 +491,7 @@ class Driver:
         # Idle connections are dropped before uvicorn's own 5 s keep-alive timeout would close
         # them under a request.
         connector = aiohttp.TCPConnector(limit=HTTP_CONNECTIONS, keepalive_timeout=2.0)
-        headers = {
-            "Authorization": basic_auth(USERNAME, self.password),
-            "Content-Type": "application/json",
-        }
+        headers = api_headers(self.password)
         try:
             async with aiohttp.ClientSession(
                 connector=connector, headers=headers, timeout=aiohttp.ClientTimeout(total=30)
@@ -566,13 +552,10 @@ def free_even_udp_port() -> int:
             return port
 
 
-def start_sipp(processes: Processes, options: Options, work: Path) -> tuple[int, int]:
-    """sipp as the UAS of every call, on --client-cpu; returns (its pid, its SIP port)."""
+def start_sipp(processes: Processes, options: Options, work: Path) -> Server:
+    """sipp as the UAS of every call, on --client-cpu; its port is its SIP port."""
     port, media_port = free_even_udp_port(), free_even_udp_port()
     argv = [
-        "taskset",
-        "-c",
-        str(options.client_cpu),
         "sipp",
         "-sf",
         str(SCENARIO),
@@ -592,16 +575,10 @@ def start_sipp(processes: Processes, options: Options, work: Path) -> tuple[int,
         str(work / "sipp_errors.log"),
         *(["-rtp_echo"] if options.echo else []),
     ]
-    process = processes.start(argv, work / "sipp.log")
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while not _udp_listening(port):
-        if process.poll() is not None:
-            text = (work / "sipp.log").read_text(errors="replace")[-2000:]
-            raise BenchError(f"sipp exited with status {process.returncode}:\n{text}")
-        if time.monotonic() > deadline:
-            raise BenchError(f"sipp did not listen on {HOST}:{port} in {START_TIMEOUT_S:.0f} s")
-        time.sleep(0.05)
-    return process.pid, port
+    log = work / "sipp.log"
+    return start_server(
+        processes, "sipp", argv, port, options.client_cpu, log, lambda: _udp_listening(port)
+    )
 
 
 def run(options: Options, processes: Processes, work: Path) -> Result:
@@ -612,22 +589,19 @@ def run(options: Options, processes: Processes, work: Path) -> Result:
     config = write_config(
         work,
         password,
-        # Raised so that no call is refused or queued; the limiter still runs for every call.
-        limits=f"  calls_per_second = {UNLIMITED}\n  concurrent_calls = {UNLIMITED}",
+        limits=UNLIMITED_LIMITS,  # no call is refused or queued
         simulator=SIP_NETWORK.format(low=options.rtp_base, high=min(high, 65534)),
     )
-    sipp_pid, sipp_port = start_sipp(processes, options, work)
+    sipp = start_sipp(processes, options, work)
     server = start_switchboard(processes, config, options.server_cpu, work)
-    pids = {"server": server.process.pid, "sipp": sipp_pid}
-    driver = Driver(options, server, sipp_port, password, pids)
+    pids = {"server": server.process.pid, "sipp": sipp.process.pid}
+    driver = Driver(options, server, sipp.port, password, pids)
     try:
         result = uvloop.run(driver.run())
     except BenchError as error:
-        if server.process.poll() is not None:
-            raise BenchError(f"{error}; the server died:\n{server.log_tail()}") from error
+        server.check_running(f"during the run ({error})")
         raise
-    if server.process.poll() is not None:
-        raise BenchError(f"the server died during the run:\n{server.log_tail()}")
+    server.check_running()
     return result
 
 
@@ -749,33 +723,21 @@ def parse_options(argv: list[str] | None) -> Options:
         parser.error("--measure, --rate and --step-timeout must be positive")
     if args.sentences < 1 or not 1024 <= args.rtp_base <= 60000:
         parser.error("--sentences must be positive and --rtp-base in 1024-60000")
-    return Options(
+    return options_from(
+        Options,
+        args,
         ladder=ladder,
-        measure=args.measure,
-        settle=args.settle,
-        rate=args.rate,
-        sentences=args.sentences,
         echo=not args.no_echo,
-        rtp_base=args.rtp_base,
-        step_timeout=args.step_timeout,
-        profile_calls=args.profile_calls,
         profile_file=args.profile_file.resolve(),
-        server_cpu=args.server_cpu,
-        client_cpu=args.client_cpu,
-        keep=args.keep,
-        check=args.check,
     )
 
 
 def main(argv: list[str] | None = None) -> int:
-    options = parse_options(argv)
     tools = [
         ("sipp", "apt-get install sip-tester (make test installs it)"),
         ("espeak-ng", "apt-get install espeak-ng (make test installs it)"),
     ]
-    return bench_main(
-        options, lambda processes, work: run(options, processes, work), report, tools=tools
-    )
+    return bench_main(parse_options(argv), run, report, tools=tools)
 
 
 if __name__ == "__main__":
