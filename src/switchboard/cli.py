@@ -381,7 +381,7 @@ def _numbers_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _bxml_check(args: argparse.Namespace, settings: Settings) -> int:
-    from switchboard.bxml import find_bxml_problems
+    from switchboard.bxml import check_bxml
 
     if args.file == "-":
         data = sys.stdin.buffer.read()
@@ -390,13 +390,21 @@ def _bxml_check(args: argparse.Namespace, settings: Settings) -> int:
             data = Path(args.file).read_bytes()
         except OSError as error:
             raise CliError(f"cannot read {args.file}: {error.strerror}") from None
-    problems = find_bxml_problems(data, root=args.root)
+    problems, unset = check_bxml(data, root=args.root)
     for problem in problems:
         print(f"{args.file}: {problem}")
+    # Warnings, not problems: the document runs (with the defaults), on Bandwidth as here.
+    for attribute in unset:
+        print(
+            f"{args.file}: line {attribute.line}, column {attribute.column}: warning: "
+            f'<{attribute.verb}> {attribute.name}="None" is read as unset, so its default '
+            "applies (bandwidth-sdk 15.0.0 to 16.0.0 writes unset attributes that way; "
+            "upgrade it)"
+        )
     if problems:
         print(f"{len(problems)} problem(s)")
         return 1
-    print(f"{args.file}: OK")
+    print(f"{args.file}: OK" + (f", {len(unset)} warning(s)" if unset else ""))
     return 0
 
 

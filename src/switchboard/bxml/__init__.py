@@ -13,15 +13,18 @@ from __future__ import annotations
 from . import actions, events, verbs
 from .errors import BxmlError
 from .interpreter import Interpreter, State
-from .parser import find_bxml_problems, parse_bxml
-from .verbs import Document
+from .parser import check_bxml, find_bxml_problems, parse_bxml
+from .verbs import NONE_ATTRIBUTE_WARNING, Document, NoneAttribute
 
 __all__ = [
+    "NONE_ATTRIBUTE_WARNING",
     "BxmlError",
     "Document",
     "Interpreter",
+    "NoneAttribute",
     "State",
     "actions",
+    "check_bxml",
     "events",
     "find_bxml_problems",
     "parse_bxml",

@@ -24,7 +24,15 @@ from .schema import (
     VerbSchema,
 )
 from .speech import SSML_TAGS, render
-from .verbs import Document, PlayAudio, Prompt, SpeakSentence, UnsupportedVerb, Verb
+from .verbs import (
+    Document,
+    NoneAttribute,
+    PlayAudio,
+    Prompt,
+    SpeakSentence,
+    UnsupportedVerb,
+    Verb,
+)
 from .xmltree import Element, Text, read_xml
 
 Root = Literal["Response", "Bxml"]
@@ -42,6 +50,10 @@ _ACCEPTED_ROOTS: dict[Root, tuple[Root, ...]] = {
     "Bxml": ("Bxml", "Response"),
 }
 _ROOT_OF: dict[str, Root] = {"Response": "Response", "Bxml": "Bxml"}
+# bandwidth-sdk 15.0.0 to 16.0.0 writes an unset numeric or boolean attribute as str(None).
+# Bandwidth's cloud runs those documents, so an attribute with exactly this value is read as
+# absent (its default applies) and reported as a warning, not refused.
+UNSET = "None"
 _SEND_DTMF_DIGITS = a.dtmf_digits(
     allow_pauses=True, max_length=SEND_DTMF_MAX_DIGITS, allow_empty=False
 )
@@ -72,6 +84,15 @@ def find_bxml_problems(
     return _read(data, root, base_url)[1]
 
 
+def check_bxml(
+    data: bytes | str, *, root: Root = "Response"
+) -> tuple[list[BxmlError], tuple[NoneAttribute, ...]]:
+    """What `switchboard bxml check` reports: every problem (as find_bxml_problems), and the
+    attributes written as "None" that a call would read as unset."""
+    document, problems = _read(data, root, None)
+    return problems, document.none_attributes
+
+
 def _read(data: bytes | str, root: Root, base_url: str | None) -> tuple[Document, list[BxmlError]]:
     try:
         tree = read_xml(data)
@@ -87,6 +108,7 @@ class _DocumentReader:
     def __init__(self, base_url: str | None) -> None:
         self.base_url = base_url
         self.problems: list[BxmlError] = []
+        self.none_attributes: list[NoneAttribute] = []
 
     def problem(self, message: str, node: Element | Text) -> None:
         self.problems.append(BxmlError(message, node.line, node.column))
@@ -109,7 +131,7 @@ class _DocumentReader:
             verb = self._verb(element)
             if verb is not None:
                 verbs.append(verb)
-        return Document(tuple(verbs), root, self.base_url)
+        return Document(tuple(verbs), root, self.base_url, tuple(self.none_attributes))
 
     def _verb(self, element: Element) -> Verb | None:
         schema = SCHEMAS.get(element.name)
@@ -118,9 +140,11 @@ class _DocumentReader:
             if known_attributes is None:
                 self._unknown_element(element)
                 return None
-            for name in element.attributes:
+            for name, raw in element.attributes.items():
                 if name not in known_attributes:
                     self._unknown_attribute(element, name, known_attributes)
+                elif raw == UNSET:
+                    self._none_attribute(element, name)
             # Its content (PhoneNumber, StreamParam...) is left alone until we run the verb.
             return UnsupportedVerb(element.name, element.line, element.column)
 
@@ -133,18 +157,27 @@ class _DocumentReader:
 
     def _attributes(self, element: Element, schema: VerbSchema) -> dict[str, Any]:
         fields: dict[str, Any] = {}
+        unset: set[str] = set()
         for name, raw in element.attributes.items():
             coerce = schema.attributes.get(name)
             if coerce is None:
                 self._unknown_attribute(element, name, schema.attributes.keys())
                 continue
+            if raw == UNSET:
+                self._none_attribute(element, name)
+                unset.add(name)
+                continue
             try:
                 fields[_snake_case(name)] = coerce(raw, self.base_url)
             except a.InvalidValue as error:
                 self.problem(f"<{element.name}> attribute {name} {error}, got {raw!r}", element)
-        for name in sorted(schema.required - element.attributes.keys()):
-            self.problem(f"<{element.name}> needs the attribute {name}", element)
+        for name in sorted(schema.required - (element.attributes.keys() - unset)):
+            hint = f' ({name}="{UNSET}" is read as unset)' if name in unset else ""
+            self.problem(f"<{element.name}> needs the attribute {name}{hint}", element)
         return fields
+
+    def _none_attribute(self, element: Element, name: str) -> None:
+        self.none_attributes.append(NoneAttribute(element.name, name, element.line, element.column))
 
     # Content readers: each checks what sits between the tags and adds it to the fields.
 

@@ -158,9 +158,38 @@ Verb = (
 
 
 @dataclass(frozen=True, slots=True)
+class NoneAttribute:
+    """An attribute whose value is exactly `None`, read as if it were absent: bandwidth-sdk
+    15.0.0 to 16.0.0 writes its numeric and boolean attributes with str(), so every one its
+    user left unset comes out as "None" (`<Gather maxDigits="None">`)."""
+
+    verb: str
+    name: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
 class Document:
-    """A parsed BXML document: its root (<Response> or <Bxml>) and its verbs in order."""
+    """A parsed BXML document: its root (<Response> or <Bxml>) and its verbs in order, and the
+    attributes written as "None" that were read as unset (to tell the app's author)."""
 
     verbs: tuple[Verb, ...]
     root: Literal["Response", "Bxml"] = "Response"
     base_url: str | None = None
+    none_attributes: tuple[NoneAttribute, ...] = ()
+
+    def none_attributes_note(self) -> dict[str, object] | None:
+        """What the call's timeline says about the "None" attributes (None: there are none):
+        one entry per document, naming each verb's attribute once."""
+        if not self.none_attributes:
+            return None
+        names = list(dict.fromkeys(f"{a.verb} {a.name}" for a in self.none_attributes))
+        return {"warning": NONE_ATTRIBUTE_WARNING, "attributes": names}
+
+
+NONE_ATTRIBUTE_WARNING = (
+    'attributes written as "None" were read as unset, so their defaults apply '
+    "(bandwidth-sdk 15.0.0 to 16.0.0 writes every numeric or boolean attribute left unset that "
+    "way; later versions leave it out)"
+)
