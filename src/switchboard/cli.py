@@ -13,17 +13,18 @@ from pathlib import Path
 from switchboard.calls.validation import E164
 from switchboard.config import ConfigError, Settings, load_settings
 from switchboard.limits.account import account_limits
+from switchboard.provisioning import commands as commands_module
 from switchboard.provisioning.models import (
     ACCOUNT_ID,
     Account,
     ApiUser,
-    Application,
     OAuthClient,
     PhoneNumber,
     new_account_id,
     new_password,
 )
 from switchboard.provisioning.secrets import hash_secret
+from switchboard.provisioning.vault import Vault
 from switchboard.store import provisioning_db, schema
 
 
@@ -46,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         result: int = args.handler(args, settings)
         return result
-    except (CliError, ConfigError) as error:
+    except (CliError, ConfigError, commands_module.CommandError) as error:
         print(f"switchboard: {error}", file=sys.stderr)
         return 2
 
@@ -115,7 +116,20 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("account_id")
     add.add_argument("name")
     add.add_argument("--id", help="UUID (random if omitted)")
+    commands_module.add_voice_options(add)
     add.set_defaults(handler=_applications_add)
+    update = applications.add_parser(
+        "update", parents=[common], help="change an application's name or voice settings"
+    )
+    update.add_argument("application_id")
+    update.add_argument("--name")
+    commands_module.add_voice_options(update)
+    update.set_defaults(handler=_applications_update)
+    show = applications.add_parser(
+        "show", parents=[common], help="an application's voice settings and numbers"
+    )
+    show.add_argument("application_id")
+    show.set_defaults(handler=_applications_show)
     _list_command(
         applications,
         common,
@@ -129,11 +143,23 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("account_id")
     add.add_argument("numbers", nargs="+", metavar="NUMBER")
     add.set_defaults(handler=_numbers_add)
+    assign = numbers.add_parser(
+        "assign", parents=[common], help="make calls to a number ring an application"
+    )
+    assign.add_argument("number")
+    assign.add_argument("application_id")
+    assign.set_defaults(handler=_numbers_assign)
+    unassign = numbers.add_parser(
+        "unassign", parents=[common], help="a number rings no application (its calls are refused)"
+    )
+    unassign.add_argument("number")
+    unassign.set_defaults(handler=_numbers_assign)
     _list_command(
         numbers,
         common,
-        "SELECT account_id, number FROM phone_numbers ORDER BY account_id, number",
-        ("account", "number"),
+        "SELECT account_id, number, coalesce(application_id, '-') FROM phone_numbers "
+        "ORDER BY account_id, number",
+        ("account", "number", "application"),
     )
     _remove_command(numbers, common, "number", "NUMBER")
     bxml = _group(commands, "bxml", "BXML documents")
@@ -352,15 +378,65 @@ def _applications_add(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError:
         raise CliError(f"application id must be a UUID, got {application_id!r}") from None
 
+    changes = commands_module.voice_changes(args)
+
     def change(connection: sqlite3.Connection) -> None:
         _require_account(connection, args.account_id)
         _require_not_elsewhere(connection, "application", application_id, args.account_id)
-        application = Application(application_id, args.account_id, args.name)
-        provisioning_db.put_application(connection, application)
+        commands_module.save_application(
+            connection, _vault(settings), application_id, args.account_id, args.name, changes
+        )
 
     _run(change, settings)
     print(application_id)
     return 0
+
+
+def _applications_update(args: argparse.Namespace, settings: Settings) -> int:
+    application_id = commands_module.check_uuid(args.application_id)
+    changes = commands_module.voice_changes(args)
+
+    def change(connection: sqlite3.Connection) -> None:
+        current = commands_module.find_application(connection, application_id)
+        commands_module.save_application(
+            connection, _vault(settings), application_id, current.account_id, args.name, changes
+        )
+
+    _run(change, settings)
+    print(f"application {application_id} updated")
+    return 0
+
+
+def _applications_show(args: argparse.Namespace, settings: Settings) -> int:
+    with _database(settings) as connection:
+        application = commands_module.find_application(connection, args.application_id)
+        numbers = [
+            number
+            for (number,) in connection.execute(
+                "SELECT number FROM phone_numbers WHERE application_id = ? ORDER BY number",
+                (application.id,),
+            )
+        ]
+    print(commands_module.describe(application, numbers))
+    return 0
+
+
+def _numbers_assign(args: argparse.Namespace, settings: Settings) -> int:
+    application_id = getattr(args, "application_id", None)
+    if application_id is not None:
+        commands_module.check_uuid(application_id)
+
+    def change(connection: sqlite3.Connection) -> None:
+        commands_module.assign_number(connection, args.number, application_id)
+
+    _run(change, settings)
+    target = f"rings application {application_id}" if application_id else "rings no application"
+    print(f"{args.number} {target}")
+    return 0
+
+
+def _vault(settings: Settings) -> Vault:
+    return Vault.in_directory(settings.data_dir)
 
 
 def _numbers_add(args: argparse.Namespace, settings: Settings) -> int:
@@ -372,8 +448,14 @@ def _numbers_add(args: argparse.Namespace, settings: Settings) -> int:
         _require_account(connection, args.account_id)
         for number in args.numbers:
             _require_not_elsewhere(connection, "number", number, args.account_id)
+        routes = provisioning_db.load_snapshot(connection).numbers
         for number in args.numbers:
-            provisioning_db.put_number(connection, PhoneNumber(number, args.account_id))
+            # Adding a number again keeps the application it rings.
+            current = routes.get(number)
+            application_id = current.application_id if current else None
+            provisioning_db.put_number(
+                connection, PhoneNumber(number, args.account_id, application_id)
+            )
 
     _run(change, settings)
     print(f"{len(args.numbers)} number(s) on account {args.account_id}")

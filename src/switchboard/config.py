@@ -15,6 +15,12 @@ from urllib.parse import urlsplit
 
 from switchboard.limits.account import LimitSettings
 from switchboard.network.phones import PhoneConfigError, SimulatorSettings, parse_simulator
+from switchboard.provisioning.voice_settings import KEYS as VOICE_KEYS
+from switchboard.provisioning.voice_settings import (
+    VoiceSettings,
+    VoiceSettingsError,
+    parse_voice_settings,
+)
 from switchboard.sip.settings import SipConfigError, SipSettings, parse_sip_settings
 from switchboard.webhooks.outbox import RetryPolicy
 
@@ -48,6 +54,8 @@ class OAuthClientConfig:
 class ApplicationConfig:
     id: str
     name: str
+    voice: VoiceSettings = field(default_factory=VoiceSettings)  # passwords in plain text
+    numbers: tuple[str, ...] = ()  # the account's numbers whose calls ring this application
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +218,7 @@ def _account(entry: dict[str, Any], index: int) -> AccountConfig:
     account_id = str(_required(entry, "id", where))
     if not ACCOUNT_ID.match(account_id):
         raise ConfigError(f"{where}.id must be 7 digits like Bandwidth's, got {account_id!r}")
-    return AccountConfig(
+    account = AccountConfig(
         id=account_id,
         name=_get(entry, "name", str, f"Account {account_id}", where),
         users=tuple(
@@ -229,16 +237,54 @@ def _account(entry: dict[str, Any], index: int) -> AccountConfig:
             )
             for i, client in enumerate(_list(entry, "oauth_clients", where))
         ),
-        applications=tuple(
-            ApplicationConfig(
-                id=_uuid(_required(app, "id", f"{where}.applications[{i}]"), where),
-                name=_get(app, "name", str, "Application", f"{where}.applications[{i}]"),
-            )
-            for i, app in enumerate(_list(entry, "applications", where))
-        ),
+        applications=_applications(entry, where),
         numbers=tuple(_number(n, where) for n in _get(entry, "numbers", list, [], where)),
         limits=_limit_overrides(entry.get("limits", {}), f"{where}.limits"),
     )
+    _check_application_numbers(account)
+    return account
+
+
+def _applications(entry: dict[str, Any], where: str) -> tuple[ApplicationConfig, ...]:
+    applications = []
+    for i, app in enumerate(_list(entry, "applications", where)):
+        at = f"{where}.applications[{i}]"
+        unknown = set(app) - {"id", "name", "numbers", *VOICE_KEYS}
+        if unknown:
+            raise ConfigError(
+                f"{at}: unknown key(s) {', '.join(sorted(unknown))}; known keys are id, name, "
+                f"numbers, {', '.join(VOICE_KEYS)}"
+            )
+        try:
+            voice = parse_voice_settings(app, at)
+        except VoiceSettingsError as error:
+            raise ConfigError(str(error)) from None
+        applications.append(
+            ApplicationConfig(
+                id=_uuid(_required(app, "id", at), where),
+                name=_get(app, "name", str, "Application", at),
+                voice=voice,
+                numbers=tuple(_number(n, at) for n in _get(app, "numbers", list, [], at)),
+            )
+        )
+    return tuple(applications)
+
+
+def _check_application_numbers(account: AccountConfig) -> None:
+    """Each number an application lists is one of the account's, and rings one application."""
+    ringing: dict[str, str] = {}
+    for app in account.applications:
+        for number in app.numbers:
+            if number not in account.numbers:
+                raise ConfigError(
+                    f"application {app.id} lists {number}, which is not one of account "
+                    f"{account.id}'s numbers (add it to the account's numbers first)"
+                )
+            if ringing.setdefault(number, app.id) != app.id:
+                raise ConfigError(
+                    f"number {number} is listed by two applications ({ringing[number]} and "
+                    f"{app.id}); a number rings one application only"
+                )
 
 
 def _limit_overrides(raw: object, where: str) -> LimitOverrides:

@@ -24,6 +24,7 @@ from switchboard.api.auth import Authenticator
 from switchboard.api.context import ApiContext
 from switchboard.api.routes_switchboard import switchboard_routes
 from switchboard.calls.engine import Engine
+from switchboard.calls.inbound import InboundCalls
 from switchboard.calls.service import CallService
 from switchboard.clock import Clock, RealClock
 from switchboard.collector import FullCollections, tune_garbage_collector
@@ -38,7 +39,9 @@ from switchboard.network.sip import SipNetwork
 from switchboard.observability.logs import configure_logging
 from switchboard.observability.metrics import Metrics
 from switchboard.observability.webhooks import ObservedSender
+from switchboard.provisioning.models import Snapshot
 from switchboard.provisioning.setup import DemoAccount, apply_accounts, ensure_demo_account
+from switchboard.provisioning.vault import Vault
 from switchboard.store import schema
 from switchboard.store.sqlite import SqliteStore
 from switchboard.webhooks.delivery import HttpWebhookSender
@@ -55,7 +58,7 @@ def prepare_data_dir(settings: Settings) -> DemoAccount | None:
     try:
         schema.migrate(connection)
         if settings.accounts:
-            apply_accounts(connection, settings.accounts)
+            apply_accounts(connection, settings.accounts, Vault.in_directory(settings.data_dir))
             return None
         return ensure_demo_account(connection)
     finally:
@@ -125,6 +128,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
     )
     calls.gate = engine
     calls.listeners.append(engine.on_call_created)
+
+    async def current_snapshot() -> Snapshot:
+        await context.refresh_provisioning()  # a number or application may have changed
+        return authenticator.snapshot
+
     context = ApiContext(
         settings=settings,
         store=store,
@@ -134,7 +142,25 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         simulator=simulator,
         metrics=metrics,
     )
-    metrics.watch(engine.live_gauges)
+    inbound = InboundCalls(
+        store,
+        engine,
+        current_snapshot,
+        Vault.in_directory(settings.data_dir),
+        clock.wall,
+        lambda: public_base_url(settings),
+    )
+    engine.incoming = inbound
+
+    def gauges() -> dict[str, dict[str, float]]:
+        values = engine.live_gauges()
+        values["inbound_refused"] = {
+            f"{account} {reason}": float(count)
+            for (account, reason), count in inbound.refused.items()
+        }
+        return values
+
+    metrics.watch(gauges)
     full_collections = FullCollections()
 
     @asynccontextmanager
@@ -156,6 +182,15 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
             await store.close()
 
     return build_app(context, lifespan=lifespan, extra_routes=switchboard_routes())
+
+
+def public_base_url(settings: Settings) -> str:
+    """The base of URLs handed out without a request to take the host from (an inbound call's
+    callUrl): `[server] public_url`, else the listening address (a wildcard one as loopback)."""
+    if settings.public_url is not None:
+        return settings.public_url
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return f"http://{host}:{settings.port}"
 
 
 def demo_banner(demo: DemoAccount, settings: Settings) -> str:

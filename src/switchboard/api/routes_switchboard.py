@@ -4,6 +4,7 @@ GET  /switchboard/v1/accounts/{accountId}/calls/{callId}/timeline
 POST /switchboard/v1/accounts/{accountId}/calls/{callId}/callee   {"action": ..., "digits"}
 GET  /switchboard/v1/phones/{number}
 PUT  /switchboard/v1/phones/{number}                               {"outcome": ..., ...}
+POST /switchboard/v1/phones/{number}/calls                         {"to": "+1..."}
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ from switchboard.api.body import read_json_object
 from switchboard.api.context import ApiContext, context_of
 from switchboard.api.responses import JsonResponse
 from switchboard.calls.model import Call
-from switchboard.errors import ConflictError, NotFoundError, ValidationError
+from switchboard.calls.validation import E164, e164
+from switchboard.errors import (
+    ConflictError,
+    NotFoundError,
+    RateLimitError,
+    UnavailableError,
+    ValidationError,
+)
+from switchboard.network.base import CallRefused
 from switchboard.network.phones import PhoneBehaviour, PhoneConfigError, parse_behaviour
 
 PREFIX = "/switchboard/v1"
@@ -57,6 +66,11 @@ async def act_as_callee(request: Request) -> Response:
     leg = context.simulator.legs.get(call.call_id) if context.simulator else None
     if leg is None:
         raise ConflictError(f"Call {call.call_id} has no live simulated callee")
+    if leg.inbound and action in ("answer", "reject", "busy"):
+        raise ConflictError(
+            f"Call {call.call_id} is inbound: its phone is the caller, which can only press "
+            "keys or hang up (the application answers or rejects the call)"
+        )
     if action == "answer":
         if leg.answered:
             raise ConflictError(f"Call {call.call_id} is already answered")
@@ -112,6 +126,31 @@ async def put_phone(request: Request) -> Response:
     return JsonResponse(_behaviour_json(number, behaviour))
 
 
+async def dial_from_phone(request: Request) -> Response:
+    """A virtual phone calls one of an account's numbers (an inbound call)."""
+    context = await _authenticated(request)
+    number = request.path_params["number"]
+    if context.simulator is None:
+        raise NotFoundError("The simulated network is not in use: real phones dial in over SIP")
+    if not E164.match(number):
+        raise ValidationError(
+            f"Invalid phone number in the path: must be E.164 like +15555550123, got '{number}'"
+        )
+    body = await read_json_object(request)
+    to = e164(body, "to")
+    if to is None:
+        raise ValidationError("Missing field: to (the number to call, e.g. +15555551212)")
+    try:
+        call_id = await context.simulator.dial(number, to)
+    except CallRefused as refused:
+        if refused.kind == "not-found":
+            raise NotFoundError(f"Call from {number} refused: {refused.reason}") from None
+        if refused.kind == "account-limit":
+            raise RateLimitError(f"Call from {number} refused: {refused.reason}", 1) from None
+        raise UnavailableError(f"Call from {number} refused: {refused.reason}") from None
+    return JsonResponse({"callId": call_id}, status_code=201)
+
+
 def switchboard_routes() -> list[Route]:
     call = PREFIX + "/accounts/{account_id}/calls/{call_id}"
     return [
@@ -119,4 +158,5 @@ def switchboard_routes() -> list[Route]:
         Route(call + "/callee", act_as_callee, methods=["POST"]),
         Route(PREFIX + "/phones/{number}", get_phone, methods=["GET"]),
         Route(PREFIX + "/phones/{number}", put_phone, methods=["PUT"]),
+        Route(PREFIX + "/phones/{number}/calls", dial_from_phone, methods=["POST"]),
     ]

@@ -33,7 +33,7 @@ from switchboard.calls.update_request import UpdateCallRequest
 from switchboard.clock import Clock, TimerHandle
 from switchboard.errors import ConflictError, RateLimitError
 from switchboard.limits.account import AccountLimiter, Decision, LimitSettings
-from switchboard.network.base import Network
+from switchboard.network.base import IncomingCalls, Network, OpenLeg
 from switchboard.store.base import Store
 from switchboard.webhooks.delivery import WebhookSender
 from switchboard.webhooks.dispatch import Dispatcher
@@ -74,6 +74,8 @@ class Engine:
         self.draining = False
         self._all_finished = asyncio.Event()
         self._purge_timer: TimerHandle | None = None
+        # Takes the calls the network offers (calls/inbound.py); None: every one is refused.
+        self.incoming: IncomingCalls | None = None
 
     @property
     def activity(self) -> Activity:
@@ -86,7 +88,7 @@ class Engine:
     async def start(self) -> None:
         """Pick up the calls a previous run left behind, the events they still owe, and start
         purging old calls."""
-        await self.services.network.start()
+        await self.services.network.start(self.incoming)
         self._schedule_purge(0.0)
         await self._resume_outbox()
         for call in await self.services.store.calls_in_states((QUEUED, INITIATED, ANSWERED)):
@@ -171,6 +173,20 @@ class Engine:
         """The insert failed: give the call's place back."""
         self._limiter(call.account_id).ended(call.call_id)
 
+    def admit_inbound(self, account_id: str, call_id: str) -> str | None:
+        """An inbound call starts now or not at all: None when admitted, else the reason."""
+        if self.draining:
+            return "Switchboard is shutting down"
+        admission = self._limiter(account_id).admit_now(self.clock.monotonic(), call_id)
+        return None if admission.decision is Decision.START else admission.reason
+
+    def launch_inbound(self, call: Call, open_leg: OpenLeg) -> None:
+        """Run a stored inbound call: its runner opens the caller's leg and sends `initiate`."""
+        runner = CallRunner(call, self.services, dial=False, inbound=True)
+        runner.leg = open_leg(call.call_id, runner.post)
+        self.runners[call.call_id] = runner
+        runner.task = asyncio.get_running_loop().create_task(runner.run())
+
     async def on_call_created(self, call: Call) -> None:
         limiter = self._limiter(call.account_id)
         if call.call_id in limiter.active:
@@ -242,7 +258,10 @@ class Engine:
             raise _not_modifiable(call.call_id)
         live_state = runner.call.state
         if update.state == "completed":
-            runner.post(End("hangup" if live_state == ANSWERED else "cancel"))
+            # An inbound call not answered yet is rejected by its own application: `hangup`,
+            # as <Hangup> would (hangup.mdx); an outbound one still ringing is cancelled.
+            unanswered = "hangup" if call.direction == "inbound" else "cancel"
+            runner.post(End("hangup" if live_state == ANSWERED else unanswered))
             return
         if live_state != ANSWERED:
             raise _not_modifiable(call.call_id)

@@ -315,7 +315,8 @@ class CallRunner:
         if self.call.state != ANSWERED:
             return
         self._bxml_token += 1  # answers to callbacks sent before are now moot
-        self.note("bxml", source="PUT /bxml", verbs=len(document.verbs))
+        unset = document.none_attributes_note() or {}  # bandwidth-sdk 15-16's "None"s
+        self.note("bxml", source="PUT /bxml", verbs=len(document.verbs), **unset)
         if self.interpreter is None:
             self.interpreter = Interpreter(document, tag=self.call.tag)
             await self._carry_out(self.interpreter.start())
@@ -425,6 +426,9 @@ class CallRunner:
                 + _content_type_hint(final.content_type),
             )
             return
+        unset = document.none_attributes_note() if document else None
+        if unset:  # attributes bandwidth-sdk 15-16 wrote as "None": tell the app's author
+            self.note("bxml", source=event.event_type, **unset)
         if self.interpreter is None:
             self.interpreter = Interpreter(
                 document or _parse_cached(b"<Response/>", None), tag=self.call.tag

@@ -23,7 +23,8 @@ def call_state(call: Call) -> dict[str, Any]:
         "state": call.state,
         "stirShaken": None,
         "identity": None,
-        "enqueuedTime": time(call.enqueued_time),
+        # Only outbound calls pass through the queue (an inbound one is never enqueued).
+        "enqueuedTime": time(call.enqueued_time) if call.direction == "outbound" else None,
         "startTime": time(call.start_time),
         "answerTime": time(call.answer_time),
         "endTime": time(call.end_time),
@@ -52,7 +53,7 @@ def call_state_from_row(data: dict[str, Any]) -> dict[str, Any]:
         "state": get("state", QUEUED),
         "stirShaken": None,
         "identity": None,
-        "enqueuedTime": enqueued_time,
+        "enqueuedTime": enqueued_time if get("direction", "outbound") == "outbound" else None,
         "startTime": get("start_time"),
         "answerTime": get("answer_time"),
         "endTime": get("end_time"),

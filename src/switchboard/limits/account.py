@@ -112,6 +112,17 @@ class AccountLimiter:
             return Admission(Decision.QUEUE)
         return Admission(Decision.REJECT, RATE_LIMITED, max(1.0, wait))
 
+    def admit_now(self, now: float, call_id: str) -> Admission:
+        """Decide for an inbound call: it starts now or is refused, never queued (the queue is
+        for outbound calls; rateLimits.mdx counts both against the rate)."""
+        if len(self.active) >= self.settings.concurrent_calls:
+            return Admission(Decision.REJECT, CONCURRENCY_LIMITED, 1.0)
+        wait = self._seconds_until_start(now)
+        if wait > 0.0:
+            return Admission(Decision.REJECT, RATE_LIMITED, max(1.0, wait))
+        self._start(now, call_id)
+        return Admission(Decision.START)
+
     def requeue(self, call_id: str, priority: int) -> None:
         """Put back a call found queued in the store (after a restart)."""
         if call_id not in self._queued and call_id not in self.active:

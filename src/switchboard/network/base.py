@@ -8,8 +8,8 @@ with exactly one MediaFinished or MediaFailed, unless stop_media() cuts them sho
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -136,13 +136,58 @@ class Leg(Protocol):
         ...
 
     def hangup(self) -> None:
-        """End the leg from our side: BYE when answered, CANCEL while ringing."""
+        """End the leg from our side: BYE when answered, CANCEL while ringing; on an inbound
+        leg not answered yet, reject the call."""
         ...
 
 
+class InboundLeg(Leg, Protocol):
+    """The caller's leg of an inbound call: it arrives ringing, and we answer it."""
+
+    def answer(self) -> None:
+        """Answer the call (SIP 200 OK); media and keys flow from now on. Reports nothing:
+        the runner changes the call's state itself."""
+        ...
+
+    def early_media(self) -> None:
+        """Before answering: let the caller hear what plays (SIP 183 Session Progress), for
+        <Ring answerCall="false">."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class InboundOffer:
+    """A call arriving from the network for one of our numbers (webhooks/initiate.mdx)."""
+
+    to: str  # E.164
+    from_: str
+    uui: str | None = None  # the User-to-User header, encoding parameter included
+    # The most recent Diversion header's parameters, `origTo` first (initiate.mdx).
+    diversion: dict[str, str] | None = field(default=None)
+    sip_call_id: str | None = None
+
+
+class CallRefused(Exception):
+    """The engine will not take an offered call. `reason` says why in words a person can act
+    on; `sip_code` is what a SIP caller is answered (404 no such number, 503 over limits...)."""
+
+    def __init__(self, reason: str, sip_code: int, kind: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.sip_code = sip_code
+        self.kind = kind  # "not-found" | "account-limit" | "unavailable"
+
+
+# The network hands an offer to the engine with a way to open the caller's leg once the call is
+# stored: `open_leg(call_id, events)`. The engine returns the new callId or raises CallRefused.
+OpenLeg = Callable[[str, EventSink], InboundLeg]
+IncomingCalls = Callable[[InboundOffer, OpenLeg], Awaitable[str]]
+
+
 class Network(Protocol):
-    async def start(self) -> None:
-        """Bind what the network needs (the SIP network's socket) before the first call."""
+    async def start(self, incoming: IncomingCalls | None = None) -> None:
+        """Bind what the network needs (the SIP network's socket) before the first call;
+        calls that arrive are handed to `incoming` (None: refuse them all)."""
         ...
 
     def originate(

@@ -54,11 +54,22 @@ class PhoneBehaviour:
 
 
 @dataclass(frozen=True, slots=True)
+class ScriptedCall:
+    """`[[simulator.calls]]`: a virtual phone dials one of our numbers `at` seconds (engine
+    time) after the server starts."""
+
+    at: float
+    from_: str
+    to: str
+
+
+@dataclass(frozen=True, slots=True)
 class SimulatorSettings:
     time_scale: float = 1.0
     words_per_minute: float = 150.0
     default: PhoneBehaviour = PhoneBehaviour()
     phones: dict[str, PhoneBehaviour] = field(default_factory=dict)
+    calls: tuple[ScriptedCall, ...] = ()
 
 
 _DIGIT_CHARS = set("0123456789*#ABCD")
@@ -173,7 +184,39 @@ def parse_simulator(raw: dict[str, Any]) -> SimulatorSettings:
         if not isinstance(entry, dict) or not isinstance(entry.get("number"), str):
             raise PhoneConfigError(f"{where} needs a number")
         phones[dialable(entry["number"])] = parse_behaviour(entry, default, where)
-    return SimulatorSettings(float(time_scale), float(words_per_minute), default, phones)
+    calls = _scripted_calls(table.get("calls", []))
+    return SimulatorSettings(float(time_scale), float(words_per_minute), default, phones, calls)
+
+
+def _scripted_calls(entries: object) -> tuple[ScriptedCall, ...]:
+    from switchboard.calls.validation import E164  # local: avoid an import cycle
+
+    if not isinstance(entries, list):
+        raise PhoneConfigError("simulator.calls must be an array of tables ([[simulator.calls]])")
+    calls = []
+    for index, entry in enumerate(entries):
+        where = f"simulator.calls[{index}]"
+        if not isinstance(entry, dict):
+            raise PhoneConfigError(f"{where} must be a table")
+        unknown = set(entry) - {"at", "from", "to", "count", "every"}
+        if unknown:
+            raise PhoneConfigError(
+                f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
+                "known keys are at, from, to, count, every"
+            )
+        for key in ("from", "to"):
+            if not isinstance(entry.get(key), str) or not E164.match(entry[key]):
+                raise PhoneConfigError(
+                    f"{where}.{key} must be an E.164 number like +15555551212, "
+                    f"got {entry.get(key)!r}"
+                )
+        at = _seconds(entry.get("at", 0.0), f"{where}.at")
+        count = entry.get("count", 1)
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 100_000:
+            raise PhoneConfigError(f"{where}.count must be a whole number 1-100000, got {count!r}")
+        every = _seconds(entry.get("every", 1.0), f"{where}.every")
+        calls += [ScriptedCall(at + n * every, entry["from"], entry["to"]) for n in range(count)]
+    return tuple(calls)
 
 
 def dialable(destination: str) -> str:

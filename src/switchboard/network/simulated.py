@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+from collections.abc import Callable
 
 from switchboard.activity import Activity
 from switchboard.clock import Clock, TimerHandle
@@ -15,16 +16,19 @@ from switchboard.network.base import (
     Answered,
     Busy,
     CallerId,
+    CallRefused,
     Digit,
     EventSink,
     Failed,
+    InboundOffer,
+    IncomingCalls,
     MediaFailed,
     MediaFinished,
     Rejected,
     RemoteHangup,
     Ringing,
 )
-from switchboard.network.phones import PhoneBehaviour, SimulatorSettings, dialable
+from switchboard.network.phones import PhoneBehaviour, ScriptedCall, SimulatorSettings, dialable
 
 logger = logging.getLogger("switchboard.network")
 _WORD = re.compile(r"\w+")
@@ -67,11 +71,21 @@ def dtmf_seconds(digits: str, tone_ms: float, interval_ms: float) -> float:
 
 
 class SimulatedLeg:
+    """The virtual phone at the other end of a call: the callee of an outbound call, or the
+    caller of an inbound one (`inbound`), which rings us and which we answer."""
+
     def __init__(
-        self, network: SimulatedNetwork, call_id: str, behaviour: PhoneBehaviour, sink: EventSink
+        self,
+        network: SimulatedNetwork,
+        call_id: str,
+        behaviour: PhoneBehaviour,
+        sink: EventSink,
+        *,
+        inbound: bool = False,
     ) -> None:
         self.network = network
         self.call_id = call_id
+        self.inbound = inbound
         self.sip_call_id: str | None = None  # no SIP dialog on the simulated network
         self.behaviour = behaviour
         self.sink = sink
@@ -107,19 +121,26 @@ class SimulatedLeg:
             self._finish(Failed("the simulated network failed to place the call", 503))
 
     def answer(self) -> None:
+        """Outbound: the callee answers (reported as Answered). Inbound: Switchboard answers
+        the caller (nothing to report: the runner answered)."""
         if self.ended or self.answered:
             return
         self.answered = True
-        self._emit(Answered())
+        if not self.inbound:
+            self._emit(Answered())
         if self.behaviour.hangup_after is not None:
             self._later(self.behaviour.hangup_after, self.remote_hangup)
         for timed in self.behaviour.timed_digits:
             self._later(timed.at, self.press, timed.digits)
 
+    def early_media(self) -> None:
+        pass  # no audio flows on the simulated network
+
     def remote_hangup(self) -> None:
+        """The phone hangs up: a callee that rings declines; a caller gives up or hangs up."""
         if self.ended:
             return
-        if not self.answered:
+        if not self.answered and not self.inbound:
             self._finish(Rejected())
             return
         self._finish(RemoteHangup())
@@ -240,6 +261,7 @@ class SimulatedNetwork:
         self.audio = audio or AudioDurations()
         self.phones: dict[str, PhoneBehaviour] = dict(settings.phones)
         self.legs: dict[str, SimulatedLeg] = {}
+        self.incoming: IncomingCalls | None = None
 
     def behaviour_for(self, destination: str) -> PhoneBehaviour:
         return self.phones.get(dialable(destination), self.settings.default)
@@ -247,8 +269,43 @@ class SimulatedNetwork:
     def set_phone(self, number: str, behaviour: PhoneBehaviour) -> None:
         self.phones[dialable(number)] = behaviour
 
-    async def start(self) -> None:
-        pass  # virtual phones need no socket
+    async def start(self, incoming: IncomingCalls | None = None) -> None:
+        self.incoming = incoming  # virtual phones need no socket
+        for scripted in self.settings.calls:
+            self.clock.call_later(scripted.at, self._scripted_dialer(scripted))
+
+    def _scripted_dialer(self, scripted: ScriptedCall) -> Callable[[], None]:
+        async def dial() -> None:
+            try:
+                call_id = await self.dial(scripted.from_, scripted.to)
+            except CallRefused as refused:
+                logger.warning(
+                    "scripted call from %s to %s refused: %s",
+                    scripted.from_,
+                    scripted.to,
+                    refused.reason,
+                )
+            else:
+                logger.info("scripted call %s from %s to %s", call_id, scripted.from_, scripted.to)
+
+        def start() -> None:
+            self.activity.spawn(dial())
+
+        return start
+
+    async def dial(self, from_: str, to: str) -> str:
+        """A virtual phone calls one of our numbers; it behaves as the `from_` phone is
+        configured (digits, hangup_after). Returns the new callId or raises CallRefused."""
+        if self.incoming is None:
+            raise CallRefused("Switchboard is not taking calls", 503, "unavailable")
+        behaviour = self.behaviour_for(from_)
+
+        def open_leg(call_id: str, events: EventSink) -> SimulatedLeg:
+            leg = SimulatedLeg(self, call_id, behaviour, events, inbound=True)
+            self.legs[call_id] = leg
+            return leg
+
+        return await self.incoming(InboundOffer(to=to, from_=from_), open_leg)
 
     def originate(
         self,

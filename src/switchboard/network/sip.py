@@ -31,6 +31,7 @@ from switchboard.network.base import (
     Digit,
     EventSink,
     Failed,
+    IncomingCalls,
     LegEvent,
     MediaFailed,
     MediaFinished,
@@ -315,7 +316,10 @@ class SipNetwork:
             raise RuntimeError("the SIP network was not started")
         return self._agent
 
-    async def start(self) -> None:
+    async def start(self, incoming: IncomingCalls | None = None) -> None:
+        # Inbound calls on SIP are not accepted yet (the user agent refuses INVITEs); the
+        # engine's handler is kept for when they are.
+        self.incoming = incoming
         self._agent = await SipUserAgent.start(self.settings)  # it logs where it listens
 
     def originate(

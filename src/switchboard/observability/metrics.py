@@ -43,6 +43,15 @@ class _LiveGauges(Collector):
         for account, depth in sorted(values.get("queue", {}).items()):
             queue.add_metric([account], depth)
         yield queue
+        refused = CounterMetricFamily(
+            "switchboard_inbound_calls_refused",
+            "Inbound calls refused: unknown number, no application, over the account's limits",
+            labels=["account", "reason"],
+        )
+        for key, count in sorted(values.get("inbound_refused", {}).items()):
+            account, _, reason = key.partition(" ")
+            refused.add_metric([account, reason], count)
+        yield refused
         yield GaugeMetricFamily(
             "switchboard_webhooks_in_flight",
             "Webhook deliveries and other engine IO not yet finished",

@@ -6,6 +6,8 @@ import re
 import secrets
 from dataclasses import dataclass, field
 
+from switchboard.provisioning.voice_settings import VoiceSettings
+
 ACCOUNT_ID = re.compile(r"^[0-9]{7}\Z")  # \Z: `$` would let a trailing newline in
 
 
@@ -38,12 +40,16 @@ class Application:
     id: str
     account_id: str
     name: str
+    # Where its inbound calls' webhooks go; passwords sealed (provisioning/vault.py).
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
 
 
 @dataclass(frozen=True, slots=True)
 class PhoneNumber:
     number: str
     account_id: str
+    # The application a call to this number rings (None: the number takes no calls).
+    application_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -59,6 +65,16 @@ class Snapshot:
     def account_owns_number(self, account_id: str, number: str) -> bool:
         owner = self.numbers.get(number)
         return owner is not None and owner.account_id == account_id
+
+    def number_application(self, number: str) -> tuple[PhoneNumber | None, Application | None]:
+        """Who a call to `number` reaches: the number's record and its application."""
+        owner = self.numbers.get(number)
+        if owner is None or owner.application_id is None:
+            return owner, None
+        application = self.applications.get(owner.application_id)
+        if application is None or application.account_id != owner.account_id:
+            return owner, None
+        return owner, application
 
     def account_application(self, account_id: str, application_id: str) -> Application | None:
         application = self.applications.get(application_id)

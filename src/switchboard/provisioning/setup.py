@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from switchboard.config import AccountConfig
 from switchboard.provisioning.models import (
@@ -22,6 +22,8 @@ from switchboard.provisioning.models import (
     new_password,
 )
 from switchboard.provisioning.secrets import hash_secret, looks_hashed, verify_secret
+from switchboard.provisioning.vault import Vault, VaultError, is_sealed
+from switchboard.provisioning.voice_settings import VoiceSettings
 from switchboard.store import provisioning_db
 
 DEMO_ACCOUNT_NAME = "Demo account"
@@ -38,7 +40,9 @@ class DemoAccount:
     numbers: tuple[str, ...]
 
 
-def apply_accounts(connection: sqlite3.Connection, accounts: tuple[AccountConfig, ...]) -> None:
+def apply_accounts(
+    connection: sqlite3.Connection, accounts: tuple[AccountConfig, ...], vault: Vault
+) -> None:
     connection.execute("BEGIN IMMEDIATE")
     try:
         snapshot = provisioning_db.load_snapshot(connection)
@@ -58,14 +62,24 @@ def apply_accounts(connection: sqlite3.Connection, accounts: tuple[AccountConfig
             _sync_clients(connection, account, snapshot.oauth_clients)
             wanted_apps = {app.id for app in account.applications}
             for app in account.applications:
+                current = snapshot.applications.get(app.id)
                 provisioning_db.put_application(
-                    connection, Application(app.id, account.id, app.name)
+                    connection,
+                    Application(
+                        app.id,
+                        account.id,
+                        app.name,
+                        stored_voice_settings(app.voice, current.voice if current else None, vault),
+                    ),
                 )
             for app_id, existing in snapshot.applications.items():
                 if existing.account_id == account.id and app_id not in wanted_apps:
                     provisioning_db.remove(connection, "application", app_id)
+            ringing = {number: app.id for app in account.applications for number in app.numbers}
             for number in account.numbers:
-                provisioning_db.put_number(connection, PhoneNumber(number, account.id))
+                provisioning_db.put_number(
+                    connection, PhoneNumber(number, account.id, ringing.get(number))
+                )
             for number, owner in snapshot.numbers.items():
                 if owner.account_id == account.id and number not in account.numbers:
                     provisioning_db.remove(connection, "number", number)
@@ -114,6 +128,34 @@ def _sync_clients(
     for client_id, current in existing.items():
         if current.account_id == account.id and client_id not in wanted:
             provisioning_db.remove(connection, "oauth-client", client_id)
+
+
+def stored_voice_settings(
+    wanted: VoiceSettings, current: VoiceSettings | None, vault: Vault
+) -> VoiceSettings:
+    """`wanted` (plain passwords) as it is stored: passwords sealed. A password that did not
+    change keeps its sealed value, so an unchanged file rewrites nothing at start."""
+
+    def seal(password: str, stored: str | None) -> str:
+        if is_sealed(password):
+            return password
+        if stored is not None:
+            try:
+                if vault.open(stored) == password:
+                    return stored
+            except VaultError:
+                pass
+        return vault.seal(password)
+
+    return replace(
+        wanted,
+        callback_password=None
+        if wanted.callback_password is None
+        else seal(wanted.callback_password, current.callback_password if current else None),
+        fallback_password=None
+        if wanted.fallback_password is None
+        else seal(wanted.fallback_password, current.fallback_password if current else None),
+    )
 
 
 def _hashed(secret: str) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sqlite3
 
+import orjson
+
 from switchboard.provisioning.models import (
     Account,
     ApiUser,
@@ -13,6 +15,7 @@ from switchboard.provisioning.models import (
     PhoneNumber,
     Snapshot,
 )
+from switchboard.provisioning.voice_settings import VoiceSettings
 
 
 def load_snapshot(connection: sqlite3.Connection) -> Snapshot:
@@ -31,12 +34,17 @@ def load_snapshot(connection: sqlite3.Connection) -> Snapshot:
         "SELECT client_id, account_id, secret_hash FROM oauth_clients"
     ):
         snapshot.oauth_clients[client_id] = OAuthClient(client_id, account_id, secret_hash)
-    for application_id, account_id, name in connection.execute(
-        "SELECT id, account_id, name FROM applications"
+    for application_id, account_id, name, voice in connection.execute(
+        "SELECT id, account_id, name, voice FROM applications"
     ):
-        snapshot.applications[application_id] = Application(application_id, account_id, name)
-    for number, account_id in connection.execute("SELECT number, account_id FROM phone_numbers"):
-        snapshot.numbers[number] = PhoneNumber(number, account_id)
+        settings = VoiceSettings.from_json(orjson.loads(voice) if voice else None)
+        snapshot.applications[application_id] = Application(
+            application_id, account_id, name, settings
+        )
+    for number, account_id, application_id in connection.execute(
+        "SELECT number, account_id, application_id FROM phone_numbers"
+    ):
+        snapshot.numbers[number] = PhoneNumber(number, account_id, application_id)
     return snapshot
 
 
@@ -87,22 +95,28 @@ def put_oauth_client(connection: sqlite3.Connection, client: OAuthClient) -> Non
 
 
 def put_application(connection: sqlite3.Connection, application: Application) -> None:
+    """`application.voice` must hold sealed passwords (provisioning/vault.py)."""
+    voice = orjson.dumps(application.voice.to_json(), option=orjson.OPT_SORT_KEYS).decode()
     connection.execute(
-        "INSERT INTO applications (id, account_id, name) VALUES (?, ?, ?) "
-        "ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id, name = excluded.name "
+        "INSERT INTO applications (id, account_id, name, voice) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id, name = excluded.name, "
+        "voice = excluded.voice "
         # Unchanged rows are not rewritten: a rewrite bumps the provisioning generation and
         # makes every running server reload and re-verify credentials.
-        "WHERE account_id != excluded.account_id OR name != excluded.name",
-        (application.id, application.account_id, application.name),
+        "WHERE account_id != excluded.account_id OR name != excluded.name "
+        "OR voice IS NOT excluded.voice",
+        (application.id, application.account_id, application.name, voice),
     )
 
 
 def put_number(connection: sqlite3.Connection, number: PhoneNumber) -> None:
     connection.execute(
-        "INSERT INTO phone_numbers (number, account_id) VALUES (?, ?) "
-        "ON CONFLICT (number) DO UPDATE SET account_id = excluded.account_id "
-        "WHERE account_id != excluded.account_id",
-        (number.number, number.account_id),
+        "INSERT INTO phone_numbers (number, account_id, application_id) VALUES (?, ?, ?) "
+        "ON CONFLICT (number) DO UPDATE SET account_id = excluded.account_id, "
+        "application_id = excluded.application_id "
+        "WHERE account_id != excluded.account_id "
+        "OR application_id IS NOT excluded.application_id",
+        (number.number, number.account_id, number.application_id),
     )
 
 

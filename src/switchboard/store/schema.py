@@ -118,6 +118,13 @@ MIGRATIONS: list[str] = [
         ON calls (account_id, disconnect_cause, enqueued_time, call_id)
         WHERE disconnect_cause IS NOT NULL;
     """,
+    # 7: inbound calls (issue 11). An application's voice settings (JSON, passwords sealed)
+    # and the application each number rings.
+    """
+    ALTER TABLE applications ADD COLUMN voice TEXT;
+    ALTER TABLE phone_numbers ADD COLUMN application_id TEXT
+        REFERENCES applications(id) ON DELETE SET NULL;
+    """,
 ]
 
 

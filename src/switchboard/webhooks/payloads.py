@@ -24,14 +24,38 @@ def common_fields(call: Call, event_type: str, event_time: datetime) -> dict[str
         "direction": call.direction,
         "callId": call.call_id,
         "callUrl": call.call_url,
-        "enqueuedTime": format_time(call.enqueued_time),
     }
+    if call.direction == "outbound":  # disconnect.mdx: enqueuedTime is an outbound call's
+        payload["enqueuedTime"] = format_time(call.enqueued_time)
     if call.start_time is not None:
         payload["startTime"] = format_time(call.start_time)
     if call.answer_time is not None:
         payload["answerTime"] = format_time(call.answer_time)
     if call.tag:
         payload["tag"] = call.tag
+    return payload
+
+
+def initiate_payload(call: Call, event_time: datetime) -> dict[str, Any]:
+    """initiate.mdx: in its order, with uui and diversion only when the network had them."""
+    payload: dict[str, Any] = {
+        "eventType": "initiate",
+        "eventTime": format_time(event_time),
+        "accountId": call.account_id,
+        "applicationId": call.request.application_id,
+        "from": call.request.from_,
+        "to": call.request.to,
+    }
+    if call.request.uui:
+        payload["uui"] = call.request.uui
+    payload["direction"] = call.direction
+    payload["callId"] = call.call_id
+    payload["callUrl"] = call.call_url
+    if call.start_time is not None:
+        payload["startTime"] = format_time(call.start_time)
+    diversion = call.extra.get("diversion")
+    if diversion:
+        payload["diversion"] = dict(diversion)
     return payload
 
 

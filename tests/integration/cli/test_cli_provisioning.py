@@ -170,7 +170,7 @@ def test_numbers_add_and_list(acme: Cli) -> None:
     out = acme.ok("numbers", "add", "1234567", "+15555550002", "+15555550001")
     assert out == "2 number(s) on account 1234567\n"
     assert acme.ok("numbers", "list") == (
-        "account\tnumber\n1234567\t+15555550001\n1234567\t+15555550002\n"
+        "account\tnumber\tapplication\n1234567\t+15555550001\t-\n1234567\t+15555550002\t-\n"
     )
 
 
@@ -178,7 +178,7 @@ def test_numbers_add_rejects_non_e164_and_adds_nothing(acme: Cli) -> None:
     assert acme.fails("numbers", "add", "1234567", "+15555550009", "+1 555") == (
         "switchboard: '+1 555' is not an E.164 number like +15555551212\n"
     )
-    assert acme.ok("numbers", "list") == "account\tnumber\n"
+    assert acme.ok("numbers", "list") == "account\tnumber\tapplication\n"
 
 
 def test_add_never_moves_a_record_from_another_account(acme: Cli) -> None:
@@ -199,7 +199,9 @@ def test_add_never_moves_a_record_from_another_account(acme: Cli) -> None:
             f"switchboard: {kind} {keys[kind]!r} belongs to account 1234567; "
             f"remove it there first (switchboard {kind}s remove {keys[kind]})\n"
         )
-    assert acme.ok("numbers", "list") == "account\tnumber\n1234567\t+15555550001\n"
+    assert acme.ok("numbers", "list") == (
+        "account\tnumber\tapplication\n1234567\t+15555550001\t-\n"
+    )
     assert acme.ok("users", "list") == "account\tusername\n1234567\tann\n"
 
 
@@ -209,7 +211,7 @@ def test_accounts_remove_takes_what_the_account_owns(acme: Cli) -> None:
     acme.ok("applications", "add", "1234567", "IVR")
     assert acme.ok("accounts", "remove", "1234567") == "removed account 1234567\n"
     assert acme.ok("users", "list") == "account\tusername\n"
-    assert acme.ok("numbers", "list") == "account\tnumber\n"
+    assert acme.ok("numbers", "list") == "account\tnumber\tapplication\n"
     assert acme.ok("applications", "list") == "account\tid\tname\n"
 
 

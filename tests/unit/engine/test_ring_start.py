@@ -42,7 +42,7 @@ class QuietNetwork:
         self.ring_at_once = ring_at_once
         self.legs: list[QuietLeg] = []
 
-    async def start(self) -> None:
+    async def start(self, incoming: object = None) -> None:
         pass
 
     def originate(

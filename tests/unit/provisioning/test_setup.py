@@ -25,14 +25,23 @@ from switchboard.provisioning.models import ACCOUNT_ID, Account, ApiUser, Snapsh
 from switchboard.provisioning.secrets import hash_secret, verify_secret
 from switchboard.provisioning.setup import (
     DEMO_NUMBERS,
-    apply_accounts,
     ensure_demo_account,
 )
+from switchboard.provisioning.setup import apply_accounts as apply_with_vault
+from switchboard.provisioning.vault import Vault, is_sealed
+from switchboard.provisioning.voice_settings import VoiceSettings
 from switchboard.server import demo_banner, prepare_data_dir
 from switchboard.store import provisioning_db, schema
 
 APP_1 = "11111111-1111-4111-8111-111111111111"
 APP_2 = "22222222-2222-4222-8222-222222222222"
+
+
+VAULT = Vault(bytes(range(32)))
+
+
+def apply_accounts(connection: sqlite3.Connection, accounts: tuple[AccountConfig, ...]) -> None:
+    apply_with_vault(connection, accounts, VAULT)
 
 
 @pytest.fixture
@@ -229,3 +238,62 @@ def test_demo_banner_has_everything_and_a_working_curl_command(tmp_path: Path) -
     request = parse_create_call(body)  # the body is valid...
     assert request.from_ in demo.numbers  # ...from the demo's own number...
     assert request.application_id == demo.application_id  # ...and application
+
+
+# -- inbound: applications' voice settings and the numbers they answer ----------------------------
+
+
+def voice_account() -> AccountConfig:
+    voice = VoiceSettings(
+        call_initiated_callback_url="https://app.example/initiate",
+        call_status_callback_url="https://app.example/status",
+        callback_username="hook",
+        callback_password="hook-secret",
+        fallback_password="fallback-secret",
+        callback_timeout=7.0,
+    )
+    return account(
+        applications=(
+            ApplicationConfig(APP_1, "IVR", voice, ("+15555550001",)),
+            ApplicationConfig(APP_2, "Sales"),
+        )
+    )
+
+
+def test_voice_settings_are_stored_with_passwords_sealed(connection: sqlite3.Connection) -> None:
+    apply_accounts(connection, (voice_account(),))
+    stored = snapshot(connection)
+    voice = stored.applications[APP_1].voice
+    assert voice.call_initiated_callback_url == "https://app.example/initiate"
+    assert voice.callback_timeout == 7.0
+    assert voice.callback_password is not None and is_sealed(voice.callback_password)
+    assert VAULT.open(voice.callback_password) == "hook-secret"
+    assert voice.fallback_password is not None
+    assert VAULT.open(voice.fallback_password) == "fallback-secret"
+    raw = " ".join(str(row) for row in connection.execute("SELECT voice FROM applications"))
+    assert "hook-secret" not in raw and "fallback-secret" not in raw
+    # The number rings the application that lists it; the other rings none.
+    assert stored.number_application("+15555550001")[1] == stored.applications[APP_1]
+    assert stored.number_application("+15555550002") == (stored.numbers["+15555550002"], None)
+
+
+def test_an_unchanged_file_rewrites_no_sealed_password(connection: sqlite3.Connection) -> None:
+    apply_accounts(connection, (voice_account(),))
+    before = snapshot(connection).applications[APP_1]
+    generation = provisioning_db.generation(connection)
+    apply_accounts(connection, (voice_account(),))
+    assert snapshot(connection).applications[APP_1] == before
+    assert provisioning_db.generation(connection) == generation
+
+
+def test_a_changed_password_is_sealed_anew(connection: sqlite3.Connection) -> None:
+    apply_accounts(connection, (voice_account(),))
+    changed = voice_account()
+    app = changed.applications[0]
+    new_voice = VoiceSettings(**{**app.voice.to_json(), "callback_password": "rotated"})
+    apply_accounts(
+        connection,
+        (account(applications=(ApplicationConfig(APP_1, "IVR", new_voice, app.numbers),)),),
+    )
+    sealed = snapshot(connection).applications[APP_1].voice.callback_password
+    assert sealed is not None and VAULT.open(sealed) == "rotated"
