@@ -144,9 +144,11 @@ class CallRunner:
         services: EngineServices,
         *,
         dial: bool = True,
+        inbound: bool = False,
         last_timeline_sequence: int = 0,
     ) -> None:
         self.call = call
+        self._inbound = inbound  # a new inbound call: send `initiate` first
         self.services = services
         self.queue: Mailbox[RunnerEvent] = Mailbox()
         self.task: asyncio.Task[None] | None = None
@@ -183,6 +185,8 @@ class CallRunner:
         try:
             if self._dial:
                 await self._place_call()
+            elif self._inbound:
+                await self._initiate()
             while self.call.state != DISCONNECTED:
                 self._busy = False
                 event = await self.queue.get()
@@ -273,7 +277,10 @@ class CallRunner:
                 )
                 await self._end(state.End("error", message, _id()))
             case net.RemoteHangup():
-                await self._leg_gone("hangup")
+                # A caller who gives up before we answer cancels the call (disconnect.mdx:
+                # "cancelled by its originator while it was ringing").
+                ringing_in = self.call.direction == "inbound" and self.call.state == INITIATED
+                await self._leg_gone("cancel" if ringing_in else "hangup")
             case AnswerTimeout():
                 if self.call.state != "answered":
                     self.note(
@@ -341,8 +348,31 @@ class CallRunner:
             self._answer_timer.cancel()
         self.note("network", event="answered")
         await self._transition(state.Answer())
-        request = self.call.request
         payload = payloads.answer_payload(self.call, self.clock.wall())
+        await self._first_callback("answer", payload)
+
+    async def _initiate(self) -> None:
+        """A new inbound call rings us: the application hears of it (initiate.mdx) and its BXML
+        decides whether and when to answer."""
+        self.timeline.add(self.call.start_time or self.clock.wall(), "state", state=INITIATED)
+        self.note("network", event="incoming", **{"from": self.call.request.from_})
+        payload = payloads.initiate_payload(self.call, self.clock.wall())
+        await self._first_callback("initiate", payload)
+
+    async def _answer_inbound(self) -> None:
+        """A verb that answers an inbound call is about to run (interpreter's AnswerCall)."""
+        if self.call.state != INITIATED:
+            return
+        if self.leg is not None:
+            self.leg.answer()  # type: ignore[attr-defined]
+        self.note("network", event="answered")
+        await self._transition(state.Answer())
+        await self._save()
+
+    async def _first_callback(self, event_type: str, payload: dict[str, Any]) -> None:
+        """The call's first BXML callback: `answer` (outbound) or `initiate` (inbound), to the
+        URL, credentials and timeout of the call's origin."""
+        request = self.call.request
         self._add_sip_fields(payload)
         primary = WebhookRequest(
             request.answer_url,
@@ -362,7 +392,7 @@ class CallRunner:
                 request.fallback_password,
                 float(request.callback_timeout),
             )
-        entry = OutboxEntry(self.call.call_id, "answer", primary, fallback, asynchronous=False)
+        entry = OutboxEntry(self.call.call_id, event_type, primary, fallback, asynchronous=False)
         entry_id = await self._save(entry)
         self._dispatch(replace(entry, id=entry_id), expects_bxml=True)
 
@@ -431,7 +461,9 @@ class CallRunner:
             self.note("bxml", source=event.event_type, **unset)
         if self.interpreter is None:
             self.interpreter = Interpreter(
-                document or _parse_cached(b"<Response/>", None), tag=self.call.tag
+                document or _parse_cached(b"<Response/>", None),
+                tag=self.call.tag,
+                answered=self.call.state == ANSWERED,  # False: an inbound call still ringing
             )
             await self._carry_out(self.interpreter.start())
         else:
@@ -496,6 +528,9 @@ class CallRunner:
                         leg.silence(seconds)
                 case act.RingTone(seconds=seconds):
                     self._media_began("Ring", duration=seconds)
+                    if leg and self.call.state == INITIATED:
+                        # <Ring answerCall="false">: the caller hears it before any answer.
+                        leg.early_media()  # type: ignore[attr-defined]
                     if leg:
                         leg.ring(seconds)
                 case act.SendDigits():
@@ -525,7 +560,7 @@ class CallRunner:
                     error_id = _id() if cause != "hangup" else None
                     await self._end(state.End(cause, message, error_id))
                 case act.AnswerCall():
-                    pass  # outbound calls are answered before BXML runs
+                    await self._answer_inbound()  # outbound calls are answered already
         if gather_ending:
             self._gather_over(gather_end)
         if new_gather:
