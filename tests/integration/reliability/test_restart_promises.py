@@ -1,0 +1,192 @@
+"""What docs/operations.md promises of a restart, on a real `switchboard serve`.
+
+"Crash and restart": events that expected BXML for the calls a restart ends are `abandoned`.
+
+Each test runs the server as a separate process on a scaled clock (time_scale 0.1) and waits
+for it in real time, bounded and polling, as test_crash_and_drain.py does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.integration.reliability.operator import metric, outbox
+from tests.integration.reliability.process import ServerProcess, free_port, wait_until
+from tests.support.receiver import Hold, Receiver
+
+LIVE_ACCOUNT = "9900021"
+QUEUE_ACCOUNT = "9900022"
+APPLICATION = "7fc9698a-b04a-468b-9e8f-91238c0d0021"
+QUEUE_APPLICATION = "7fc9698a-b04a-468b-9e8f-91238c0d0022"
+AUTH = ("live21", "live-password-21")
+QUEUE_AUTH = ("queue21", "queue-password-21")
+LIVE_NUMBER = "+15555550400"
+QUEUE_NUMBER = "+15555550401"
+CALLEE = "+15555550410"
+DIGITS_CALLEE = "+15555550411"  # presses 1# whenever a Gather listens
+
+HANGUP = "<Response><Hangup/></Response>"
+PAUSE = "<Response><Pause duration='3600'/></Response>"
+
+
+def config(
+    directory: Path, *, drain_seconds: float = 30.0, webhooks: str = "", queue_cps: float = 100
+) -> Path:
+    """Two accounts: one whose calls start at once, and one that runs two calls at a time:
+    once its queue holds calls, they wait for one of those to end."""
+    path = directory / "switchboard.toml"
+    path.write_text(
+        f"""
+[server]
+data_dir = "data"
+drain_seconds = {drain_seconds}
+
+[webhooks]
+{webhooks}
+
+[simulator]
+time_scale = 0.1
+
+[simulator.default]
+answer_after = 1.0
+
+[[simulator.phones]]
+number = "{DIGITS_CALLEE}"
+digits = "1#"
+
+[[accounts]]
+id = "{LIVE_ACCOUNT}"
+numbers = ["{LIVE_NUMBER}"]
+  [accounts.limits]
+  calls_per_second = 100
+  [[accounts.users]]
+  username = "{AUTH[0]}"
+  password = "{AUTH[1]}"
+  [[accounts.applications]]
+  id = "{APPLICATION}"
+  name = "live"
+
+[[accounts]]
+id = "{QUEUE_ACCOUNT}"
+numbers = ["{QUEUE_NUMBER}"]
+  [accounts.limits]
+  calls_per_second = {queue_cps}
+  concurrent_calls = 2
+  [[accounts.users]]
+  username = "{QUEUE_AUTH[0]}"
+  password = "{QUEUE_AUTH[1]}"
+  [[accounts.applications]]
+  id = "{QUEUE_APPLICATION}"
+  name = "queued"
+"""
+    )
+    return path
+
+
+def create(
+    server: ServerProcess,
+    answer_url: str,
+    disconnect_url: str,
+    *,
+    queued: bool = False,
+    to: str = CALLEE,
+) -> str:
+    account, auth, application, number = (
+        (QUEUE_ACCOUNT, QUEUE_AUTH, QUEUE_APPLICATION, QUEUE_NUMBER)
+        if queued
+        else (LIVE_ACCOUNT, AUTH, APPLICATION, LIVE_NUMBER)
+    )
+    response = httpx.post(
+        f"{server.base_url}/api/v2/accounts/{account}/calls",
+        auth=auth,
+        json={
+            "from": number,
+            "to": to,
+            "answerUrl": answer_url,
+            "disconnectUrl": disconnect_url,
+            "applicationId": application,
+        },
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["callId"])
+
+
+def state(server: ServerProcess, call_id: str, *, queued: bool = False) -> dict[str, Any]:
+    account, auth = (QUEUE_ACCOUNT, QUEUE_AUTH) if queued else (LIVE_ACCOUNT, AUTH)
+    response = httpx.get(f"{server.base_url}/api/v2/accounts/{account}/calls/{call_id}", auth=auth)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def disconnects(app: Receiver, call_id: str) -> list[dict[str, Any]]:
+    return [e for e in app.events("disconnect") if e["callId"] == call_id]
+
+
+def events_of(app: Receiver, call_id: str) -> list[str]:
+    return [e["eventType"] for e in app.events() if e.get("callId") == call_id]
+
+
+def test_a_restart_marks_the_events_that_expected_bxml_of_the_calls_it_ended_abandoned(
+    tmp_path: Path,
+) -> None:
+    app = Receiver().start()
+    held_answer, held_gather = Hold(), Hold()
+    app.on("/answer/held", held_answer)
+    app.on(
+        "/answer/gather",
+        f"<Response><Gather gatherUrl='{app.url('/gather')}' terminatingDigits='#'/></Response>",
+    )
+    app.on("/gather", held_gather)
+    path = config(tmp_path)
+    server = ServerProcess(path, free_port()).start()
+    restarted: ServerProcess | None = None
+    try:
+        answering = create(server, app.url("/answer/held"), app.url("/disconnect"))
+        gathering = create(
+            server, app.url("/answer/gather"), app.url("/disconnect"), to=DIGITS_CALLEE
+        )
+        assert held_answer.arrived.wait(20), "the answer webhook never arrived"
+        assert held_gather.arrived.wait(20), "the gather webhook never arrived"
+        # Both events wait for their BXML: recorded, not yet delivered.
+        assert metric(server.base_url, "switchboard_outbox_depth") == 2
+        server.kill()  # the calls' media dies with the process; the webhooks stay unanswered
+        held_answer.release.set()
+        held_gather.release.set()
+
+        restarted = ServerProcess(path, server.port).start()
+        wait_until(
+            lambda: disconnects(app, answering) and disconnects(app, gathering),
+            20,
+            "the restart to end both calls",
+        )
+        for call_id in (answering, gathering):
+            (event,) = disconnects(app, call_id)
+            assert event["cause"] == "error"
+            assert "its media was lost" in event["errorMessage"]
+        wait_until(
+            lambda: metric(restarted.base_url, "switchboard_outbox_depth") == 0,  # type: ignore[union-attr]
+            10,
+            "every event to be delivered or given up on",
+        )
+        assert outbox(tmp_path / "data", answering) == [
+            ("answer", "abandoned"),
+            ("disconnect", "delivered"),
+        ]
+        assert outbox(tmp_path / "data", gathering) == [
+            ("answer", "delivered"),
+            ("gather", "abandoned"),
+            ("disconnect", "delivered"),
+        ]
+        # Abandoned, not sent again: the app saw each of them once, before the crash.
+        assert events_of(app, answering) == ["answer", "disconnect"]
+        assert events_of(app, gathering) == ["answer", "gather", "disconnect"]
+    finally:
+        held_answer.release.set()
+        held_gather.release.set()
+        if restarted is not None:
+            restarted.stop()
+        server.stop()
+        app.stop()
