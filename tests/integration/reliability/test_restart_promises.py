@@ -1,6 +1,8 @@
-"""What docs/operations.md promises of a restart, on a real `switchboard serve`.
+"""What docs/operations.md promises of a restart and of SIGTERM, on a real `switchboard serve`.
 
 "Crash and restart": events that expected BXML for the calls a restart ends are `abandoned`.
+"Stopping: SIGTERM": queued calls stay queued for the next start; an event waiting out a retry
+backoff stays `pending` and the next start delivers it.
 
 Each test runs the server as a separate process on a scaled clock (time_scale 0.1) and waits
 for it in real time, bounded and polling, as test_crash_and_drain.py does.
@@ -13,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from tests.integration.reliability.operator import metric, outbox
+from tests.integration.reliability.operator import calls_show, metric, outbox
 from tests.integration.reliability.process import ServerProcess, free_port, wait_until
 from tests.support.receiver import Hold, Receiver
 
@@ -186,6 +188,89 @@ def test_a_restart_marks_the_events_that_expected_bxml_of_the_calls_it_ended_aba
     finally:
         held_answer.release.set()
         held_gather.release.set()
+        if restarted is not None:
+            restarted.stop()
+        server.stop()
+        app.stop()
+
+
+def test_sigterm_leaves_queued_calls_queued_and_a_backing_off_event_pending_for_the_next_start(
+    tmp_path: Path,
+) -> None:
+    app = Receiver().start()
+    app.on("/answer/pause", PAUSE)
+    app.on("/answer/hangup", HANGUP)
+    app.on("/disconnect/down", (500, ""))  # the app's disconnect handler is failing for now
+    # Retries on, with a backoff no test run lasts through: the event is still waiting at exit.
+    retries = "retries = 3\nbackoff_seconds = 600.0\nmax_backoff_seconds = 600.0"
+    # The queue account starts one call per 25 s of call time (2.5 s real), two at a time.
+    path = config(tmp_path, drain_seconds=3.0, webhooks=retries, queue_cps=0.04)
+    server = ServerProcess(path, free_port()).start()
+    restarted: ServerProcess | None = None
+    try:
+        # The rate lets one call start now and holds the next ones in the queue for 2.5 s;
+        # then `second` takes the account's other place, and the rest wait for one to end.
+        running, second = (
+            create(server, app.url("/answer/pause"), app.url("/disconnect"), queued=True)
+            for _ in range(2)
+        )
+        waiting = [
+            create(server, app.url("/answer/hangup"), app.url("/disconnect"), queued=True)
+            for _ in range(2)
+        ]
+        assert state(server, second, queued=True)["state"] == "queued"
+        wait_until(
+            lambda: state(server, second, queued=True)["state"] == "answered",
+            20,
+            "the second call to leave the queue",
+        )
+        assert state(server, running, queued=True)["state"] == "answered"
+        assert [state(server, c, queued=True)["state"] for c in waiting] == ["queued"] * 2
+        # A call of the other account ends at once; its disconnect meets the failing handler.
+        backing_off = create(server, app.url("/answer/hangup"), app.url("/disconnect/down"))
+        wait_until(lambda: disconnects(app, backing_off), 20, "the first disconnect attempt")
+        # Nothing in flight and one event owed: it is waiting out its backoff.
+        wait_until(
+            lambda: metric(server.base_url, "switchboard_webhooks_in_flight") == 0,
+            10,
+            "the failed attempt to finish",
+        )
+        assert metric(server.base_url, "switchboard_outbox_depth") == 1
+
+        server.terminate()
+        # The drain ends both live calls after 3 s (the rate would let the next call start by
+        # then), which frees the account's places: the queued calls must not take them. And the
+        # exit does not wait out the backoff.
+        assert server.wait(60) == 0
+        for call_id in (running, second):
+            (ended,) = disconnects(app, call_id)
+            assert ended["cause"] == "error"
+            assert "shut down before the call ended" in ended["errorMessage"]
+        assert [calls_show(path, c)["state"] for c in waiting] == ["queued"] * 2
+        assert [events_of(app, c) for c in waiting] == [[], []]
+        assert outbox(tmp_path / "data", backing_off) == [
+            ("answer", "delivered"),
+            ("disconnect", "pending"),
+        ]
+        assert len(disconnects(app, backing_off)) == 1
+
+        app.on("/disconnect/down", "")  # the handler is fixed before the next start
+        config(tmp_path, webhooks=retries)  # and the queue account may run its calls quickly
+        restarted = ServerProcess(path, server.port).start()
+        wait_until(lambda: len(disconnects(app, backing_off)) == 2, 20, "the owed disconnect")
+        first_attempt, delivered = disconnects(app, backing_off)
+        assert delivered == first_attempt  # the same event, delivered again
+        wait_until(lambda: all(disconnects(app, c) for c in waiting), 20, "the queued calls to run")
+        for call_id in waiting:
+            assert events_of(app, call_id) == ["answer", "disconnect"]
+            final = state(restarted, call_id, queued=True)
+            assert (final["state"], final["disconnectCause"]) == ("disconnected", "hangup")
+        wait_until(
+            lambda: outbox(tmp_path / "data", backing_off)[-1] == ("disconnect", "delivered"),
+            10,
+            "the owed disconnect to be marked delivered",
+        )
+    finally:
         if restarted is not None:
             restarted.stop()
         server.stop()
