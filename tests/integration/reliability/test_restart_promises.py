@@ -2,7 +2,7 @@
 
 "Crash and restart": events that expected BXML for the calls a restart ends are `abandoned`.
 "Stopping: SIGTERM": queued calls stay queued for the next start; an event waiting out a retry
-backoff stays `pending` and the next start delivers it.
+backoff stays `pending` and the next start delivers it; a second signal stops at once.
 
 Each test runs the server as a separate process on a scaled clock (time_scale 0.1) and waits
 for it in real time, bounded and polling, as test_crash_and_drain.py does.
@@ -10,6 +10,7 @@ for it in real time, bounded and polling, as test_crash_and_drain.py does.
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,14 @@ def disconnects(app: Receiver, call_id: str) -> list[dict[str, Any]]:
 
 def events_of(app: Receiver, call_id: str) -> list[str]:
     return [e["eventType"] for e in app.events() if e.get("callId") == call_id]
+
+
+def readyz(server: ServerProcess) -> int | None:
+    """/readyz's status, or None once nothing listens (the process is gone)."""
+    try:
+        return httpx.get(f"{server.base_url}/readyz", timeout=2).status_code
+    except httpx.TransportError:
+        return None
 
 
 def test_a_restart_marks_the_events_that_expected_bxml_of_the_calls_it_ended_abandoned(
@@ -270,6 +279,37 @@ def test_sigterm_leaves_queued_calls_queued_and_a_backing_off_event_pending_for_
             10,
             "the owed disconnect to be marked delivered",
         )
+    finally:
+        if restarted is not None:
+            restarted.stop()
+        server.stop()
+        app.stop()
+
+
+def test_a_second_sigterm_stops_at_once(tmp_path: Path) -> None:
+    app = Receiver().start()
+    app.on("/answer/pause", PAUSE)
+    path = config(tmp_path, drain_seconds=600.0)  # the first signal alone would wait 10 minutes
+    server = ServerProcess(path, free_port()).start()
+    restarted: ServerProcess | None = None
+    try:
+        live = create(server, app.url("/answer/pause"), app.url("/disconnect"))
+        wait_until(lambda: state(server, live)["state"] == "answered", 20, "an answer")
+        server.terminate()
+        wait_until(lambda: readyz(server) == 503, 10, "the drain to start")
+        server.terminate()
+        # uvicorn shuts down, then raises the signal again: the status of a process a signal
+        # stopped (143 in a shell), where a finished drain exits 0.
+        assert server.wait(15) == -signal.SIGTERM
+        # Stopped, not drained: the live call was neither waited for nor ended...
+        assert disconnects(app, live) == []
+        assert calls_show(path, live)["state"] == "answered"
+        # ...but left for the next start to end, as after a crash.
+        restarted = ServerProcess(path, server.port).start()
+        wait_until(lambda: disconnects(app, live), 20, "the next start to end the call")
+        (event,) = disconnects(app, live)
+        assert event["cause"] == "error"
+        assert "restarted while the call was answered" in event["errorMessage"]
     finally:
         if restarted is not None:
             restarted.stop()
