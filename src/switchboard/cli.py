@@ -520,7 +520,8 @@ def _calls_show(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 0
     request = call["request"]
-    print(f"call      {call['call_id']}  (account {call['account_id']})")
+    direction = call.get("direction", "outbound")
+    print(f"call      {call['call_id']}  ({direction}, account {call['account_id']})")
     print(f"from/to   {request['from_']} -> {request['to']}")
     print(
         f"state     {call['state']}"

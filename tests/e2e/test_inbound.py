@@ -346,3 +346,110 @@ def test_update_and_put_bxml_work_on_an_answered_inbound_call(
         if "text" in e
     ]
     assert spoken[-1] == "Replaced"
+
+
+def test_uui_and_diversion_reach_the_initiate_event_in_initiate_mdx_s_order(
+    vserver: VirtualTimeServer, inbound: Receiver, switchboard: httpx.Client
+) -> None:
+    inbound.on("/initiate", Response([Hangup()]).to_bxml())
+    uui = "aGVsbG8gd29ybGQ;encoding=base64"
+    response = switchboard.post(
+        f"/switchboard/v1/phones/{QUIET_CALLER}/calls",
+        json={
+            "to": OUR_NUMBER,
+            "uui": uui,
+            "diversion": {"reason": "unavailable", "origTo": "+15558884444", "unknown": "x"},
+        },
+    )
+    assert response.status_code == 201, response.text
+    vserver.advance(5)
+    (initiate,) = inbound.events("initiate")
+    assert list(initiate) == [
+        "eventType",
+        "eventTime",
+        "accountId",
+        "applicationId",
+        "from",
+        "to",
+        "uui",
+        "direction",
+        "callId",
+        "callUrl",
+        "startTime",
+        "diversion",
+    ]
+    assert initiate["uui"] == uui
+    assert initiate["diversion"] == {
+        "origTo": "+15558884444",
+        "reason": "unavailable",
+        "unknown": "x",
+    }
+    bad = switchboard.post(
+        f"/switchboard/v1/phones/{QUIET_CALLER}/calls",
+        json={"to": OUR_NUMBER, "diversion": {"reason": "busy"}},
+    )
+    assert bad.status_code == 400 and "origTo" in bad.json()["description"]
+
+
+def test_update_call_redirects_an_inbound_call_relative_to_its_initiate_url(
+    vserver: VirtualTimeServer, inbound: Receiver, switchboard: httpx.Client
+) -> None:
+    inbound.on("/initiate", Response([SpeakSentence("a long " * 50)]).to_bxml())
+    inbound.on("/moved", Response([SpeakSentence("Moved"), Hangup()]).to_bxml())
+    call_id = dial_ok(switchboard, QUIET_CALLER)
+    vserver.advance(2)
+    redirect = switchboard.post(
+        f"/api/v2/accounts/{ACCOUNT_ID}/calls/{call_id}", json={"redirectUrl": "/moved"}
+    )
+    assert redirect.status_code == 200, redirect.text
+    vserver.advance(30)
+    assert [r.path for r in inbound.received] == ["/initiate", "/moved", "/status"]
+    (event,) = inbound.events("redirect")
+    assert event["direction"] == "inbound" and "enqueuedTime" not in event
+
+
+def test_put_bxml_relative_urls_resolve_against_the_initiate_url(
+    vserver: VirtualTimeServer, inbound: Receiver, switchboard: httpx.Client
+) -> None:
+    inbound.on("/initiate", Response([SpeakSentence("a long " * 50)]).to_bxml())
+    inbound.on("/next", Response([Hangup()]).to_bxml())
+    call_id = dial_ok(switchboard, QUIET_CALLER)
+    vserver.advance(2)
+    put = switchboard.put(
+        f"/api/v2/accounts/{ACCOUNT_ID}/calls/{call_id}/bxml",
+        content='<?xml version="1.0"?><Bxml><Redirect redirectUrl="next"/></Bxml>',
+        headers={"Content-Type": "application/xml"},
+    )
+    assert put.status_code == 204, put.text
+    vserver.advance(30)
+    assert [r.path for r in inbound.received] == ["/initiate", "/next", "/status"]
+
+
+def test_completed_before_answering_rejects_and_after_hangs_up(
+    vserver: VirtualTimeServer, inbound: Receiver, switchboard: httpx.Client
+) -> None:
+    inbound.on("/initiate", Response([Ring(duration=30, answer_call=False)]).to_bxml())
+    ringing = dial_ok(switchboard, QUIET_CALLER)
+    vserver.advance(1)
+    early = switchboard.post(
+        f"/api/v2/accounts/{ACCOUNT_ID}/calls/{ringing}", json={"state": "completed"}
+    )
+    assert early.status_code == 200, early.text
+    vserver.advance(5)
+    (rejected,) = inbound.events("disconnect")
+    assert rejected["cause"] == "hangup" and "answerTime" not in rejected
+
+
+def test_calls_show_prints_an_inbound_call(
+    vserver: VirtualTimeServer,
+    inbound: Receiver,
+    switchboard: httpx.Client,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    inbound.on("/initiate", Response([SpeakSentence("Hi"), Hangup()]).to_bxml())
+    call_id = dial_ok(switchboard, QUIET_CALLER)
+    vserver.advance(10)
+    capsys.readouterr()
+    configure(vserver, "calls", "show", call_id)
+    shown = capsys.readouterr().out
+    assert "inbound" in shown and "initiate" in shown and QUIET_CALLER in shown

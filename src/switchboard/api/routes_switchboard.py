@@ -19,6 +19,7 @@ from starlette.routing import Route
 from switchboard.api.body import read_json_object
 from switchboard.api.context import ApiContext, context_of
 from switchboard.api.responses import JsonResponse
+from switchboard.calls.create_request import uui_header
 from switchboard.calls.model import Call
 from switchboard.calls.validation import E164, e164
 from switchboard.errors import (
@@ -141,7 +142,9 @@ async def dial_from_phone(request: Request) -> Response:
     if to is None:
         raise ValidationError("Missing field: to (the number to call, e.g. +15555551212)")
     try:
-        call_id = await context.simulator.dial(number, to)
+        call_id = await context.simulator.dial(
+            number, to, uui=uui_header(body), diversion=_diversion(body)
+        )
     except CallRefused as refused:
         if refused.kind == "not-found":
             raise NotFoundError(f"Call from {number} refused: {refused.reason}") from None
@@ -149,6 +152,23 @@ async def dial_from_phone(request: Request) -> Response:
             raise RateLimitError(f"Call from {number} refused: {refused.reason}", 1) from None
         raise UnavailableError(f"Call from {number} refused: {refused.reason}") from None
     return JsonResponse({"callId": call_id}, status_code=201)
+
+
+def _diversion(body: dict[str, Any]) -> dict[str, str] | None:
+    """What a Diversion header would carry (initiate.mdx): string parameters, origTo first."""
+    value = body.get("diversion")
+    if value is None:
+        return None
+    if (
+        not isinstance(value, dict)
+        or not all(isinstance(v, str) for v in value.values())
+        or not isinstance(value.get("origTo"), str)
+    ):
+        raise ValidationError(
+            "Invalid diversion: must be an object of string parameters with at least origTo, "
+            'e.g. {"origTo": "+15558884444", "reason": "unavailable"}'
+        )
+    return {"origTo": value["origTo"], **{k: v for k, v in value.items() if k != "origTo"}}
 
 
 def switchboard_routes() -> list[Route]:

@@ -120,7 +120,7 @@ def parse_create_call(body: Mapping[str, Any]) -> CreateCallRequest:
         answer_method=check.method(body, "answerMethod") or "POST",
         privacy=privacy,
         display_name=display_name,
-        uui=_uui(body),
+        uui=uui_header(body),
         username=check.string(body, "username", max_length=MAX_CREDENTIAL_LENGTH),
         password=check.string(body, "password", max_length=MAX_CREDENTIAL_LENGTH),
         answer_fallback_url=check.url(body, "answerFallbackUrl"),
@@ -159,7 +159,7 @@ def _display_name(body: Mapping[str, Any], privacy: bool | None) -> str | None:
     return name
 
 
-def _uui(body: Mapping[str, Any]) -> str | None:
+def uui_header(body: Mapping[str, Any]) -> str | None:
     """RFC 7433 User-to-User values, comma separated, each ending in an allowed encoding."""
     uui = check.string(body, "uui")
     if uui is None:

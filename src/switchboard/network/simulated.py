@@ -293,9 +293,17 @@ class SimulatedNetwork:
 
         return start
 
-    async def dial(self, from_: str, to: str) -> str:
+    async def dial(
+        self,
+        from_: str,
+        to: str,
+        *,
+        uui: str | None = None,
+        diversion: dict[str, str] | None = None,
+    ) -> str:
         """A virtual phone calls one of our numbers; it behaves as the `from_` phone is
-        configured (digits, hangup_after). Returns the new callId or raises CallRefused."""
+        configured (digits, hangup_after). `uui` and `diversion` stand for the SIP headers a
+        real caller may send. Returns the new callId or raises CallRefused."""
         if self.incoming is None:
             raise CallRefused("Switchboard is not taking calls", 503, "unavailable")
         behaviour = self.behaviour_for(from_)
@@ -305,7 +313,8 @@ class SimulatedNetwork:
             self.legs[call_id] = leg
             return leg
 
-        return await self.incoming(InboundOffer(to=to, from_=from_), open_leg)
+        offer = InboundOffer(to=to, from_=from_, uui=uui, diversion=diversion)
+        return await self.incoming(offer, open_leg)
 
     def originate(
         self,
