@@ -8,6 +8,7 @@ application's settings are set with the CLI, as an operator would, while the ser
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 
 import httpx
@@ -17,6 +18,7 @@ from bandwidth.models.bxml import Gather, Hangup, Response, Ring, SpeakSentence
 
 from switchboard.cli import main as cli
 from tests.e2e.flow import entries, now, since, timeline
+from tests.support.callback_timeouts import callback_timeouts
 from tests.support.receiver import Hold, Received, Receiver
 from tests.support.server import (
     ACCOUNT_ID,
@@ -453,3 +455,47 @@ def test_calls_show_prints_an_inbound_call(
     configure(vserver, "calls", "show", call_id)
     shown = capsys.readouterr().out
     assert "inbound" in shown and "initiate" in shown and QUIET_CALLER in shown
+
+
+def test_the_application_s_credentials_and_callback_timeout_apply(
+    vserver: VirtualTimeServer,
+    inbound: Receiver,
+    switchboard: httpx.Client,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    configure(
+        vserver,
+        "applications",
+        "update",
+        APPLICATION_ID,
+        "--callback-username",
+        "hook",
+        "--callback-password",
+        "hook-secret",
+        "--callback-timeout",
+        "7",
+    )
+    try:
+        timeouts = callback_timeouts(vserver, monkeypatch)
+        held = Hold(limit=5)
+
+        def hold_past_the_timeout(_: Received) -> Hold:
+            timeouts.forward(7.0)  # only the application's 7 s can have run out, not 15 s
+            return held
+
+        inbound.on("/initiate", hold_past_the_timeout)
+        call_id = dial_ok(switchboard, QUIET_CALLER)
+        assert held.arrived.wait(10)
+        held.release.set()
+        vserver.advance(10)
+        (disconnect,) = inbound.events("disconnect")
+        assert disconnect["cause"] == "callback-error"
+        assert "no response within 7.0 s" in disconnect["errorMessage"]
+        expected = "Basic " + base64.b64encode(b"hook:hook-secret").decode()
+        assert [r.headers.get("Authorization") for r in inbound.received] == [expected] * 2
+        items = timeline(switchboard, call_id)
+        assert "hook-secret" not in str(items)
+    finally:
+        for option in ("--callback-username", "--callback-password"):
+            configure(vserver, "applications", "update", APPLICATION_ID, option, "")
+        configure(vserver, "applications", "update", APPLICATION_ID, "--callback-timeout", "")

@@ -55,7 +55,9 @@ def positive_decimal(raw: str, _base_url: str | None) -> float:
 
 
 def boolean(raw: str, _base_url: str | None) -> bool:
-    value = raw.strip()
+    # Any case: bandwidth-sdk 15.0.0-16.0.0 writes Python's str(bool), "True" / "False", and
+    # Bandwidth's own parser takes them (its sample apps pinned to those versions run there).
+    value = raw.strip().lower()
     if value not in ("true", "false"):
         raise InvalidValue("must be true or false")
     return value == "true"

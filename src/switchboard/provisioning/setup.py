@@ -191,7 +191,9 @@ def ensure_demo_account(connection: sqlite3.Connection) -> DemoAccount | None:
         )
         provisioning_db.put_application(connection, application)
         for number in DEMO_NUMBERS:
-            provisioning_db.put_number(connection, PhoneNumber(number, account.id))
+            # Both ring the demo application: give it a call_initiated_callback_url and they
+            # take inbound calls.
+            provisioning_db.put_number(connection, PhoneNumber(number, account.id, application.id))
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")

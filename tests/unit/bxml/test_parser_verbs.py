@@ -218,7 +218,7 @@ def test_a_verb_remembers_where_it_was_written() -> None:
         ('<Pause duration="1e3"/>', "duration must be a number from 0.1 to 86400, got '1e3'"),
         ('<Pause duration=""/>', "duration must be a number from 0.1 to 86400, got ''"),
         ('<Ring duration="0"/>', "<Ring> attribute duration must be a number from 0.1 to 86400"),
-        ('<Ring answerCall="True"/>', "answerCall must be true or false, got 'True'"),
+        ('<Ring answerCall="yes"/>', "answerCall must be true or false, got 'yes'"),
         (
             '<SendDtmf toneDuration="49">1</SendDtmf>',
             "toneDuration must be a number from 50 to 5000, got '49'",
@@ -412,3 +412,12 @@ class TestRelativeUrls:
     def test_the_document_remembers_its_base_url(self) -> None:
         document = parse_bxml("<Response/>", base_url=BASE_URL)
         assert document == Document((), "Response", BASE_URL)
+
+
+@pytest.mark.parametrize(("written", "value"), [("True", True), ("False", False), ("FALSE", False)])
+def test_booleans_in_any_case_as_bandwidth_sdk_15_writes_them(written: str, value: bool) -> None:
+    """bandwidth-sdk 15.0.0-16.0.0 writes str(bool): `Ring(answer_call=False)` becomes
+    answerCall="False"."""
+    document = parse_bxml(f'<Response><Ring answerCall="{written}"/></Response>')
+    (ring,) = document.verbs
+    assert isinstance(ring, verbs.Ring) and ring.answer_call is value
