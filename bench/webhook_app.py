@@ -3,10 +3,12 @@
 Not part of the product: bench/call_flow.py and bench/concurrency.py start it as its own
 process on 127.0.0.1. Every callback (any path) is answered by its eventType:
 
-  mode "flow" (bench/call_flow.py)
+  mode "flow" (bench/call_flow.py; bench/inbound.py too)
     answer     -> <SpeakSentence> + <Gather gatherUrl="gather" maxDigits="1"> + <Hangup/>
                   (firstDigitTimeout="60", the longest: time_scale shrinks it too, and the
                   callee's key must win the race against it when the server's loop lags)
+    initiate   -> the same document (an inbound call's first callback: its SpeakSentence
+                  answers the call, so inbound and outbound calls run the same IVR)
     gather     -> <Hangup/> (the gatherUrl's answer replaces the rest of the document)
   mode "hold" (bench/concurrency.py)
     answer     -> <StartGather dtmfUrl="dtmf"/> + <Pause duration="3600"/>, or <Hangup/> when
@@ -75,7 +77,7 @@ class Recorder:
     def answer_for(self, payload: dict[str, object]) -> bytes:
         event_type = payload.get("eventType")
         if self.mode == "flow":
-            if event_type == "answer":
+            if event_type in ("answer", "initiate"):
                 return FLOW_ANSWER
             if event_type == "gather":
                 return HANGUP
