@@ -67,3 +67,8 @@ bench-limits: $(STAMP)
 .PHONY: bench-sip
 bench-sip: $(STAMP)
 	$(BIN)/python bench/sip_concurrency.py $(ARGS)
+
+# Inbound calls/s against call_flow's outbound calls/s on the same server, 3 rounds (issue 11).
+.PHONY: bench-inbound
+bench-inbound: $(STAMP)
+	$(BIN)/python bench/inbound.py $(ARGS)
