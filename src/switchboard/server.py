@@ -229,6 +229,8 @@ def uvicorn_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
         loop="uvloop",
         http="httptools",
         log_level=settings.log_level,
+        # In JSON, uvicorn logs through the handler configure_logging gave it.
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         access_log=False,
         server_header=False,
         # X-Forwarded-* are read in one place, ApiContext.base_url, and only with trust_proxy.

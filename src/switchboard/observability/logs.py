@@ -53,3 +53,9 @@ def configure_logging(level: str = "info", log_format: str = "text") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     root.propagate = False
+    if log_format == "json":
+        # uvicorn's own lines (started, listening, shutting down) too: JSON means every line.
+        # serve() then keeps uvicorn from installing its text handlers (log_config=None).
+        server = logging.getLogger("uvicorn")
+        server.handlers[:] = [handler]
+        server.propagate = False

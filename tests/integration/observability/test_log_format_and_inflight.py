@@ -1,15 +1,25 @@
-"""A promise of docs/operations.md, "Health, metrics and logs": `switchboard_webhooks_in_flight`
-counts the webhook deliveries and audio fetches not yet finished.
+"""Two promises of docs/operations.md, "Health, metrics and logs":
+
+- `[server] log_format = "json"` in the config file makes every line a `switchboard serve`
+  process writes to standard error one JSON object, with the documented fields;
+- `switchboard_webhooks_in_flight` counts the webhook deliveries and audio fetches not yet
+  finished.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
+import orjson
 
 from tests.integration.reliability.operator import metric
-from tests.integration.reliability.process import wait_until
+from tests.integration.reliability.process import free_port, wait_until
 from tests.support.receiver import Hold, Receiver
 from tests.support.server import (
     ACCOUNT_ID,
@@ -22,6 +32,7 @@ from tests.support.server import (
 )
 
 SCALED = CONFIG + "\n[simulator]\ntime_scale = 0.1\n"  # calls ring for 0.2 s
+CREATE_ROUTE = "/api/v2/accounts/{account_id}/calls"
 
 
 def create(base_url: str, answer_url: str, disconnect_url: str) -> str:
@@ -38,6 +49,85 @@ def create(base_url: str, answer_url: str, disconnect_url: str) -> str:
     )
     assert response.status_code == 201, response.text
     return str(response.json()["callId"])
+
+
+def ready(base_url: str) -> bool:
+    try:
+        return httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def test_json_log_format_from_the_config_file_to_every_line_of_a_server(
+    tmp_path: Path, app: Receiver
+) -> None:
+    app.on("/answer", "<Response><Hangup/></Response>")
+    config = tmp_path / "switchboard.toml"
+    config.write_text(SCALED.replace("[server]\n", '[server]\nlog_format = "json"\n', 1))
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "stderr.log"
+    with log.open("wb") as stderr:  # a file, not a pipe: the server can never block on it
+        serve = ["serve", "--config", str(config), "--port", str(port)]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "switchboard.cli", *serve],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+        wait_until(lambda: ready(base_url) or process.poll() is not None, 20, "the server")
+        assert process.poll() is None, log.read_text()
+        # Credentials in a webhook URL must not reach the log.
+        answer_url = app.url("/answer").replace("http://", "http://hook:hook-secret-41@")
+        call_id = create(base_url, answer_url, app.url("/disconnect"))
+        wait_until(lambda: app.events("disconnect"), 20, "the call to end")
+        os.kill(process.pid, signal.SIGTERM)
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+    text = log.read_text()
+    assert "hook-secret-41" not in text
+    lines: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        try:  # every line is one JSON object, uvicorn's own too
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            raise AssertionError(f"not a JSON line: {line!r}") from None
+        assert isinstance(record, dict), line
+        assert {"time", "level", "logger", "message"} <= set(record), line
+        lines.append(record)
+    assert any(
+        r["logger"].startswith("uvicorn") and r["message"].startswith("Uvicorn running on")
+        for r in lines
+    )
+    (created,) = [r for r in lines if r.get("event") == "api-request" and r["status"] == 201]
+    latency = created.pop("latency_ms")
+    assert isinstance(latency, float) and latency > 0
+    assert created == {
+        "time": created["time"],
+        "level": "info",
+        "logger": "switchboard.access",
+        "message": created["message"],
+        "event": "api-request",
+        "method": "POST",
+        "path": f"/api/v2/accounts/{ACCOUNT_ID}/calls",
+        "route": CREATE_ROUTE,
+        "status": 201,
+        "account_id": ACCOUNT_ID,
+        "call_id": call_id,
+    }
+    webhooks = [r for r in lines if r.get("event") == "webhook"]
+    assert [(r["event_type"], r["url"], r["status"], r["outcome"]) for r in webhooks] == [
+        ("answer", app.url("/answer"), 200, "ok"),
+        ("disconnect", app.url("/disconnect"), 204, "ok"),
+    ]
+    for record in webhooks:
+        assert (record["account_id"], record["call_id"]) == (ACCOUNT_ID, call_id)
+        assert record["level"] == "info" and record["logger"] == "switchboard.webhooks"
+        assert isinstance(record["latency_ms"], float) and record["latency_ms"] > 0
 
 
 def test_webhooks_in_flight_counts_the_deliveries_and_audio_fetches_not_yet_finished(
