@@ -323,6 +323,7 @@ def run(options: Options, processes: Processes, work: Path) -> Comparison:
             app.check_running()
         rounds.append(Round(measured["outbound"], measured["inbound"], inbound_first))
     if options.load == "scripted":
+        processes.stop(server.process)  # one server on its core at a time
         rounds = [scripted_round(options, processes, work, app, r, password) for r in rounds]
     return Comparison(options, rounds)
 
