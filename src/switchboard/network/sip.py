@@ -1,10 +1,17 @@
-"""The SIP network: each call leg is an outgoing SIP dialog (sip/useragent.py) carrying RTP
-media (media/rtp.py). It implements the same `Network` seam as the simulated network, so every
-BXML verb does on a real call what it does on a virtual phone.
+"""The SIP network: each call leg is a SIP dialog (sip/useragent.py) carrying RTP media
+(media/rtp.py): an outgoing one we place (SipLeg), or an incoming one a caller placed to one of
+our numbers (SipInboundLeg). It implements the same `Network` seam as the simulated network, so
+every BXML verb does on a real call what it does on a virtual phone; both kinds of leg share
+their media code (_MediaLeg).
 
 Outcomes map to Bandwidth's causes (docs/sip.md): 486/600 busy, 603 rejected, 408/480 timeout,
 any other final failure `error`; the code travels as the disconnect's sipResponseCode and the
 dialog's Call-ID as sipCallId.
+
+A call that comes in is offered to the engine (`Network.start`'s `incoming`) once the user
+agent has let it in (source list, digest) and we can take its media: the number is the
+Request-URI's user part, E.164 with or without `+`. The engine's CallRefused becomes the
+INVITE's final response (404, 503...), its reason a Warning header.
 """
 
 from __future__ import annotations
@@ -12,9 +19,13 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import re
 import secrets
 from collections.abc import Callable, Coroutine
 from typing import Any
+
+from sipmessage import Address, Request
+from sipmessage.address import unquote
 
 from switchboard.activity import Activity
 from switchboard.media.ringback import ringback_pcm
@@ -28,9 +39,11 @@ from switchboard.network.base import (
     Answered,
     Busy,
     CallerId,
+    CallRefused,
     Digit,
     EventSink,
     Failed,
+    InboundOffer,
     IncomingCalls,
     LegEvent,
     MediaFailed,
@@ -40,6 +53,8 @@ from switchboard.network.base import (
     RemoteHangup,
     Ringing,
 )
+from switchboard.sip.incoming import IncomingCall
+from switchboard.sip.offer_answer import answer_offer
 from switchboard.sip.settings import SipSettings
 from switchboard.sip.useragent import OutgoingCall, SipUserAgent
 
@@ -48,11 +63,160 @@ logger = logging.getLogger("switchboard.network")
 BUSY_CODES = frozenset({486, 600})
 DECLINED_CODES = frozenset({603})
 NO_ANSWER_CODES = frozenset({408, 480})
+# The Request-URI's user part as a number: E.164 with or without "+", visual separators allowed
+# (RFC 3966), user parameters after ";" ignored.
+_NUMBER = re.compile(r"^\+?([1-9][0-9]{1,14})$")
+_SEPARATORS = str.maketrans("", "", "-.() ")
+MAX_UUI = 256  # initiate.mdx: the value, encoding included, "may not exceed 256 characters"
+MAX_FROM = 128  # a caller's identity longer than this is cut (it is stored and sent on)
+MAX_DIVERSION_PARAMS = 16
+# Our answer to an INVITE the application declines before answering (<Hangup>, updateCall
+# completed, an error before any verb answered): 603 Decline, the callee's "no" (docs/sip.md).
+DECLINED_BY_APPLICATION = 603
 
 
-class SipLeg:
-    """One outgoing call. Signalling callbacks (CallListener) and media completions arrive on
-    the event loop; every event reaches the engine through call_soon, never re-entrantly."""
+class _MediaLeg:
+    """What every SIP leg does with its RTP stream, whichever side placed the call: the media
+    verbs, digits heard, and reporting to the engine. Media completions and signalling
+    callbacks arrive on the event loop; every event reaches the engine through call_soon,
+    never re-entrantly."""
+
+    def __init__(self, network: SipNetwork, call_id: str, sink: EventSink | None) -> None:
+        self.network = network
+        self.call_id = call_id
+        self.sink = sink
+        self.sip_call_id: str | None = None
+        self.rtp: RtpSession | None = None
+        self.answered = False
+        self.ended = False
+        self._media_generation = 0
+        self._loop = asyncio.get_running_loop()
+
+    @property
+    def media_generation(self) -> int:
+        return self._media_generation
+
+    async def _open_media(self) -> RtpSession:
+        settings = self.network.settings
+        return await RtpSession.open(
+            settings.local_host,
+            (settings.rtp_port_min, settings.rtp_port_max),
+            on_digit=self._digit,
+        )
+
+    def _before_media(self) -> None:
+        """A media request is about to play (a hook for the inbound leg)."""
+
+    # -- media --------------------------------------------------------------------------------
+    def speak(self, text: str, voice: str | None, gender: str | None, locale: str | None) -> None:
+        generation = self._new_media()
+
+        async def synthesize_then_play() -> None:
+            try:
+                pcm = await synthesize(text, voice, gender, locale)
+            except SynthesisError as error:
+                self._media_failed(generation, "error", f"Speech synthesis failed: {error}")
+                return
+            except Exception as error:  # a verb must always end, or the call waits forever
+                logger.exception("call %s: speech synthesis failed", self.call_id)
+                self._media_failed(generation, "error", f"Speech synthesis failed: {error!r}")
+                return
+            self._play_pcm(generation, pcm)
+
+        self._spawn(synthesize_then_play())
+
+    def play(self, url: str, username: str | None, password: str | None) -> None:
+        generation = self._new_media()
+
+        async def fetch_then_play() -> None:
+            try:
+                pcm = await self.network.audio.pcm(url, username, password)
+            except UnsupportedAudioFile as error:
+                self._media_failed(generation, "application-error", str(error))
+                return
+            except AudioError as error:
+                # As on the simulated network: a file that cannot be fetched is the app's error.
+                self._media_failed(generation, "application-error", str(error))
+                return
+            except Exception as error:  # a verb must always end, or the call waits forever
+                logger.exception("call %s: playing %s failed", self.call_id, url)
+                self._media_failed(
+                    generation, "error", f"Switchboard internal error playing {url}: {error!r}"
+                )
+                return
+            self._play_pcm(generation, pcm)
+
+        self._spawn(fetch_then_play())
+
+    def silence(self, seconds: float) -> None:
+        generation = self._new_media()
+        if self.rtp is not None:
+            self.rtp.silence(seconds, self._finisher(generation))
+
+    def ring(self, seconds: float) -> None:
+        self._play_pcm(self._new_media(), ringback_pcm(seconds))
+
+    def send_dtmf(self, digits: str, tone_ms: float, interval_ms: float) -> None:
+        generation = self._new_media()
+        if self.rtp is not None:
+            self.rtp.send_dtmf(digits, tone_ms, interval_ms, self._finisher(generation))
+
+    def stop_media(self) -> None:
+        self._media_generation += 1
+        if self.rtp is not None:
+            self.rtp.stop()
+
+    def gather_started(self) -> None:
+        pass  # a real callee presses keys when it wants to
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def _play_pcm(self, generation: int, pcm: bytes) -> None:
+        if generation != self._media_generation or self.rtp is None:
+            return
+        self.rtp.play(pcm, self._finisher(generation))
+
+    def _new_media(self) -> int:
+        self._before_media()
+        self._media_generation += 1
+        if self.rtp is not None:
+            self.rtp.stop()
+        return self._media_generation
+
+    def _finisher(self, generation: int) -> Callable[[], None]:
+        def finished() -> None:
+            if generation == self._media_generation and not self.ended:
+                self._emit(MediaFinished(generation))
+
+        return finished
+
+    def _media_failed(self, generation: int, cause: str, message: str) -> None:
+        if generation == self._media_generation and not self.ended:
+            self._emit(MediaFailed(cause, message, generation))
+
+    def _digit(self, digit: str) -> None:
+        if self.answered and not self.ended:
+            self._emit(Digit(digit))
+
+    def _finish(self, event: Busy | Rejected | NoAnswer | Failed | RemoteHangup) -> None:
+        self.ended = True
+        self._close_media()
+        self.network.legs.pop(self.call_id, None)
+        self._emit(event)
+
+    def _close_media(self) -> None:
+        if self.rtp is not None:
+            self.rtp.close()
+
+    def _emit(self, event: LegEvent) -> None:
+        if self.sink is not None:  # None: an inbound leg the engine has not opened yet
+            self._loop.call_soon(self.sink, event)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        self.network.activity.spawn(coroutine)
+
+
+class SipLeg(_MediaLeg):
+    """One outgoing call: we send the INVITE; the CallListener callbacks tell us its fate."""
 
     def __init__(
         self,
@@ -63,34 +227,17 @@ class SipLeg:
         sink: EventSink,
         caller: CallerId = NO_CALLER_ID,
     ) -> None:
-        self.network = network
-        self.call_id = call_id
+        super().__init__(network, call_id, sink)
         self.to = to
         self.from_ = from_
-        self.sink = sink
         self.caller = caller
-        self.sip_call_id: str | None = None
-        self.rtp: RtpSession | None = None
         self.dialog: OutgoingCall | None = None
         self.ringing = False
-        self.answered = False
-        self.ended = False
-        self._media_generation = 0
-        self._loop = asyncio.get_running_loop()
-
-    @property
-    def media_generation(self) -> int:
-        return self._media_generation
 
     # -- placing the call --------------------------------------------------------------------
     async def place(self) -> None:
-        settings = self.network.settings
         try:
-            self.rtp = await RtpSession.open(
-                settings.local_host,
-                (settings.rtp_port_min, settings.rtp_port_max),
-                on_digit=self._digit,
-            )
+            self.rtp = await self._open_media()
         except OSError as error:
             if not self.ended:  # else the call was hung up meanwhile: nothing to report
                 self._finish(Failed(f"no RTP port is free for the call's media ({error})"))
@@ -156,68 +303,6 @@ class SipLeg:
             return
         self._finish(RemoteHangup())
 
-    # -- media --------------------------------------------------------------------------------
-    def speak(self, text: str, voice: str | None, gender: str | None, locale: str | None) -> None:
-        generation = self._new_media()
-
-        async def synthesize_then_play() -> None:
-            try:
-                pcm = await synthesize(text, voice, gender, locale)
-            except SynthesisError as error:
-                self._media_failed(generation, "error", f"Speech synthesis failed: {error}")
-                return
-            except Exception as error:  # a verb must always end, or the call waits forever
-                logger.exception("call %s: speech synthesis failed", self.call_id)
-                self._media_failed(generation, "error", f"Speech synthesis failed: {error!r}")
-                return
-            self._play_pcm(generation, pcm)
-
-        self._spawn(synthesize_then_play())
-
-    def play(self, url: str, username: str | None, password: str | None) -> None:
-        generation = self._new_media()
-
-        async def fetch_then_play() -> None:
-            try:
-                pcm = await self.network.audio.pcm(url, username, password)
-            except UnsupportedAudioFile as error:
-                self._media_failed(generation, "application-error", str(error))
-                return
-            except AudioError as error:
-                # As on the simulated network: a file that cannot be fetched is the app's error.
-                self._media_failed(generation, "application-error", str(error))
-                return
-            except Exception as error:  # a verb must always end, or the call waits forever
-                logger.exception("call %s: playing %s failed", self.call_id, url)
-                self._media_failed(
-                    generation, "error", f"Switchboard internal error playing {url}: {error!r}"
-                )
-                return
-            self._play_pcm(generation, pcm)
-
-        self._spawn(fetch_then_play())
-
-    def silence(self, seconds: float) -> None:
-        generation = self._new_media()
-        if self.rtp is not None:
-            self.rtp.silence(seconds, self._finisher(generation))
-
-    def ring(self, seconds: float) -> None:
-        self._play_pcm(self._new_media(), ringback_pcm(seconds))
-
-    def send_dtmf(self, digits: str, tone_ms: float, interval_ms: float) -> None:
-        generation = self._new_media()
-        if self.rtp is not None:
-            self.rtp.send_dtmf(digits, tone_ms, interval_ms, self._finisher(generation))
-
-    def stop_media(self) -> None:
-        self._media_generation += 1
-        if self.rtp is not None:
-            self.rtp.stop()
-
-    def gather_started(self) -> None:
-        pass  # a real callee presses keys when it wants to
-
     def hangup(self) -> None:
         """BYE when answered, CANCEL while ringing (the UA sends the CANCEL once a provisional
         response makes it legal)."""
@@ -230,7 +315,6 @@ class SipLeg:
         self._close_media()
         self.network.legs.pop(self.call_id, None)
 
-    # -- plumbing ------------------------------------------------------------------------------
     def _start_media(self, sdp: bytes) -> str | None:
         """Send and receive media as the SDP answer says; why it can't be used, if it can't."""
         try:
@@ -245,47 +329,155 @@ class SipLeg:
             self.rtp.start(remote)
         return None
 
-    def _play_pcm(self, generation: int, pcm: bytes) -> None:
-        if generation != self._media_generation or self.rtp is None:
-            return
-        self.rtp.play(pcm, self._finisher(generation))
 
-    def _new_media(self) -> int:
-        self._media_generation += 1
-        if self.rtp is not None:
-            self.rtp.stop()
-        return self._media_generation
+class SipInboundLeg(_MediaLeg):
+    """The caller's leg of a call that came in (an IncomingCall the user agent let in).
 
-    def _finisher(self, generation: int) -> Callable[[], None]:
-        def finished() -> None:
-            if generation == self._media_generation and not self.ended:
-                self._emit(MediaFinished(generation))
+    It rings (180) once the engine has stored the call and opened the leg; `early_media()`
+    sends 183 with our SDP so the caller hears what plays before the answer; `answer()` sends
+    200 with it. Our `hangup()` declines a call not answered yet (603) and BYEs one that is.
+    The caller's CANCEL (or BYE) before the answer and BYE after it are a RemoteHangup, which
+    the runner ends with cause `cancel` or `hangup`.
+    """
 
-        return finished
+    def __init__(self, network: SipNetwork, incoming: IncomingCall) -> None:
+        super().__init__(network, "", None)
+        self.incoming = incoming
+        self.sip_call_id = incoming.call_id
+        self.remote: MediaDescription | None = None
+        self.answer_sdp = b""
+        self.opened = False
+        self._early = False
+        incoming.listener = self
 
-    def _media_failed(self, generation: int, cause: str, message: str) -> None:
-        if generation == self._media_generation and not self.ended:
-            self._emit(MediaFailed(cause, message, generation))
+    def open(self, call_id: str, events: EventSink) -> SipInboundLeg:
+        """The engine stored the call (network/base.py OpenLeg): ring, and report from now."""
+        self.call_id = call_id
+        self.sink = events
+        self.opened = True
+        self.network.legs[call_id] = self
+        if self.ended:  # the caller gave up while the engine was storing the call
+            self.network.legs.pop(call_id, None)
+            self._emit(RemoteHangup())
+        else:
+            self.incoming.ring()
+        return self
 
-    def _digit(self, digit: str) -> None:
-        if self.answered and not self.ended:
-            self._emit(Digit(digit))
-
-    def _finish(self, event: Busy | Rejected | NoAnswer | Failed | RemoteHangup) -> None:
+    def refuse(self, status: int, reason: str) -> None:
+        """The engine would not take the call: the INVITE's final answer says why."""
+        if self.opened:
+            return  # the engine owns the leg: it ends it (hangup) if it must
         self.ended = True
         self._close_media()
+        self.incoming.reject(status, reason)
+
+    # -- InboundLeg ----------------------------------------------------------------------
+    def answer(self) -> None:
+        if self.ended or self.answered:
+            return
+        self.answered = True
+        self._start_media()
+        self.incoming.answer(self.answer_sdp)
+
+    def early_media(self) -> None:
+        if self.ended or self.answered or self._early:
+            return
+        self._early = True
+        self._start_media()
+        self.incoming.progress(self.answer_sdp)
+
+    def hangup(self) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        self._media_generation += 1
+        if self.answered:
+            self.incoming.hangup()  # BYE
+        else:
+            self.incoming.reject(
+                DECLINED_BY_APPLICATION, "the application ended the call before answering it"
+            )
+        self._close_media()
         self.network.legs.pop(self.call_id, None)
-        self._emit(event)
 
-    def _close_media(self) -> None:
-        if self.rtp is not None:
-            self.rtp.close()
+    def _before_media(self) -> None:
+        # Media before the answer can only be heard as early media; without it a verb would
+        # wait forever for frames that are never sent.
+        if not self.answered:
+            self.early_media()
 
-    def _emit(self, event: LegEvent) -> None:
-        self._loop.call_soon(self.sink, event)
+    def _start_media(self) -> None:
+        if self.rtp is not None and self.remote is not None:
+            self.rtp.start(self.remote)  # again after early media: the stream just goes on
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        self.network.activity.spawn(coroutine)
+    # -- IncomingListener --------------------------------------------------------------------
+    def on_cancelled(self) -> None:
+        if self.ended:
+            return
+        if not self.opened:
+            self.ended = True  # open() reports it, if the engine takes the call after all
+            self._close_media()
+            return
+        self._finish(RemoteHangup())
+
+    def on_remote_bye(self) -> None:
+        if not self.ended:
+            self._finish(RemoteHangup())
+
+    def on_unacknowledged(self) -> None:
+        if not self.ended:
+            self._finish(
+                Failed("the caller never acknowledged our answer (no ACK within 64*T1); sent BYE")
+            )
+
+
+def dialled_number(user: str | None) -> str | None:
+    """A Request-URI's (or another URI's) user part as an E.164 number with "+", or None."""
+    if not user:
+        return None
+    match = _NUMBER.match(user.split(";", 1)[0].translate(_SEPARATORS))
+    return f"+{match.group(1)}" if match else None
+
+
+def inbound_offer(request: Request, to: str) -> InboundOffer:
+    """What initiate.mdx tells the application about a call, from its INVITE."""
+    caller = request.from_address.uri
+    from_ = dialled_number(caller.user) or caller.user or str(caller)
+    uui = ",".join(value.strip() for value in request.headers.getlist("User-to-User")) or None
+    if uui is not None and len(uui) > MAX_UUI:
+        logger.warning(
+            "call %s: User-to-User of %d characters left out (at most %d)",
+            request.call_id,
+            len(uui),
+            MAX_UUI,
+        )
+        uui = None
+    return InboundOffer(
+        to=to,
+        from_=from_[:MAX_FROM],
+        uui=uui,
+        diversion=_diversion(request),
+        sip_call_id=request.call_id,
+    )
+
+
+def _diversion(request: Request) -> dict[str, str] | None:
+    """The most recent Diversion (RFC 5806: the topmost value) as initiate.mdx's object:
+    `origTo`, the number the call was diverted from, then the header's parameters."""
+    values = request.headers.getlist("Diversion")
+    if not values:
+        return None
+    try:
+        latest = Address.parse_many(values[0])[0]
+    except (ValueError, IndexError):
+        logger.info("call %s: unparsable Diversion %r left out", request.call_id, values[0])
+        return None
+    uri = latest.uri
+    diversion = {"origTo": dialled_number(uri.user) or uri.user or str(uri)}
+    for name, value in list(latest.parameters.items())[:MAX_DIVERSION_PARAMS]:
+        if name != "origTo":
+            diversion[name] = unquote(value or "")[:MAX_UUI]
+    return diversion
 
 
 def _family_mismatch(remote: str, local_host: str) -> str | None:
@@ -307,8 +499,9 @@ class SipNetwork:
         self.settings = settings
         self.activity = activity
         self.audio = audio
-        self.legs: dict[str, SipLeg] = {}
+        self.legs: dict[str, SipLeg | SipInboundLeg] = {}
         self._agent: SipUserAgent | None = None
+        self.incoming: IncomingCalls | None = None
 
     @property
     def agent(self) -> SipUserAgent:
@@ -317,10 +510,69 @@ class SipNetwork:
         return self._agent
 
     async def start(self, incoming: IncomingCalls | None = None) -> None:
-        # Inbound calls on SIP are not accepted yet (the user agent refuses INVITEs); the
-        # engine's handler is kept for when they are.
+        """Bind the user agent; calls that come in go to `incoming` (None: answered 480)."""
         self.incoming = incoming
-        self._agent = await SipUserAgent.start(self.settings)  # it logs where it listens
+        self._agent = await SipUserAgent.start(
+            self.settings, on_invite=self._on_invite if incoming is not None else None
+        )  # it logs where it listens
+
+    # -- calls that come in -------------------------------------------------------------------
+    def _on_invite(self, call: IncomingCall) -> None:
+        self.activity.spawn(self._take(call))
+
+    async def _take(self, call: IncomingCall) -> None:
+        leg = SipInboundLeg(self, call)
+        try:
+            await self._offer(call, leg)
+        except Exception:  # a bug must refuse this call, never stop the next ones
+            logger.exception("inbound call %s failed inside Switchboard", call.call_id)
+            leg.refuse(500, "Switchboard could not take the call (internal error)")
+
+    async def _offer(self, call: IncomingCall, leg: SipInboundLeg) -> None:
+        """Check what only the network can (the number's form, the media), open the media,
+        then offer the call to the engine, which takes it or says why not (CallRefused)."""
+        assert self.incoming is not None
+        user = call.invite.uri.user
+        to = dialled_number(user)
+        if to is None:
+            leg.refuse(404, f"{user or call.invite.uri} is not a phone number (E.164, + optional)")
+            return
+        if call.offer is None:
+            leg.refuse(488, "an INVITE without an SDP offer is not supported")
+            return
+        try:
+            remote = parse_answer(call.offer)
+        except (SdpError, ValueError) as error:
+            leg.refuse(488, f"no usable audio in the offer: {error}")
+            return
+        mismatch = _family_mismatch(remote.address, self.settings.local_host)
+        if mismatch is not None:
+            leg.refuse(488, mismatch)
+            return
+        try:
+            leg.rtp = await leg._open_media()
+        except OSError as error:
+            leg.refuse(503, f"no RTP port is free for the call's media ({error})")
+            return
+        if leg.ended:  # the caller gave up meanwhile: the engine never hears of the call
+            leg._close_media()
+            return
+        leg.remote, leg.answer_sdp = answer_offer(
+            call.offer, self.agent.advertised_host, leg.rtp.local_port, secrets.randbelow(2**31)
+        )
+        try:
+            call_id = await self.incoming(inbound_offer(call.invite, to), leg.open)
+        except CallRefused as refused:
+            logger.info(
+                "refused a call from %s to %s (%d): %s",
+                call.invite.from_address.uri,
+                to,
+                refused.sip_code,
+                refused.reason,
+            )
+            leg.refuse(refused.sip_code, refused.reason)
+            return
+        logger.info("call %s came in from %s to %s", call_id, call.invite.from_address.uri, to)
 
     def originate(
         self,

@@ -6,28 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from enum import Enum
-from typing import Any, Protocol
+from typing import Protocol
 
 from sipmessage import URI, Request, Response
 
 from switchboard.sip.dialog import Dialog
 from switchboard.sip.digest import CHALLENGE_HEADERS, DigestSession
-from switchboard.sip.messages import (
-    ALLOWED_METHODS,
-    make_request,
-    make_response,
-    new_branch,
-    sdp_body,
-    tag_of,
-)
+from switchboard.sip.messages import ALLOWED_METHODS, make_request, new_branch, sdp_body, tag_of
+from switchboard.sip.session import CallHost, CallState, DialogCall, challenges
 from switchboard.sip.transactions import (
     ClientInviteTransaction,
     ClientNonInviteTransaction,
     ClientTransaction,
-    Timers,
 )
+
+__all__ = ["CallHost", "CallListener", "CallState", "OutgoingCall"]
 
 log = logging.getLogger("switchboard.sip")
 
@@ -44,42 +37,7 @@ class CallListener(Protocol):
     def on_remote_bye(self) -> None: ...
 
 
-class CallHost(Protocol):
-    """What a call needs from its user agent (implemented by SipUserAgent)."""
-
-    timers: Timers
-    user_agent: str
-
-    def start_transaction(
-        self,
-        kind: type[ClientTransaction],
-        request: Request,
-        destination: Address,
-        on_response: Callable[[Response], None],
-        on_failure: Callable[[int], None],
-    ) -> ClientTransaction: ...
-
-    def send(self, data: bytes, destination: Address) -> None: ...
-
-    def via(self, branch: str) -> str: ...
-
-    def contact(self) -> str: ...
-
-    def report(self, callback: Callable[..., None], *args: Any) -> None: ...
-
-    def call_later(self, delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle: ...
-
-    def forget(self, call: OutgoingCall) -> None: ...
-
-
-class CallState(Enum):
-    CALLING = "calling"  # INVITE sent (or about to be), nothing but 100 heard
-    PROCEEDING = "proceeding"  # 18x heard: the peer is ringing, CANCEL is allowed now
-    ANSWERED = "answered"  # 2xx ACKed, dialog confirmed
-    ENDED = "ended"
-
-
-class OutgoingCall:
+class OutgoingCall(DialogCall):
     def __init__(
         self,
         host: CallHost,
@@ -94,9 +52,8 @@ class OutgoingCall:
         extra_headers: list[tuple[str, str]],
         auth: DigestSession | None,
     ) -> None:
-        self.call_id = call_id
+        super().__init__(host, call_id, auth)
         self.state = CallState.CALLING
-        self._host = host
         self._request_uri = request_uri
         self._from_header = from_header
         self._to_header = to_header
@@ -104,7 +61,6 @@ class OutgoingCall:
         self._offer = sdp_offer
         self._listener = listener
         self._extra_headers = extra_headers
-        self._auth = auth
         self._auth_retries = 0
         self._cseq = 0
         self._invite: Request | None = None
@@ -114,11 +70,10 @@ class OutgoingCall:
         self._cancel_sent = False
         self._cancel_guard: asyncio.TimerHandle | None = None
         self._reported = False  # the one final outcome (answered / failed) has been reported
-        self.dialog: Dialog | None = None
         self._ack: bytes | None = None
-        self._reinvite_answer: tuple[int, bytes, Address] | None = None
-        self._reinvite_timer: asyncio.TimerHandle | None = None
-        self.pending: list[ClientTransaction] = []  # BYE/CANCEL still running, for close()
+
+    def local_sdp(self) -> bytes:
+        return self._offer
 
     # -- what the application does -------------------------------------------------------
 
@@ -207,8 +162,7 @@ class OutgoingCall:
     def _retry_with_credentials(self, response: Response) -> bool:
         if self._auth is None or self._cancel_requested or self._auth_retries >= 2:
             return False
-        challenges = _challenges(response)
-        if not self._auth.learn(challenges):
+        if not self._auth.learn(challenges(response)):
             return False
         self._auth_retries += 1
         # Same Call-ID and From tag, new CSeq and branch (RFC 3261 22.2).
@@ -308,87 +262,12 @@ class OutgoingCall:
             self._end()
             self._fail(487, "Request Terminated (no final response to CANCEL)")
 
-    def _send_bye(self, dialog: Dialog | None = None, *, retried: bool = False) -> None:
-        dialog = dialog or self.dialog
-        assert dialog is not None
-        extra = [("User-Agent", self._host.user_agent)]
-        if retried and self._auth is not None:
-            extra += self._auth.headers("BYE", str(dialog.remote_target))
-        bye = dialog.request("BYE", self._host.via(new_branch()), extra)
-
-        def on_response(response: Response) -> None:
-            if (
-                response.code in (401, 407)
-                and not retried
-                and self._auth is not None
-                and self._auth.learn(_challenges(response))
-            ):
-                self._send_bye(dialog, retried=True)
-                return
-            if response.code >= 300:
-                log.info("BYE %s answered %d %s", self.call_id, response.code, response.phrase)
-
-        def on_failure(status: int) -> None:
-            log.info("BYE %s got no answer (%d)", self.call_id, status)
-
-        tx = self._host.start_transaction(
-            ClientNonInviteTransaction, bye, dialog.next_hop(), on_response, on_failure
-        )
-        self.pending.append(tx)
-
     # -- requests from the peer inside the dialog ----------------------------------------
 
     def on_bye(self) -> None:
         if self.state is CallState.ANSWERED:
             self._end()
             self._host.report(self._listener.on_remote_bye)
-
-    def on_reinvite(self, request: Request, reply_to: Address) -> Response:
-        """A re-INVITE (a refresh or a hold): our media stays as offered, so answer with the
-        same SDP, and retransmit that 2xx until the peer ACKs it (13.3.1.4)."""
-        answer = make_response(
-            request,
-            200,
-            headers=[
-                ("Contact", self._host.contact()),
-                ("Allow", ALLOWED_METHODS),
-                ("User-Agent", self._host.user_agent),
-                ("Content-Type", "application/sdp"),
-            ],
-            body=self._offer,
-        )
-        data = bytes(answer)
-        self._stop_reinvite_retransmits()
-        self._reinvite_answer = (request.cseq.sequence, data, reply_to)
-        self._host.send(data, reply_to)
-        self._retransmit_reinvite_answer(self._host.timers.t1, 0.0)
-        return answer
-
-    def on_ack(self, request: Request) -> None:
-        if self._reinvite_answer is not None and request.cseq.sequence == self._reinvite_answer[0]:
-            self._stop_reinvite_retransmits()
-
-    def _retransmit_reinvite_answer(self, interval: float, elapsed: float) -> None:
-        if elapsed + interval > self._host.timers.b or self._reinvite_answer is None:
-            self._stop_reinvite_retransmits()
-            return
-
-        def again() -> None:
-            if self._reinvite_answer is None:
-                return
-            _, data, reply_to = self._reinvite_answer
-            self._host.send(data, reply_to)
-            self._retransmit_reinvite_answer(
-                min(interval * 2, self._host.timers.t2), elapsed + interval
-            )
-
-        self._reinvite_timer = self._host.call_later(interval, again)
-
-    def _stop_reinvite_retransmits(self) -> None:
-        if self._reinvite_timer is not None:
-            self._reinvite_timer.cancel()
-            self._reinvite_timer = None
-        self._reinvite_answer = None
 
     # -- endings -------------------------------------------------------------------------
 
@@ -399,20 +278,14 @@ class OutgoingCall:
     def _end(self) -> None:
         if self.state is CallState.ENDED:
             return
-        self.state = CallState.ENDED
-        self._stop_reinvite_retransmits()
         if self._cancel_guard is not None:
             self._cancel_guard.cancel()
             self._cancel_guard = None
-        self._host.forget(self)
+        super()._end()
 
     def stop_timers(self) -> None:
         """The user agent is closing: nothing of this call may run afterwards."""
-        self._stop_reinvite_retransmits()
+        super().stop_timers()
         if self._cancel_guard is not None:
             self._cancel_guard.cancel()
             self._cancel_guard = None
-
-
-def _challenges(response: Response) -> list[tuple[str, str]]:
-    return [(name, value) for name in CHALLENGE_HEADERS for value in response.headers.getlist(name)]

@@ -1,5 +1,6 @@
-"""A confirmed dialog, UAC side (RFC 3261 12.1.2 and 12.2.1): the state a 2xx to our INVITE
-establishes, and the requests (ACK, BYE) it lets us send, routed by its route set."""
+"""A dialog (RFC 3261 12): the state an INVITE and its answer establish, on the UAC side (a 2xx
+to our INVITE, 12.1.2) or the UAS side (an INVITE we answer, 12.1.1), and the requests (ACK,
+BYE) it lets us send, routed by its route set."""
 
 from __future__ import annotations
 
@@ -38,6 +39,25 @@ class Dialog:
             # The UAC's route set is the 2xx's Record-Route in reverse order (12.1.2).
             route_set=list(reversed(response.record_route)),
             local_cseq=invite.cseq.sequence,
+        )
+
+    @classmethod
+    def from_invite(cls, invite: Request, local_tag: str) -> Dialog:
+        """The callee's side of the dialog an INVITE we answer (with To tag `local_tag`)
+        creates (12.1.1)."""
+        contacts = invite.contact
+        return cls(
+            call_id=invite.call_id,
+            local_tag=local_tag,
+            remote_tag=tag_of(invite.from_address) or "",
+            # In requests we send, From is the INVITE's To (with our tag), To its From.
+            from_header=f"{invite.headers['To']};tag={local_tag}",
+            to_header=invite.headers["From"],
+            remote_target=contacts[0].uri if contacts else invite.from_address.uri,
+            # The UAS's route set is the INVITE's Record-Route in order (12.1.1).
+            route_set=list(invite.record_route),
+            local_cseq=0,
+            remote_cseq=invite.cseq.sequence,
         )
 
     def matches(self, request: Request) -> bool:

@@ -23,16 +23,24 @@ _FOLD = re.compile(rb"\r\n[ \t]+")
 REASONS = {
     100: "Trying",
     180: "Ringing",
+    183: "Session Progress",
     200: "OK",
     400: "Bad Request",
+    401: "Unauthorized",
     403: "Forbidden",
+    404: "Not Found",
     408: "Request Timeout",
+    420: "Bad Extension",
     480: "Temporarily Unavailable",
     481: "Call/Transaction Does Not Exist",
+    482: "Loop Detected",
+    486: "Busy Here",
     487: "Request Terminated",
+    488: "Not Acceptable Here",
     500: "Server Internal Error",
     501: "Not Implemented",
     503: "Service Unavailable",
+    603: "Decline",
 }
 
 

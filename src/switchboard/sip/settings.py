@@ -9,6 +9,9 @@ password = "secret"
 from_domain = "example.net"      # host part of From (default: the local host)
 rtp_ports = "40000-40999"        # UDP ports the media layer may use
 user_agent = "Switchboard"
+inbound_sources = ["127.0.0.1/32"]  # who may call in (addresses or networks; [] = nobody)
+inbound_username = "pbx"         # when set, callers must answer a digest challenge (401)
+inbound_password = "secret"
 """
 
 from __future__ import annotations
@@ -30,8 +33,17 @@ KNOWN_KEYS = frozenset(
         "from_domain",
         "rtp_ports",
         "user_agent",
+        "inbound_sources",
+        "inbound_username",
+        "inbound_password",
     }
 )
+# Calls may come in from loopback only, until the operator names who else may call.
+DEFAULT_INBOUND_SOURCES = (
+    ipaddress.ip_network("127.0.0.1/32"),
+    ipaddress.ip_network("::1/128"),
+)
+SourceNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 # A DNS name: labels of letters, digits and inner hyphens. IP literals are checked by ipaddress.
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$")
 
@@ -52,6 +64,19 @@ class SipSettings:
     rtp_port_min: int = 40000
     rtp_port_max: int = 40999
     user_agent: str = "Switchboard"
+    inbound_sources: tuple[SourceNetwork, ...] = DEFAULT_INBOUND_SOURCES
+    inbound_username: str | None = None
+    inbound_password: str | None = None
+
+    def allows_source(self, host: str) -> bool:
+        """Whether an INVITE from `host` (an IP address) may ring Switchboard."""
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped  # a dual-stack socket shows IPv4 peers this way
+        return any(address in network for network in self.inbound_sources)
 
     @property
     def proxy_address(self) -> tuple[str, int] | None:
@@ -90,6 +115,16 @@ def parse_sip_settings(table: Mapping[str, Any]) -> SipSettings:
     user_agent = _string(table, "user_agent", "Switchboard")
     if not user_agent or any(c in user_agent for c in "\r\n"):
         raise SipConfigError("network.sip.user_agent must be a non-empty single line")
+    inbound_username = _optional_string(table, "inbound_username")
+    inbound_password = _optional_string(table, "inbound_password")
+    if (inbound_username is None) != (inbound_password is None):
+        raise SipConfigError(
+            "network.sip.inbound_username and network.sip.inbound_password must be given together"
+        )
+    if inbound_username is not None and any(c in inbound_username for c in '"\\\r\n'):
+        raise SipConfigError(
+            "network.sip.inbound_username must not contain quotes, backslashes or line breaks"
+        )
     return SipSettings(
         local_host=host,
         local_port=port,
@@ -101,7 +136,33 @@ def parse_sip_settings(table: Mapping[str, Any]) -> SipSettings:
         rtp_port_min=rtp_min,
         rtp_port_max=rtp_max,
         user_agent=user_agent,
+        inbound_sources=_networks(table),
+        inbound_username=inbound_username,
+        inbound_password=inbound_password,
     )
+
+
+def _networks(table: Mapping[str, Any]) -> tuple[SourceNetwork, ...]:
+    if "inbound_sources" not in table:
+        return DEFAULT_INBOUND_SOURCES
+    values = table["inbound_sources"]
+    expected = 'a list of addresses or networks such as ["127.0.0.1", "192.0.2.0/24"]'
+    if not isinstance(values, list):
+        raise SipConfigError(f"network.sip.inbound_sources must be {expected}, got {values!r}")
+    networks: list[SourceNetwork] = []
+    for index, value in enumerate(values):
+        key = f"network.sip.inbound_sources[{index}]"
+        if not isinstance(value, str):
+            raise SipConfigError(f'{key} must be a string such as "192.0.2.0/24", got {value!r}')
+        try:
+            networks.append(ipaddress.ip_network(value.strip()))
+        except ValueError as error:
+            # e.g. "192.0.2.7/24": host bits set; say so rather than guess which was meant.
+            raise SipConfigError(
+                f'{key} must be an IP address or network such as "192.0.2.0/24", '
+                f"got {value!r} ({error})"
+            ) from None
+    return tuple(networks)
 
 
 def split_host_port(value: str, key: str, *, default_port: int | None) -> tuple[str, int]:

@@ -1,7 +1,11 @@
-"""The SIP user agent: one socket, the calls placed through it, and the requests peers send.
+"""The SIP user agent: one socket, the calls placed through it, the calls it takes, and the
+requests peers send.
 
-Start it with `await SipUserAgent.start(settings)`, place calls with `invite(...)` (each reports
-to its CallListener), end them with `OutgoingCall.hangup()`, and `await close()` at shutdown.
+Start it with `await SipUserAgent.start(settings, on_invite=...)`, place calls with
+`invite(...)` (each reports to its CallListener), end them with `OutgoingCall.hangup()`, and
+`await close()` at shutdown. An INVITE from a source `[network.sip] inbound_sources` allows
+(and with the inbound digest credentials, when configured) is answered 100 and handed to
+`on_invite` as an IncomingCall; without `on_invite` every INVITE is answered 480.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from typing import Any
 from sipmessage import URI, Address, Parameters, Request, Response
 
 from switchboard.sip.call import CallListener, CallState, OutgoingCall
-from switchboard.sip.digest import DigestSession
+from switchboard.sip.digest import DigestGuard, DigestSession, Verdict
+from switchboard.sip.incoming import IncomingCall, warning
 from switchboard.sip.messages import (
     ALLOWED_METHODS,
     make_response,
@@ -30,16 +35,21 @@ from switchboard.sip.messages import (
     uri_host_port,
     via_value,
 )
+from switchboard.sip.session import DialogCall
 from switchboard.sip.settings import SipSettings
 from switchboard.sip.transactions import ClientTransaction, ServerResponses, State, Timers
 from switchboard.sip.transport import SipTransport, open_transport
 from switchboard.webhooks.guard import refuse_outside_loopback
 
-__all__ = ["CallListener", "OutgoingCall", "SipUserAgent"]
+__all__ = ["CallListener", "IncomingCall", "InviteHandler", "OutgoingCall", "SipUserAgent"]
 
 log = logging.getLogger("switchboard.sip")
 
 Address_ = tuple[str, int]
+# Takes a new incoming call (already answered 100 Trying): it must ring, answer or reject it.
+InviteHandler = Callable[[IncomingCall], None]
+# Refused sources are logged once each, up to this many (a flood must not flood the log).
+WARNED_SOURCES_LIMIT = 1024
 E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
 # RFC 3261 token: what a header name may be made of.
 HEADER_NAME = re.compile(r"^[A-Za-z0-9\-.!%*_+`'~]+$")
@@ -64,9 +74,11 @@ RESERVED_HEADERS = frozenset(
 
 
 class SipUserAgent:
-    """A UAC on one UDP (or TCP) socket; implements the CallHost a call needs."""
+    """A UAC and UAS on one UDP (or TCP) socket; implements the CallHost a call needs."""
 
-    def __init__(self, settings: SipSettings, timers: Timers) -> None:
+    def __init__(
+        self, settings: SipSettings, timers: Timers, on_invite: InviteHandler | None = None
+    ) -> None:
         self.settings = settings
         self.timers = timers
         self.user_agent = settings.user_agent
@@ -75,6 +87,16 @@ class SipUserAgent:
         self._transactions: dict[tuple[str, str], ClientTransaction] = {}
         self._destinations: dict[ClientTransaction, Address_] = {}
         self._calls: dict[str, OutgoingCall] = {}
+        self._incoming: dict[str, IncomingCall] = {}
+        self._on_invite = on_invite
+        self._guard: DigestGuard | None = None
+        if settings.inbound_username is not None and settings.inbound_password is not None:
+            self._guard = DigestGuard(
+                settings.inbound_username,
+                settings.inbound_password,
+                realm=settings.from_domain or "switchboard",
+            )
+        self._warned_sources: set[str] = set()
         self._server = ServerResponses(timers)
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers: set[asyncio.TimerHandle] = set()
@@ -83,9 +105,16 @@ class SipUserAgent:
         self._closed = False
 
     @classmethod
-    async def start(cls, settings: SipSettings, *, timers: Timers | None = None) -> SipUserAgent:
-        """Bind the socket. `timers` shortens RFC 3261's T1/T2/T4 (tests use it)."""
-        self = cls(settings, timers or Timers())
+    async def start(
+        cls,
+        settings: SipSettings,
+        *,
+        timers: Timers | None = None,
+        on_invite: InviteHandler | None = None,
+    ) -> SipUserAgent:
+        """Bind the socket. `timers` shortens RFC 3261's T1/T2/T4 (tests use it); `on_invite`
+        takes the calls that come in (None: they are all answered 480)."""
+        self = cls(settings, timers or Timers(), on_invite)
         self._transport = await open_transport(
             settings.transport, settings.local_host, settings.local_port, self
         )
@@ -101,6 +130,10 @@ class SipUserAgent:
     def advertised_host(self) -> str:
         """The address peers reach us at (Via, Contact; the SDP's c= line too)."""
         return self._advertised or self.local_address[0]
+
+    @property
+    def reliable(self) -> bool:
+        return self._transport is not None and self._transport.reliable
 
     @property
     def local_address(self) -> tuple[str, int]:
@@ -299,11 +332,14 @@ class SipUserAgent:
         self._timers.add(handle)
         return handle
 
-    def forget(self, call: OutgoingCall) -> None:
-        """An ended call stays matchable for 64*T1, so late BYEs and 2xx still find it."""
+    def forget(self, call: DialogCall) -> None:
+        """An ended call stays matchable for 64*T1, so late BYEs, 2xx and ACKs still find it."""
 
         def drop() -> None:
-            if self._calls.get(call.call_id) is call:
+            if isinstance(call, IncomingCall):
+                if self._incoming.get(call.call_id) is call:
+                    del self._incoming[call.call_id]
+            elif self._calls.get(call.call_id) is call:
                 del self._calls[call.call_id]
 
         self.call_later(self.timers.b, drop)
@@ -352,10 +388,28 @@ class SipUserAgent:
         log.debug("received %s from %s:%d", method, *source)
         call = self._calls.get(request.call_id)
         in_dialog = call is not None and call.dialog is not None and call.dialog.matches(request)
+        # A Call-ID can name an outgoing and an incoming call at once (a call to ourselves):
+        # the tags tell them apart.
+        incoming = self._incoming.get(request.call_id)
+        incoming_dialog = incoming is not None and (
+            incoming.dialog is not None and incoming.dialog.matches(request)
+        )
         if method == "ACK":
             if call is not None and in_dialog:
                 call.on_ack(request)
+            elif incoming is not None and (
+                incoming_dialog or incoming.matches_transaction(request)
+            ):
+                incoming.on_ack(request)
             return  # an ACK is never answered
+        if incoming is not None and method == "INVITE" and tag_of(request.to_address) is None:
+            if incoming.on_invite_again(request, reply_to) is None:
+                self._respond(request, 482, reply_to)  # the same call arriving twice (8.2.2.2)
+            return
+        if incoming is not None and method == "CANCEL" and incoming.matches_transaction(request):
+            self._send_response(request, bytes(incoming.cancel_response(request)), reply_to)
+            incoming.on_cancel()
+            return
         replay = self._server.replay(request)
         if replay is not None:
             self._transport.send(replay, reply_to)
@@ -369,10 +423,18 @@ class SipUserAgent:
             answer = call.on_reinvite(request, reply_to)
             self._server.remember(request, bytes(answer))
             return
+        if method == "INVITE" and incoming is not None and incoming_dialog:
+            self._on_incoming_reinvite(incoming, request, reply_to)
+            return
         if method == "BYE" and call is not None and in_dialog:
             self._respond(request, 200, reply_to)
             call.on_bye()
             return
+        if method == "BYE" and incoming is not None and incoming_dialog:
+            self._respond(request, 200, reply_to)
+            incoming.on_bye()
+            return
+        in_dialog = in_dialog or incoming_dialog
         if method == "OPTIONS":
             self._respond(
                 request,
@@ -383,16 +445,77 @@ class SipUserAgent:
         elif method == "INFO":
             self._respond(request, 200 if in_dialog else 481, reply_to)
         elif method == "CANCEL":
-            # We answer every INVITE at once, so a CANCEL finds either nothing or a done deal.
+            # An INVITE answered at once (a refusal) has nothing left to cancel.
             status = 200 if self._server.seen_invite(top_branch(request)) else 481
             self._respond(request, status, reply_to)
         elif method == "BYE" or (method == "INVITE" and tag_of(request.to_address) is not None):
             self._respond(request, 481, reply_to)
         elif method == "INVITE":
-            # Switchboard places calls; it does not take them (yet).
-            self._respond(request, 480, reply_to, reason="Incoming Calls Not Accepted")
+            self._on_new_invite(request, source, reply_to)
         else:
             self._respond(request, 501, reply_to, headers=[("Allow", ALLOWED_METHODS)])
+
+    def _on_incoming_reinvite(
+        self, incoming: IncomingCall, request: Request, reply_to: Address_
+    ) -> None:
+        if incoming.state is CallState.ANSWERED:
+            answer = incoming.on_reinvite(request, reply_to)
+            self._server.remember(request, bytes(answer))
+        elif incoming.state is CallState.PROCEEDING:
+            # 14.2: a second INVITE before we answered the first: 500 with Retry-After.
+            self._respond(request, 500, reply_to, headers=[("Retry-After", "1")])
+        else:
+            self._respond(request, 481, reply_to)
+
+    def _on_new_invite(self, request: Request, source: Address_, reply_to: Address_) -> None:
+        """Someone calls us: who may (the source list, then digest), then the engine."""
+        if self._on_invite is None or self._closed:
+            self._respond(request, 480, reply_to, reason="Incoming Calls Not Accepted")
+            return
+        host = source[0]
+        if not self.settings.allows_source(host):
+            self._warn_source(host)
+            self._respond(
+                request,
+                403,
+                reply_to,
+                headers=[warning(self.advertised_host, f"calls from {host} are not accepted")],
+            )
+            return
+        if self._guard is not None:
+            verdict, why = self._guard.check("INVITE", request.headers.getlist("Authorization"))
+            if verdict in (Verdict.MISSING, Verdict.STALE):
+                challenge = self._guard.challenge(stale=verdict is Verdict.STALE)
+                self._respond(request, 401, reply_to, headers=[("WWW-Authenticate", challenge)])
+                return
+            if verdict is Verdict.REFUSED:
+                log.warning("refused an INVITE from %s:%d: %s", *source, why)
+                self._respond(request, 403, reply_to, headers=[warning(self.advertised_host, why)])
+                return
+        required = [
+            extension.strip()
+            for value in request.headers.getlist("Require")
+            for extension in value.split(",")
+            if extension.strip()
+        ]
+        if required:  # we support no extension (100rel, timer...): 8.2.2.3
+            self._respond(request, 420, reply_to, headers=[("Unsupported", ", ".join(required))])
+            return
+        incoming = IncomingCall(self, request, reply_to)
+        self._incoming[incoming.call_id] = incoming
+        incoming.trying()
+        self._on_invite(incoming)
+
+    def _warn_source(self, host: str) -> None:
+        if host in self._warned_sources or len(self._warned_sources) >= WARNED_SOURCES_LIMIT:
+            log.debug("refused an INVITE from %s: not in [network.sip] inbound_sources", host)
+            return
+        self._warned_sources.add(host)
+        log.warning(
+            "refused an INVITE from %s (403): not in [network.sip] inbound_sources "
+            "(further calls from it are logged at debug level)",
+            host,
+        )
 
     def _respond(
         self,
@@ -411,7 +534,11 @@ class SipUserAgent:
             to_tag=new_tag(),
             headers=[*(headers or []), ("User-Agent", self.user_agent)],
         )
-        data = bytes(response)
+        self._send_response(request, bytes(response), reply_to)
+
+    def _send_response(self, request: Request, data: bytes, reply_to: Address_) -> None:
+        """Send, and remember for the request's retransmissions (17.2)."""
+        assert self._transport is not None
         self._server.remember(request, data)
         self._transport.send(data, reply_to)
 
@@ -440,16 +567,22 @@ class SipUserAgent:
     # -- closing -------------------------------------------------------------------------
 
     async def close(self, *, grace: float = 2.0) -> None:
-        """End live calls (BYE if answered, CANCEL if ringing), wait up to `grace` seconds for
-        those requests to be answered, then stop every timer and close the socket. No
-        listener callback runs after close() returns."""
+        """End live calls (BYE if answered, CANCEL if ringing, 503 to a caller still ringing
+        us), wait up to `grace` seconds for those requests to be answered, then stop every
+        timer and close the socket. No listener callback runs after close() returns."""
         if self._closed:
             return
-        for call in list(self._calls.values()):
+        calls: list[OutgoingCall | IncomingCall] = [
+            *self._calls.values(),
+            *self._incoming.values(),
+        ]
+        for call in calls:
+            if isinstance(call, IncomingCall):
+                call.reject(503, "Switchboard is shutting down")  # if it still rings
             call.hangup()
         pending = [
             tx.finished
-            for call in self._calls.values()
+            for call in calls
             for tx in call.pending
             if tx.state in (State.CALLING, State.PROCEEDING)
         ]
@@ -458,7 +591,7 @@ class SipUserAgent:
         # Let callbacks for outcomes that arrived during the grace period run.
         await asyncio.sleep(0)
         self._closed = True
-        for call in self._calls.values():
+        for call in calls:
             call.stop_timers()
         for tx in list(self._transactions.values()):
             tx.terminate()
