@@ -421,6 +421,19 @@ def report(comparison: Comparison) -> bool:
         + ", ".join(f"{ratio:.3f}" for ratio in ratios)
         + (f" (spread {min(ratios):.3f}-{max(ratios):.3f})" if len(ratios) > 1 else "")
     )
+    # Less noisy than the rates when other processes take the server's core: the calls one
+    # fully busy core would carry, inbound against outbound.
+    per_core = [
+        done.outbound.server_ms_per_call / done.inbound.server_ms_per_call
+        for done in comparison.rounds
+        if done.inbound.server_ms_per_call
+    ]
+    if per_core:
+        print(
+            "server CPU per complete call, outbound / inbound by round: "
+            + ", ".join(f"{ratio:.3f}" for ratio in per_core)
+            + f" (median {statistics.median(per_core):.3f})"
+        )
     ok = median >= TARGET_RATIO and all_complete
     print(
         f"inbound / outbound (median of {len(ratios)}): {median:.3f}   "
