@@ -38,12 +38,7 @@ def restart(server: ServerProcess) -> ServerProcess:
     server.terminate()
     assert server.wait(30) == 0
     server.stop()
-    restarted = ServerProcess(server.config, server.port)
-    try:
-        return restarted.start()
-    except BaseException:
-        restarted.stop()
-        raise
+    return ServerProcess(server.config, server.port).start()
 
 
 def test_tokens_survive_a_restart_and_deleting_the_signing_key_revokes_them(

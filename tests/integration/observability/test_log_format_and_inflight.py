@@ -2,16 +2,11 @@
 
 - `[server] log_format = "json"` in the config file makes every line a `switchboard serve`
   process writes to standard error one JSON object, with the documented fields;
-- `switchboard_webhooks_in_flight` counts the webhook deliveries and audio fetches not yet
-  finished.
+- `switchboard_webhooks_in_flight` counts the webhook deliveries and audio fetches under way.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +14,7 @@ import httpx
 import orjson
 
 from tests.integration.reliability.operator import metric
-from tests.integration.reliability.process import free_port, wait_until
+from tests.integration.reliability.process import ServerProcess, free_port, wait_until
 from tests.support.receiver import Hold, Receiver
 from tests.support.server import (
     ACCOUNT_ID,
@@ -51,44 +46,24 @@ def create(base_url: str, answer_url: str, disconnect_url: str) -> str:
     return str(response.json()["callId"])
 
 
-def ready(base_url: str) -> bool:
-    try:
-        return httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
 def test_json_log_format_from_the_config_file_to_every_line_of_a_server(
     tmp_path: Path, app: Receiver
 ) -> None:
     app.on("/answer", "<Response><Hangup/></Response>")
     config = tmp_path / "switchboard.toml"
     config.write_text(SCALED.replace("[server]\n", '[server]\nlog_format = "json"\n', 1))
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    log = tmp_path / "stderr.log"
-    with log.open("wb") as stderr:  # a file, not a pipe: the server can never block on it
-        serve = ["serve", "--config", str(config), "--port", str(port)]
-        process = subprocess.Popen(
-            [sys.executable, "-m", "switchboard.cli", *serve],
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
+    server = ServerProcess(config, free_port()).start()  # its stderr goes to a file
     try:
-        wait_until(lambda: ready(base_url) or process.poll() is not None, 20, "the server")
-        assert process.poll() is None, log.read_text()
         # Credentials in a webhook URL must not reach the log.
         answer_url = app.url("/answer").replace("http://", "http://hook:hook-secret-41@")
-        call_id = create(base_url, answer_url, app.url("/disconnect"))
-        wait_until(lambda: app.events("disconnect"), 20, "the call to end")
-        os.kill(process.pid, signal.SIGTERM)
-        assert process.wait(30) == 0
+        call_id = create(server.base_url, answer_url, app.url("/disconnect"))
+        wait_until(lambda: app.events("disconnect"), 20, "the call to end", server=server)
+        server.terminate()
+        assert server.wait(30) == 0
     finally:
-        if process.poll() is None:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(10)
+        server.stop()
 
-    text = log.read_text()
+    text = server.stderr_path.read_text()
     assert "hook-secret-41" not in text
     lines: list[dict[str, Any]] = []
     for line in text.splitlines():
