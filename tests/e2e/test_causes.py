@@ -10,16 +10,15 @@ import httpx
 import pytest
 from bandwidth.api.calls_api import CallsApi
 from bandwidth.models.bxml import (
+    Bridge,
     Bxml,
     Gather,
     Hangup,
     Pause,
-    PhoneNumber,
     PlayAudio,
     Redirect,
     Response,
     SpeakSentence,
-    Transfer,
     Verb,
 )
 
@@ -380,8 +379,8 @@ def test_invalid_bxml_from_a_gather_url_ends_the_call_there(
 def test_verb_switchboard_cannot_run_yet_is_an_application_error(
     vserver: VirtualTimeServer, app: Receiver, calls_api: CallsApi
 ) -> None:
-    transfer = Transfer(transfer_to=[PhoneNumber("+15555550199")])
-    app.on("/answer", Response([SpeakSentence("Transferring you now"), transfer]).to_bxml())
+    bridge = Bridge(target_call="c-86d17a5f-aa1b8e6c-4f4a-4a52-8e2e-6d5dbb2e8b6a")
+    app.on("/answer", Response([SpeakSentence("Transferring you now"), bridge]).to_bxml())
     call_id = create_call(calls_api, app, ANSWERS)
     vserver.advance(30)
 
@@ -393,7 +392,7 @@ def test_verb_switchboard_cannot_run_yet_is_an_application_error(
         optional={"answerTime", "errorMessage", "errorId"},
     )
     assert disconnect["cause"] == "application-error"
-    assert "<Transfer>" in disconnect["errorMessage"]
+    assert "<Bridge>" in disconnect["errorMessage"]
     assert_uuid(disconnect["errorId"])
     assert since(at(disconnect["answerTime"]), disconnect["endTime"]) == 1.2  # 3 words
 

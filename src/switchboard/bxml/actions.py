@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .speech import voice_profile
-from .verbs import PlayAudio, SpeakSentence
+from .verbs import PlayAudio, SpeakSentence, Transfer
 
 HangupCause = Literal["hangup", "application-error", "invalid-bxml", "callback-error"]
 
@@ -113,6 +113,25 @@ class AnswerCall:
     """Answer an unanswered inbound call (before the media that needs it)."""
 
 
+@dataclass(frozen=True, slots=True)
+class StartTransfer:
+    """<Transfer>: ring its targets; the engine answers with TransferFinished when it is over
+    (unless StopTransfer came first)."""
+
+    verb: Transfer
+
+
+@dataclass(frozen=True, slots=True)
+class StopTransfer:
+    """New BXML interrupted the <Transfer>: end its targets; no TransferFinished follows."""
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentEnded:
+    """The document ran out of verbs on a call whose end of BXML is not a hangup (a transfer
+    target: its transferAnswer BXML is over, so it is joined to the original call)."""
+
+
 Action = (
     Speak
     | Play
@@ -126,6 +145,9 @@ Action = (
     | SendCallback
     | Hangup
     | AnswerCall
+    | StartTransfer
+    | StopTransfer
+    | DocumentEnded
 )
 
 

@@ -63,6 +63,43 @@ def boolean(raw: str, _base_url: str | None) -> bool:
     return value == "true"
 
 
+_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+PRIVATE_CALLER_IDS = ("Restricted", "Anonymous", "Private", "Unavailable")
+
+
+def caller_id(raw: str, _base_url: str | None) -> str:
+    """transferCallerId: E.164, or one of the private caller ids."""
+    value = raw.strip()
+    if not _E164.fullmatch(value) and value not in PRIVATE_CALLER_IDS:
+        raise InvalidValue(
+            "must be an E.164 number like +15555551212 or one of " + ", ".join(PRIVATE_CALLER_IDS)
+        )
+    return value
+
+
+_SIP_URI = re.compile(r"sips?:(?:[^@\s]+@)?[A-Za-z0-9.\-\[\]:]+(?:;\S*)?", re.IGNORECASE)
+
+
+def e164(raw: str, _base_url: str | None) -> str:
+    value = raw.strip()
+    if not _E164.fullmatch(value):
+        raise InvalidValue("must be an E.164 number like +15555551212")
+    return value
+
+
+def sip_uri(raw: str, _base_url: str | None) -> str:
+    value = raw.strip()
+    if not _SIP_URI.fullmatch(value):
+        raise InvalidValue("must be a SIP URI like sip:user@example.com")
+    return value
+
+
+def display_name(raw: str, _base_url: str | None) -> str:
+    if len(raw) > 256 or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in raw):
+        raise InvalidValue("must be at most 256 characters, without control characters")
+    return raw
+
+
 def http_method(raw: str, _base_url: str | None) -> str:
     # Case-insensitive: an HTTP method has one meaning whatever its case, and "post" is common.
     value = raw.strip().upper()

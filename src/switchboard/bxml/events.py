@@ -47,4 +47,18 @@ class CallbackFailed:
     message: str
 
 
-Event = MediaFinished | DigitPressed | TimerFired | CallbackAnswered | CallbackFailed
+@dataclass(frozen=True, slots=True)
+class TransferFinished:
+    """The <Transfer> is over and the call is still up: `cause` is how it ended (the winner
+    hung up, or every target failed), for transferComplete."""
+
+    cause: str
+    transfer_to: str | None = None
+    transfer_caller_id: str | None = None
+    error_message: str | None = None
+    error_id: str | None = None
+
+
+Event = (
+    MediaFinished | DigitPressed | TimerFired | CallbackAnswered | CallbackFailed | TransferFinished
+)

@@ -36,6 +36,7 @@ from . import verbs as v
 from .actions import (
     Action,
     AnswerCall,
+    DocumentEnded,
     Hangup,
     HangupCause,
     RingTone,
@@ -43,7 +44,9 @@ from .actions import (
     SendDigits,
     SetTag,
     Silence,
+    StartTransfer,
     StopMedia,
+    StopTransfer,
     play_prompt,
 )
 from .events import (
@@ -53,6 +56,7 @@ from .events import (
     Event,
     MediaFinished,
     TimerFired,
+    TransferFinished,
 )
 from .gather import GatherRun
 from .verbs import Document
@@ -81,6 +85,8 @@ class State(Enum):
     RUNNING = "running"  # executing verbs that finish at once; never seen between calls
     PLAYING = "playing"  # waiting for MediaFinished (speak, play, pause, ring, send dtmf)
     GATHERING = "gathering"  # a <Gather> runs
+    TRANSFERRING = "transferring"  # a <Transfer> runs: its targets ring, or one is joined
+    DONE = "done"  # out of verbs on a call that stays up (a transfer target, joined)
     AWAITING_BXML = "awaiting-bxml"  # a redirect or gather callback is out
     ENDED = "ended"  # Hangup was returned; nothing more happens
 
@@ -89,8 +95,19 @@ class Interpreter:
     """Runs one call's BXML. `tag` is the call's tag so far; `answered` is False only for an
     inbound call that BXML may still answer or reject."""
 
-    def __init__(self, document: Document, *, tag: str | None, answered: bool = True) -> None:
+    def __init__(
+        self,
+        document: Document,
+        *,
+        tag: str | None,
+        answered: bool = True,
+        hangup_at_end: bool = True,
+    ) -> None:
+        """`hangup_at_end` False: running out of verbs does not end the call (DocumentEnded;
+        a transfer target's transferAnswer BXML, after which it is joined)."""
         self._document = document
+        self._hangup_at_end = hangup_at_end
+        self._transfer: v.Transfer | None = None
         self._next_verb = 0
         self._state = State.IDLE
         self._tag = tag or None
@@ -178,6 +195,9 @@ class Interpreter:
         actions: list[Action] = []
         while self._state is State.RUNNING:
             if self._next_verb >= len(self._document.verbs):
+                if not self._hangup_at_end:
+                    self._state = State.DONE
+                    return [*actions, DocumentEnded()]
                 return actions + self._end("hangup")
             verb = self._document.verbs[self._next_verb]
             self._next_verb += 1
@@ -208,6 +228,10 @@ class Interpreter:
                 return self._start_gather(verb)
             case v.Hangup():
                 return self._end("hangup")
+            case v.Transfer():
+                self._transfer = verb
+                self._state = State.TRANSFERRING
+                return self._tag_attribute(verb.tag) + self._answer() + [StartTransfer(verb)]
             case v.UnsupportedVerb(name=name):
                 message = f"Verb <{name}> is not supported by Switchboard yet"
                 return self._end("application-error", message)
@@ -279,6 +303,9 @@ class Interpreter:
     def _interrupt(self) -> list[Action]:
         if self._state is State.PLAYING:
             return [StopMedia()]
+        if self._state is State.TRANSFERRING:
+            self._transfer = None
+            return [StopTransfer()]
         if self._state is State.GATHERING and self._gather is not None:
             actions = self._gather.interrupt()
             self._gather = None
@@ -354,6 +381,36 @@ class Interpreter:
     def _on_callback_failed(self, event: CallbackFailed) -> list[Action]:
         return self._end(event.cause, event.message)
 
+    def _on_transfer_finished(self, event: TransferFinished) -> list[Action]:
+        verb = self._transfer
+        self._transfer = None
+        if verb is None or verb.transfer_complete_url is None:
+            # transfer.mdx: without transferCompleteUrl, the verbs after <Transfer> continue.
+            self._state = State.RUNNING
+            return self._run()
+        callback = SendCallback(
+            event_type="transferComplete",
+            url=verb.transfer_complete_url,
+            method=verb.transfer_complete_method,
+            fallback_url=verb.transfer_complete_fallback_url,
+            fallback_method=verb.transfer_complete_fallback_method,
+            username=verb.username,
+            password=verb.password,
+            fallback_username=verb.fallback_username,
+            fallback_password=verb.fallback_password,
+            fields=self._fields(
+                transferCallerId=event.transfer_caller_id,
+                transferTo=event.transfer_to,
+                cause=event.cause,
+                errorMessage=event.error_message,
+                errorId=event.error_id,
+            ),
+            expects_bxml=True,
+        )
+        # "Verbs following the <Transfer> will be ignored when transferCompleteUrl is set."
+        self._state = State.AWAITING_BXML
+        return [callback]
+
 
 _Handler = Callable[[Interpreter, Any], list[Action]]
 
@@ -376,5 +433,9 @@ _HANDLERS: dict[State, dict[type, _Handler]] = {
         CallbackFailed: Interpreter._on_callback_failed,
         DigitPressed: Interpreter._on_digit,
     },
+    State.TRANSFERRING: {
+        TransferFinished: Interpreter._on_transfer_finished,
+    },
+    State.DONE: {},
     State.ENDED: {},
 }

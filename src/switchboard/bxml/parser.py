@@ -16,10 +16,12 @@ from . import attributes as a
 from .errors import BxmlError
 from .schema import (
     MAX_GATHER_PROMPT_PLAYS,
+    MAX_TRANSFER_TARGETS,
     NESTED_ONLY,
     PROMPT_VERBS,
     SCHEMAS,
     SEND_DTMF_MAX_DIGITS,
+    TRANSFER_TARGETS,
     UNSUPPORTED_VERBS,
     VerbSchema,
 )
@@ -30,6 +32,7 @@ from .verbs import (
     PlayAudio,
     Prompt,
     SpeakSentence,
+    TransferTarget,
     UnsupportedVerb,
     Verb,
 )
@@ -153,7 +156,9 @@ class _DocumentReader:
         _CONTENT_READERS[schema.content](self, element, fields)
         if len(self.problems) > problems_before:
             return None
-        return schema.verb(**fields, line=element.line, column=element.column)
+        verb = schema.verb(**fields, line=element.line, column=element.column)
+        assert not isinstance(verb, TransferTarget)  # only ever built by _read_targets
+        return verb
 
     def _attributes(self, element: Element, schema: VerbSchema) -> dict[str, Any]:
         fields: dict[str, Any] = {}
@@ -234,6 +239,47 @@ class _DocumentReader:
             )
         fields["prompts"] = tuple(prompts)
 
+    def _read_targets(self, element: Element, fields: dict[str, Any]) -> None:
+        """<Transfer>'s 1 to 8 <PhoneNumber> / <SipUri> children."""
+        self._no_text(element)
+        targets: list[TransferTarget] = []
+        children = element.elements()
+        for child in children:
+            schema = TRANSFER_TARGETS.get(child.name)
+            if schema is None:
+                self.problem(
+                    f"<{child.name}> cannot be nested in <{element.name}>; "
+                    "only <PhoneNumber> and <SipUri> can",
+                    child,
+                )
+                continue
+            problems_before = len(self.problems)
+            target_fields = self._attributes(child, schema)
+            raw = self._leaf_text(child).strip()
+            coerce = a.e164 if child.name == "PhoneNumber" else a.sip_uri
+            try:
+                destination = coerce(raw, None)
+            except a.InvalidValue as error:
+                self.problem(f"<{child.name}> {error}, got {raw!r}", child)
+                continue
+            if len(self.problems) == problems_before:
+                targets.append(
+                    TransferTarget(
+                        kind=child.name,  # type: ignore[arg-type]
+                        destination=destination,
+                        **target_fields,
+                        line=child.line,
+                        column=child.column,
+                    )
+                )
+        if not 1 <= len(children) <= MAX_TRANSFER_TARGETS:
+            self.problem(
+                f"<{element.name}> needs 1 to {MAX_TRANSFER_TARGETS} <PhoneNumber> or <SipUri> "
+                f"to ring, got {len(children)}",
+                element,
+            )
+        fields["targets"] = tuple(targets)
+
     def _leaf_text(self, element: Element) -> str:
         for child in element.elements():
             self.problem(f"<{child.name}> cannot be nested in <{element.name}>", child)
@@ -289,4 +335,5 @@ _CONTENT_READERS = {
     "digits": _DocumentReader._read_digits,
     "tag": _DocumentReader._read_tag,
     "prompts": _DocumentReader._read_prompts,
+    "targets": _DocumentReader._read_targets,
 }

@@ -13,12 +13,12 @@ from . import attributes as a
 from . import speech, verbs
 
 # What may sit between a verb's tags.
-Content = Literal["empty", "ssml", "url", "digits", "tag", "prompts"]
+Content = Literal["empty", "ssml", "url", "digits", "tag", "prompts", "targets"]
 
 
 @dataclass(frozen=True, slots=True)
 class VerbSchema:
-    verb: type[verbs.Verb]
+    verb: type[verbs.Verb] | type[verbs.TransferTarget]
     content: Content
     attributes: dict[str, a.Coerce] = field(default_factory=dict)
     required: frozenset[str] = frozenset()
@@ -107,7 +107,56 @@ SCHEMAS: dict[str, VerbSchema] = {
         required=frozenset({"dtmfUrl"}),
     ),
     "StopGather": VerbSchema(verbs.StopGather, "empty"),
+    "Transfer": VerbSchema(
+        verbs.Transfer,
+        "targets",
+        {
+            "transferCallerId": a.caller_id,
+            "transferCallerDisplayName": a.display_name,
+            "privacy": a.boolean,
+            "callTimeout": a.decimal(1, 300),
+            "transferCompleteUrl": a.url,
+            "transferCompleteMethod": a.http_method,
+            "transferCompleteFallbackUrl": a.url,
+            "transferCompleteFallbackMethod": a.http_method,
+            **_CALLBACK_CREDENTIALS,
+            "tag": a.tag,
+            "diversionTreatment": a.one_of("none", "propagate", "stack"),
+            "diversionReason": a.one_of(
+                "unknown",
+                "user-busy",
+                "no-answer",
+                "unavailable",
+                "unconditional",
+                "time-of-day",
+                "do-not-disturb",
+                "deflection",
+                "follow-me",
+                "out-of-service",
+                "away",
+            ),
+        },
+    ),
 }
+
+# The children of <Transfer>: whom to ring (transfer.mdx, "Nested Tags").
+_TRANSFER_TARGET_ATTRIBUTES: dict[str, a.Coerce] = {
+    "transferAnswerUrl": a.url,
+    "transferAnswerMethod": a.http_method,
+    "transferAnswerFallbackUrl": a.url,
+    "transferAnswerFallbackMethod": a.http_method,
+    "transferDisconnectUrl": a.url,
+    "transferDisconnectMethod": a.http_method,
+    **_CALLBACK_CREDENTIALS,
+    "tag": a.tag,
+}
+TRANSFER_TARGETS: dict[str, VerbSchema] = {
+    "PhoneNumber": VerbSchema(verbs.TransferTarget, "empty", _TRANSFER_TARGET_ATTRIBUTES),
+    "SipUri": VerbSchema(
+        verbs.TransferTarget, "empty", {**_TRANSFER_TARGET_ATTRIBUTES, "uui": a.string}
+    ),
+}
+MAX_TRANSFER_TARGETS = 8
 
 
 def _names(names: str) -> frozenset[str]:
@@ -158,12 +207,6 @@ UNSUPPORTED_VERBS: dict[str, frozenset[str]] = {
     "StopRecording": frozenset(),
     "StopStream": frozenset({"name", "wait"}),
     "StopTranscription": frozenset({"name"}),
-    "Transfer": _names(
-        "transferCallerId privacy transferCallerDisplayName callTimeout transferCompleteUrl "
-        "transferCompleteMethod transferCompleteFallbackUrl transferCompleteFallbackMethod "
-        "username password fallbackUsername fallbackPassword tag diversionTreatment "
-        "diversionReason"
-    ),
 }
 
 # Elements that only exist inside another verb, and that verb.

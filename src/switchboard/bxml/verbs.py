@@ -132,6 +132,49 @@ class StopGather(_Verb):
     pass
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransferTarget(_Verb):
+    """A <PhoneNumber> or <SipUri> inside <Transfer>: whom to ring, and where its own
+    transferAnswer and transferDisconnect events go."""
+
+    kind: Literal["PhoneNumber", "SipUri"]
+    destination: str  # E.164, or a sip: URI
+    transfer_answer_url: str | None = None
+    transfer_answer_method: HttpMethod = "POST"
+    transfer_answer_fallback_url: str | None = None
+    transfer_answer_fallback_method: HttpMethod = "POST"
+    transfer_disconnect_url: str | None = None
+    transfer_disconnect_method: HttpMethod = "POST"
+    username: str | None = None
+    password: str | None = None
+    fallback_username: str | None = None
+    fallback_password: str | None = None
+    tag: str | None = None
+    uui: str | None = None  # SipUri only
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transfer(_Verb):
+    """bxml/transfer.mdx. `transfer_caller_id` None: pass along the remote party's number."""
+
+    transfer_caller_id: str | None = None
+    transfer_caller_display_name: str | None = None
+    privacy: bool | None = None
+    call_timeout: float = 30.0
+    transfer_complete_url: str | None = None
+    transfer_complete_method: HttpMethod = "POST"
+    transfer_complete_fallback_url: str | None = None
+    transfer_complete_fallback_method: HttpMethod = "POST"
+    username: str | None = None
+    password: str | None = None
+    fallback_username: str | None = None
+    fallback_password: str | None = None
+    tag: str | None = None
+    diversion_treatment: Literal["none", "propagate", "stack"] = "none"
+    diversion_reason: str = "unknown"
+    targets: tuple[TransferTarget, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class UnsupportedVerb:
     """A verb Bandwidth has and Switchboard does not run yet; reaching it ends the call."""
@@ -153,6 +196,7 @@ Verb = (
     | Gather
     | StartGather
     | StopGather
+    | Transfer
     | UnsupportedVerb
 )
 

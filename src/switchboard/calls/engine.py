@@ -18,8 +18,8 @@ from datetime import timedelta
 
 from switchboard.activity import Activity
 from switchboard.bxml.interpreter import RedirectRequest
-from switchboard.bxml.verbs import Document
-from switchboard.calls.ids import format_time
+from switchboard.bxml.verbs import Document, Transfer
+from switchboard.calls.ids import format_time, new_call_id
 from switchboard.calls.model import ANSWERED, DISCONNECTED, INITIATED, QUEUED, Call
 from switchboard.calls.runner import (
     CallRunner,
@@ -29,6 +29,7 @@ from switchboard.calls.runner import (
     TagUpdate,
 )
 from switchboard.calls.state import End
+from switchboard.calls.transfer_targets import target_call
 from switchboard.calls.update_request import UpdateCallRequest
 from switchboard.clock import Clock, TimerHandle
 from switchboard.errors import ConflictError, RateLimitError
@@ -63,6 +64,8 @@ class Engine:
             activity=activity,
             finished=self._finished,
             dispatcher=Dispatcher(sender, store, clock, activity, retry_policy),
+            post=self.post,
+            start_targets=self.start_transfer_targets,
         )
         self.runners: dict[str, CallRunner] = {}
         default_limits = LimitSettings()
@@ -237,6 +240,38 @@ class Engine:
             account_id = runner.call.account_id
             self._limiter(account_id).ended(call_id)
             self._schedule_dequeue(account_id)
+
+    def post(self, call_id: str, message: object) -> None:
+        """The bus: a message to a call's runner; nothing happens when that call has ended."""
+        runner = self.runners.get(call_id)
+        if runner is not None:
+            runner.post(message)  # type: ignore[arg-type]
+
+    async def start_transfer_targets(
+        self, parent: Call, verb: Transfer, tag: str | None
+    ) -> tuple[list[tuple[str, str]], list[str]]:
+        """Store and dial a <Transfer>'s targets, each admitted by the account's limits (start
+        now or refused, never queued). Returns (callId, destination) of those started and the
+        reasons of those refused."""
+        started: list[tuple[str, str]] = []
+        refused: list[str] = []
+        now = self.clock.wall()
+        base = parent.call_url.rsplit("/", 1)[0]
+        for target in verb.targets:
+            call_id = new_call_id()
+            limited = self.admit_inbound(parent.account_id, call_id)
+            if limited is not None:
+                refused.append(f"{target.destination}: {limited}")
+                continue
+            call = target_call(call_id, parent, verb, target, tag, f"{base}/{call_id}", now)
+            try:
+                await self.services.store.insert_call(call)  # stored before it is dialled
+            except BaseException:
+                self.release(call)
+                raise
+            self.launch(call)
+            started.append((call_id, target.destination))
+        return started, refused
 
     def current(self, call_id: str) -> Call | None:
         """The live state of a call the engine is running (None when it runs no such call)."""

@@ -7,7 +7,7 @@ import functools
 import logging
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
@@ -17,10 +17,11 @@ from switchboard.bxml import actions as act
 from switchboard.bxml import events as bxml_events
 from switchboard.bxml.interpreter import RedirectRequest
 from switchboard.bxml.interpreter import State as InterpreterState
-from switchboard.bxml.verbs import Document
-from switchboard.calls import state
+from switchboard.bxml.verbs import Document, Transfer
+from switchboard.calls import state, transfer
 from switchboard.calls.model import ANSWERED, DISCONNECTED, INITIATED, QUEUED, Call
 from switchboard.calls.timeline import Timeline
+from switchboard.calls.transfer_targets import caller_id_for, parent_of
 from switchboard.clock import Clock, TimerHandle
 from switchboard.network import base as net
 from switchboard.redact import redact_text
@@ -47,6 +48,14 @@ class EngineServices:
     activity: Activity
     finished: Callable[[str], None]
     dispatcher: Dispatcher  # every webhook goes through it (the outbox), never straight out
+    # The bus: post a message to another call's runner (nothing happens if it has ended).
+    post: Callable[[str, Any], None] = lambda _call_id, _message: None
+    # Store and dial a <Transfer>'s targets: (the targets' callIds and destinations, and the
+    # reasons of those the account's limits refused).
+    start_targets: (
+        Callable[[Call, Transfer, str | None], Awaitable[tuple[list[tuple[str, str]], list[str]]]]
+        | None
+    ) = None
 
 
 # Events a runner handles besides the network's own.
@@ -86,6 +95,13 @@ class ExternalRedirect:
 
 
 @dataclass(frozen=True, slots=True)
+class Joined:
+    """To a transfer target: the original call `peer` joined it; they hear each other."""
+
+    peer: str
+
+
+@dataclass(frozen=True, slots=True)
 class TagUpdate:
     """updateCall with only a tag: later callbacks carry it ("" clears it)."""
 
@@ -100,6 +116,10 @@ RunnerEvent = (
     | NewBxml
     | ExternalRedirect
     | TagUpdate
+    | Joined
+    | transfer.TargetAnswered
+    | transfer.TargetReady
+    | transfer.TargetEnded
     | state.End
 )
 
@@ -165,6 +185,12 @@ class CallRunner:
         self._timers: dict[str, TimerHandle] = {}
         self._bxml_token = 0  # the BXML callback whose answer we wait for
         self.sip_response_code: int | None = None  # the code that refused the INVITE, if any
+        # A <Transfer> this call runs (it owns the relationship), and whom it rings.
+        self.transfer: transfer.Transfer | None = None
+        self._transfer_to: dict[str, str] = {}  # target callId -> its destination
+        self._transfer_caller_id: str | None = None
+        # This call is a transfer target: the call that rang it.
+        self.parent_call_id = parent_of(call)
 
     # -- plumbing ---------------------------------------------------------------------------
     @property
@@ -309,6 +335,10 @@ class CallRunner:
                 await self._new_bxml(document)
             case ExternalRedirect(request=request):
                 await self._external_redirect(request)
+            case transfer.TargetAnswered() | transfer.TargetReady() | transfer.TargetEnded():
+                await self._transfer_step(event)
+            case Joined(peer=peer):
+                self.note("transfer", event="joined", callId=peer)
             case TagUpdate(tag=tag):
                 self.call = self.call.evolve(tag=tag or None)
                 if self.interpreter is not None:
@@ -348,8 +378,22 @@ class CallRunner:
             self._answer_timer.cancel()
         self.note("network", event="answered")
         await self._transition(state.Answer())
+        if self.parent_call_id is not None:
+            await self._target_answered(self.parent_call_id)
+            return
         payload = payloads.answer_payload(self.call, self.clock.wall())
         await self._first_callback("answer", payload)
+
+    async def _target_answered(self, parent: str) -> None:
+        """A transfer target answered: it tells its parent, then runs its transferAnswer BXML
+        (on itself alone) or, without one, is ready to be joined at once."""
+        self.services.post(parent, transfer.TargetAnswered(self.call.call_id))
+        if not self.call.request.answer_url:
+            await self._save()
+            self.services.post(parent, transfer.TargetReady(self.call.call_id))
+            return
+        payload = payloads.transfer_answer_payload(self.call, self.clock.wall())
+        await self._first_callback("transferAnswer", payload)
 
     async def _initiate(self) -> None:
         """A new inbound call rings us: the application hears of it (initiate.mdx) and its BXML
@@ -464,6 +508,8 @@ class CallRunner:
                 document or _parse_cached(b"<Response/>", None),
                 tag=self.call.tag,
                 answered=self.call.state == ANSWERED,  # False: an inbound call still ringing
+                # A transfer target's BXML ends in the join, not in a hangup.
+                hangup_at_end=self.parent_call_id is None,
             )
             await self._carry_out(self.interpreter.start())
         else:
@@ -561,6 +607,15 @@ class CallRunner:
                     await self._end(state.End(cause, message, error_id))
                 case act.AnswerCall():
                     await self._answer_inbound()  # outbound calls are answered already
+                case act.StartTransfer(verb=verb):
+                    await self._start_transfer(verb)
+                case act.StopTransfer():
+                    self._abandon_transfer()
+                case act.DocumentEnded():
+                    if self.parent_call_id is not None:
+                        self.services.post(
+                            self.parent_call_id, transfer.TargetReady(self.call.call_id)
+                        )
         if gather_ending:
             self._gather_over(gather_end)
         if new_gather:
@@ -633,6 +688,83 @@ class CallRunner:
         entry_id = await self.services.store.record_event(entry)  # durable before it is sent
         self._dispatch(replace(entry, id=entry_id), expects_bxml=action.expects_bxml)
 
+    # -- <Transfer>: this call owns it (calls/transfer.py decides) ----------------------------
+    async def _start_transfer(self, verb: Transfer) -> None:
+        if not getattr(self.services.network, "joins_legs", False):
+            # The SIP network cannot relay media between two legs yet: ringing a target it
+            # could never connect would be worse than saying so.
+            await self._end(
+                state.End(
+                    "application-error",
+                    "Verb <Transfer> is not supported on the SIP network yet "
+                    "(it runs on the simulated network)",
+                    _id(),
+                )
+            )
+            return
+        start_targets = self.services.start_targets
+        started: list[tuple[str, str]] = []
+        refused: list[str] = []
+        if start_targets is not None:
+            tag = self.interpreter.tag if self.interpreter is not None else self.call.tag
+            started, refused = await start_targets(self.call, verb, tag)
+        self._transfer_to = dict(started)
+        self._transfer_caller_id = caller_id_for(self.call, verb)
+        self.note(
+            "transfer",
+            event="started",
+            targets=[{"callId": c, "to": to} for c, to in started],
+            **({"refused": refused} if refused else {}),
+        )
+        if started:
+            self.transfer = transfer.start(tuple(call_id for call_id, _ in started))
+            return
+        # Nobody could be rung (rateLimits.mdx: the reason goes to transferComplete).
+        message = "; ".join(refused) or "no target could be rung"
+        await self._interpret(
+            bxml_events.TransferFinished(
+                "account-limit" if refused else "error",
+                verb.targets[0].destination if verb.targets else None,
+                self._transfer_caller_id,
+                message,
+                _id(),
+            )
+        )
+
+    async def _transfer_step(self, message: transfer.Message) -> None:
+        if self.transfer is None:
+            return  # the transfer is over: a late message from one of its targets
+        self.transfer, effects = transfer.step(self.transfer, message)
+        for effect in effects:
+            match effect:
+                case transfer.EndTarget(target=target, cause=cause):
+                    self.services.post(target, state.End(cause))
+                case transfer.Join(target=target):
+                    self.note("transfer", event="joined", callId=target)
+                    self.services.post(target, Joined(self.call.call_id))
+                case transfer.Finished():
+                    self.transfer = None
+                    self.note("transfer", event="finished", cause=effect.cause)
+                    await self._interpret(
+                        bxml_events.TransferFinished(
+                            effect.cause,
+                            self._transfer_to.get(effect.target or ""),
+                            self._transfer_caller_id,
+                            effect.error_message,
+                            effect.error_id,
+                        )
+                    )
+
+    def _abandon_transfer(self) -> None:
+        """This call ends, or new BXML replaced its <Transfer>: end the targets still up."""
+        if self.transfer is None:
+            return
+        self.transfer, effects = transfer.step(self.transfer, transfer.Abandon())
+        self.transfer = None
+        for effect in effects:
+            if isinstance(effect, transfer.EndTarget):
+                self.services.post(effect.target, state.End(effect.cause))
+
     # -- the end ----------------------------------------------------------------------------
     async def _end(self, end: state.End) -> None:
         if self.call.state == DISCONNECTED:
@@ -643,9 +775,15 @@ class CallRunner:
         if self.leg is not None and not self.leg_ended:
             self.leg.hangup()
             self.leg_ended = True
+        self._abandon_transfer()
         if end.error_message:
             self.note("error", cause=end.cause, message=end.error_message)
         await self._transition(end)
+        if self.parent_call_id is not None:
+            self.services.post(
+                self.parent_call_id,
+                transfer.TargetEnded(self.call.call_id, end.cause, end.error_message, end.error_id),
+            )
         disconnect = self._disconnect_event()
         entry_id = await self._save(disconnect)  # the call's end and the event it owes, at once
         if disconnect is not None:
@@ -662,7 +800,10 @@ class CallRunner:
         request = self.call.request
         if not request.disconnect_url:
             return None
-        payload = payloads.disconnect_payload(self.call, self.clock.wall())
+        if self.parent_call_id is not None:
+            payload = payloads.transfer_disconnect_payload(self.call, self.clock.wall())
+        else:
+            payload = payloads.disconnect_payload(self.call, self.clock.wall())
         self._add_sip_fields(payload)
         if self.sip_response_code is not None:
             payload["sipResponseCode"] = self.sip_response_code
@@ -674,7 +815,8 @@ class CallRunner:
             request.password,
             float(request.callback_timeout),
         )
-        return OutboxEntry(self.call.call_id, "disconnect", webhook, None, asynchronous=True)
+        event_type = "disconnect" if self.parent_call_id is None else "transferDisconnect"
+        return OutboxEntry(self.call.call_id, event_type, webhook, None, asynchronous=True)
 
     def _add_sip_fields(self, payload: dict[str, Any]) -> None:
         """answer.mdx / disconnect.mdx: sipCallId once the leg has a SIP dialog."""

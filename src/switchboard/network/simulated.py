@@ -248,6 +248,10 @@ class SimulatedLeg:
 
 
 class SimulatedNetwork:
+    # Two legs can be joined (a transfer's bridge): each phone "hears" the other. No audio
+    # flows, so there is nothing to relay; the join is on both calls' timelines.
+    joins_legs = True
+
     def __init__(
         self,
         settings: SimulatorSettings,

@@ -33,7 +33,32 @@ def common_fields(call: Call, event_type: str, event_time: datetime) -> dict[str
         payload["answerTime"] = format_time(call.answer_time)
     if call.tag:
         payload["tag"] = call.tag
+    parent = call.extra.get("parent_call_id")
+    if parent:  # a transfer target's events name the call that rang it
+        payload["parentCallId"] = parent
     return payload
+
+
+def _as_transfer_target(call: Call, payload: dict[str, Any]) -> dict[str, Any]:
+    """transferAnswer / transferDisconnect: `from` and `to` are the original call's; the
+    target's own are transferCallerId and transferTo."""
+    payload["from"] = call.extra.get("parent_from", call.request.from_)
+    payload["to"] = call.extra.get("parent_to", call.request.to)
+    payload["transferCallerId"] = call.extra.get("transfer_caller_id", call.request.from_)
+    payload["transferTo"] = call.extra.get("transfer_to", call.request.to)
+    return payload
+
+
+def transfer_answer_payload(call: Call, event_time: datetime) -> dict[str, Any]:
+    return _as_transfer_target(call, common_fields(call, "transferAnswer", event_time))
+
+
+def transfer_disconnect_payload(call: Call, event_time: datetime) -> dict[str, Any]:
+    """transferDisconnect.mdx lists no accountId or applicationId."""
+    payload = disconnect_payload(call, event_time)
+    payload["eventType"] = "transferDisconnect"
+    del payload["accountId"], payload["applicationId"]
+    return _as_transfer_target(call, payload)
 
 
 def initiate_payload(call: Call, event_time: datetime) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from bandwidth.models.bxml import (
     Response,
     Ring,
     SendDtmf,
+    SipUri,
     SpeakSentence,
     StartGather,
     StopGather,
@@ -144,7 +145,27 @@ def test_the_sdks_bxml_root_is_what_put_bxml_takes() -> None:
     assert len(document.verbs) == 1
 
 
-def test_an_sdk_transfer_parses_as_an_unsupported_verb() -> None:
-    transfer = Transfer([PhoneNumber("+15554560000")], transfer_caller_id="+15551230000")
-    document = parse_bxml(Response([transfer]).to_bxml())
-    assert document.verbs == (verbs.UnsupportedVerb("Transfer", 2, 11),)
+def test_an_sdk_transfer_parses_with_its_targets() -> None:
+    transfer = Transfer(
+        [
+            PhoneNumber("+15554560000", transfer_answer_url="/whisper", tag="to-b"),
+            SipUri("sip:agent@pbx.example.com", uui="aGk;encoding=base64"),
+        ],
+        transfer_caller_id="+15551230000",
+        transfer_complete_url="https://app.example/complete",
+        call_timeout=20,
+    )
+    document = parse_bxml(Response([transfer]).to_bxml(), base_url="https://app.example/answer")
+    (parsed,) = document.verbs
+    assert isinstance(parsed, verbs.Transfer)
+    assert parsed.transfer_caller_id == "+15551230000"
+    assert parsed.transfer_complete_url == "https://app.example/complete"
+    assert parsed.call_timeout == 20.0
+    phone, sip = parsed.targets
+    assert (phone.kind, phone.destination, phone.tag) == ("PhoneNumber", "+15554560000", "to-b")
+    assert phone.transfer_answer_url == "https://app.example/whisper"
+    assert (sip.kind, sip.destination, sip.uui) == (
+        "SipUri",
+        "sip:agent@pbx.example.com",
+        "aGk;encoding=base64",
+    )
