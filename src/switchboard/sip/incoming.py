@@ -116,6 +116,7 @@ class IncomingCall(DialogCall):
     def hangup(self) -> None:
         """BYE once answered; before that, decline the call (603)."""
         if self.state is CallState.ANSWERED:
+            self._stop_answer()
             self._end()
             self._send_bye()
         elif self.state is CallState.PROCEEDING:
@@ -123,14 +124,14 @@ class IncomingCall(DialogCall):
 
     # -- what the caller sends -------------------------------------------------------------
 
-    def on_invite_again(self, request: Request, reply_to: Address) -> bytes | None:
-        """A retransmitted INVITE gets our latest response again; None if it is another
+    def on_invite_again(self, request: Request, reply_to: Address) -> bool:
+        """A retransmitted INVITE gets our latest response again; False if it is another
         INVITE with this Call-ID (a loop or a fork merging: the user agent answers 482)."""
         if top_branch(request) != self.branch:
-            return None
+            return False
         if self._last is not None:
             self._host.send(self._last, reply_to)
-        return b""
+        return True
 
     def matches_transaction(self, request: Request) -> bool:
         """Whether a CANCEL or a non-2xx ACK belongs to our INVITE's transaction (9.2)."""
@@ -170,6 +171,7 @@ class IncomingCall(DialogCall):
         """The caller's BYE (already answered 200): a hang-up, or a give-up before the answer
         (RFC 3261 15: a caller may BYE an early dialog; its INVITE then gets 487)."""
         if self.state is CallState.ANSWERED:
+            self._stop_answer()  # a BYE before the ACK: the 200 need not go again
             self._end()
             self._tell("on_remote_bye")
         elif self.state is CallState.PROCEEDING:
@@ -178,6 +180,10 @@ class IncomingCall(DialogCall):
             self._tell("on_cancelled")
 
     # -- plumbing ------------------------------------------------------------------------
+
+    def _stop_answer(self) -> None:
+        if self._final is not None and self.final_status == 200:
+            self._final.stop()
 
     def _unacknowledged(self) -> None:
         if self.state is not CallState.ANSWERED:

@@ -403,7 +403,7 @@ class SipUserAgent:
                 incoming.on_ack(request)
             return  # an ACK is never answered
         if incoming is not None and method == "INVITE" and tag_of(request.to_address) is None:
-            if incoming.on_invite_again(request, reply_to) is None:
+            if not incoming.on_invite_again(request, reply_to):
                 self._respond(request, 482, reply_to)  # the same call arriving twice (8.2.2.2)
             return
         if incoming is not None and method == "CANCEL" and incoming.matches_transaction(request):

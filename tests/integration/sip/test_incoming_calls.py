@@ -380,3 +380,18 @@ async def test_without_a_handler_every_invite_is_480(caller: Caller) -> None:
         assert (refused.code, refused.phrase) == (480, "Incoming Calls Not Accepted")
     finally:
         await ua.close(grace=0)
+
+
+async def test_a_bye_before_the_ack_stops_the_answer_going_again(
+    caller: Caller, ua: SipUserAgent, taken: Taken
+) -> None:
+    await ringing(caller, ua)
+    taken.calls[0].answer(ANSWER)
+    answer = await caller.response()
+    bye = invite(caller, method="BYE", cseq=2, branch="z9hG4bKbye", to_tag=f";tag={to_tag(answer)}")
+    caller.send(bye, ua)
+    ok = await caller.response()
+    assert (ok.code, ok.cseq.method) == (200, "BYE")
+    await asyncio.sleep(40)  # neither the 200 again nor a BYE of ours
+    assert caller.drain() == []
+    assert taken.events == ["bye"]
