@@ -1,7 +1,7 @@
 """baresip dials in: a real softphone calls the account's number, the application the number
 rings answers it, and everything works as on a call we place: the phone hears our speech, the
-ringback of <Ring answerCall="false"> before the answer, its keys reach a Gather, and our
-SendDtmf reaches it.
+ringback of <Ring answerCall="false"> before the answer, and every sample of a PlayAudio; its keys
+reach a Gather, and our SendDtmf reaches it.
 
 The recording is measured from the audio itself (where the sound starts and stops in it),
 never lined up with Switchboard's timestamps: the two clocks need not agree (test_baresip.py)."""
@@ -16,6 +16,7 @@ from bandwidth.models.bxml import (
     Gather,
     Hangup,
     Pause,
+    PlayAudio,
     Response,
     Ring,
     SendDtmf,
@@ -29,10 +30,11 @@ from tests.e2e_sip.test_baresip import (
     heard_samples,
     seconds_between,
     sound_span,
+    tone_wav,
 )
 from tests.e2e_sip.timeline import wait_for_timeline
 from tests.support.baresip import PHONE_USER, BaresipPhone
-from tests.support.receiver import Receiver
+from tests.support.receiver import Raw, Receiver
 from tests.support.server import PASSWORD, USERNAME, RunningServer, start_server
 
 
@@ -144,3 +146,23 @@ def test_keys_go_both_ways_on_a_call_that_came_in(
     assert [event["param"] for event in pressed] == ["5", "9"]
     (disconnect,) = app.wait_events("disconnect", timeout=20)
     assert disconnect["cause"] == "hangup"
+
+
+def test_the_phone_hears_every_sample_of_a_play_audio(
+    server: RunningServer, app: Receiver, phone: BaresipPhone
+) -> None:
+    app.on("/media/tone.wav", Raw(tone_wav(2.0), content_type="audio/wav"))
+    app.on("/initiate", Response([PlayAudio("/media/tone.wav"), Pause(1), Hangup()]).to_bxml())
+    dial_in(phone, server)
+    (disconnect,) = app.wait_events("disconnect", timeout=30)
+    phone.wait_for("CALL_CLOSED")
+    assert disconnect["cause"] == "hangup"
+
+    samples = heard_samples(phone.received_recording())
+    first, last = sound_span(samples, 1000)
+    tone_from, tone_to = first / SAMPLE_RATE, last / SAMPLE_RATE
+    assert 1.98 <= tone_to - tone_from <= 2.02  # the file's 2 s, to a 20 ms packet
+    during = energy_windows(samples, tone_from, tone_to)
+    assert len(during) >= 19 and min(during) > 3000, "the tone should be heard throughout"
+    after = energy_windows(samples, tone_to + 0.05, tone_to + 0.8)
+    assert len(after) >= 7 and max(after) < 100, "the Pause after the tone should be silence"
