@@ -10,8 +10,8 @@ import httpx
 import pytest
 from bandwidth.api.calls_api import CallsApi
 from bandwidth.models.bxml import (
-    Bridge,
     Bxml,
+    Conference,
     Gather,
     Hangup,
     Pause,
@@ -379,8 +379,8 @@ def test_invalid_bxml_from_a_gather_url_ends_the_call_there(
 def test_verb_switchboard_cannot_run_yet_is_an_application_error(
     vserver: VirtualTimeServer, app: Receiver, calls_api: CallsApi
 ) -> None:
-    bridge = Bridge(target_call="c-86d17a5f-aa1b8e6c-4f4a-4a52-8e2e-6d5dbb2e8b6a")
-    app.on("/answer", Response([SpeakSentence("Transferring you now"), bridge]).to_bxml())
+    conference = Conference(name="team-room")
+    app.on("/answer", Response([SpeakSentence("Transferring you now"), conference]).to_bxml())
     call_id = create_call(calls_api, app, ANSWERS)
     vserver.advance(30)
 
@@ -392,7 +392,7 @@ def test_verb_switchboard_cannot_run_yet_is_an_application_error(
         optional={"answerTime", "errorMessage", "errorId"},
     )
     assert disconnect["cause"] == "application-error"
-    assert "<Bridge>" in disconnect["errorMessage"]
+    assert "<Conference>" in disconnect["errorMessage"]
     assert_uuid(disconnect["errorId"])
     assert since(at(disconnect["answerTime"]), disconnect["endTime"]) == 1.2  # 3 words
 

@@ -500,3 +500,86 @@ def test_the_application_s_credentials_and_callback_timeout_apply(
         for option in ("--callback-username", "--callback-password"):
             configure(vserver, "applications", "update", APPLICATION_ID, option, "")
         configure(vserver, "applications", "update", APPLICATION_ID, "--callback-timeout", "")
+
+
+# -- <Forward> (bxml/forward.mdx): an inbound call handed to another number ------------------
+
+
+def forward_to(number: str, **attributes: object) -> str:
+    attrs = " ".join(f'{name}="{value}"' for name, value in attributes.items())
+    return f'<?xml version="1.0"?><Response><Forward to="{number}" {attrs}/></Response>'
+
+
+def test_forward_connects_the_caller_when_the_target_answers_and_ends_with_either(
+    vserver: VirtualTimeServer, inbound: Receiver, switchboard: httpx.Client
+) -> None:
+    inbound.on("/initiate", forward_to("+15555550106", **{"from": "+15555550000"}))
+    started = now(vserver)
+    call_id = dial_ok(switchboard, QUIET_CALLER)
+    vserver.advance(0.5)
+    ringing = switchboard.get(f"/api/v2/accounts/{ACCOUNT_ID}/calls/{call_id}").json()
+    assert ringing["state"] == "initiated"  # not answered until the target answers
+    vserver.advance(60)
+    # The target answers after 1 s and hangs up 5 s later; the call ends with it.
+    (disconnect,) = inbound.events("disconnect")
+    assert disconnect["cause"] == "hangup"
+    assert since(started, disconnect["answerTime"]) == 1.0
+    assert since(started, disconnect["endTime"]) == 6.0
+    assert [r.path for r in inbound.received] == ["/initiate", "/status"]  # no other webhook
+    forwarded = entries(timeline(switchboard, call_id), "forward")
+    assert [e["event"] for e in forwarded] == ["started", "ringing", "answered", "joined", "hangup"]
+    assert forwarded[0]["to"] == "+15555550106" and forwarded[0]["from"] == "+15555550000"
+
+
+@pytest.mark.parametrize(
+    ("target", "cause"),
+    [("+15555550101", "busy"), ("+15555550102", "rejected"), ("+15555550103", "timeout")],
+)
+def test_forward_to_a_target_that_does_not_answer_ends_the_call_with_its_outcome(
+    vserver: VirtualTimeServer,
+    inbound: Receiver,
+    switchboard: httpx.Client,
+    target: str,
+    cause: str,
+) -> None:
+    inbound.on("/initiate", forward_to(target, callTimeout="10"))
+    dial_ok(switchboard, QUIET_CALLER)
+    vserver.advance(60)
+    (disconnect,) = inbound.events("disconnect")
+    assert disconnect["cause"] == cause and "answerTime" not in disconnect
+
+
+def test_a_forwarded_call_takes_no_more_bxml_but_can_be_ended(
+    vserver: VirtualTimeServer, inbound: Receiver, switchboard: httpx.Client
+) -> None:
+    inbound.on("/initiate", forward_to("+15555550190"))  # answers after 2 s, stays
+    call_id = dial_ok(switchboard, QUIET_CALLER)
+    vserver.advance(5)
+    url = f"/api/v2/accounts/{ACCOUNT_ID}/calls/{call_id}"
+    redirect = switchboard.post(url, json={"redirectUrl": "/elsewhere"})
+    assert redirect.status_code == 409 and "forwarded" in redirect.json()["description"]
+    put = switchboard.put(
+        url + "/bxml",
+        content="<Bxml><Hangup/></Bxml>",
+        headers={"Content-Type": "application/xml"},
+    )
+    assert put.status_code == 409
+    assert switchboard.post(url, json={"state": "completed"}).status_code == 200
+    vserver.advance(5)
+    (disconnect,) = inbound.events("disconnect")
+    assert disconnect["cause"] == "hangup"
+
+
+def test_the_caller_hanging_up_while_the_forward_rings_cancels_it(
+    vserver: VirtualTimeServer, inbound: Receiver, switchboard: httpx.Client
+) -> None:
+    inbound.on("/initiate", forward_to("+15555550103"))  # never answers
+    call_id = dial_ok(switchboard, QUIET_CALLER)
+    vserver.advance(3)
+    hangup = switchboard.post(
+        f"/switchboard/v1/accounts/{ACCOUNT_ID}/calls/{call_id}/callee", json={"action": "hangup"}
+    )
+    assert hangup.status_code == 204
+    vserver.advance(5)
+    (disconnect,) = inbound.events("disconnect")
+    assert disconnect["cause"] == "cancel"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .speech import voice_profile
-from .verbs import PlayAudio, SpeakSentence, Transfer
+from .verbs import Bridge, Forward, PlayAudio, SpeakSentence, Transfer
 
 HangupCause = Literal["hangup", "application-error", "invalid-bxml", "callback-error"]
 
@@ -127,6 +127,26 @@ class StopTransfer:
 
 
 @dataclass(frozen=True, slots=True)
+class StartBridge:
+    """<Bridge>: join the target call; the engine answers with BridgeFinished when the bridge
+    is over or could not be made (unless StopBridge came first)."""
+
+    verb: Bridge
+
+
+@dataclass(frozen=True, slots=True)
+class StopBridge:
+    """New BXML interrupted the <Bridge>: this call leaves it; no BridgeFinished follows."""
+
+
+@dataclass(frozen=True, slots=True)
+class StartForward:
+    """<Forward>: hand the call to another number; no more BXML runs on it."""
+
+    verb: Forward
+
+
+@dataclass(frozen=True, slots=True)
 class DocumentEnded:
     """The document ran out of verbs on a call whose end of BXML is not a hangup (a transfer
     target: its transferAnswer BXML is over, so it is joined to the original call)."""
@@ -147,6 +167,9 @@ Action = (
     | AnswerCall
     | StartTransfer
     | StopTransfer
+    | StartBridge
+    | StopBridge
+    | StartForward
     | DocumentEnded
 )
 

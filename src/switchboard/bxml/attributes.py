@@ -94,6 +94,15 @@ def sip_uri(raw: str, _base_url: str | None) -> str:
     return value
 
 
+def e164_or_sip_uri(raw: str, base_url: str | None) -> str:
+    value = raw.strip()
+    if value.lower().startswith(("sip:", "sips:")):
+        return sip_uri(value, base_url)
+    if not _E164.fullmatch(value):
+        raise InvalidValue("must be an E.164 number like +15555551212 or a SIP URI")
+    return value
+
+
 def display_name(raw: str, _base_url: str | None) -> str:
     if len(raw) > 256 or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in raw):
         raise InvalidValue("must be at most 256 characters, without control characters")

@@ -59,6 +59,22 @@ class TransferFinished:
     error_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class BridgeFinished:
+    """The <Bridge> is over while this call is up: the target left (`hangup`), or it could not
+    be bridged (cause `unknown` with an errorMessage), for bridgeComplete."""
+
+    cause: str
+    error_message: str | None = None
+    error_id: str | None = None
+
+
 Event = (
-    MediaFinished | DigitPressed | TimerFired | CallbackAnswered | CallbackFailed | TransferFinished
+    MediaFinished
+    | DigitPressed
+    | TimerFired
+    | CallbackAnswered
+    | CallbackFailed
+    | TransferFinished
+    | BridgeFinished
 )

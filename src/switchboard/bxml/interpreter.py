@@ -44,12 +44,16 @@ from .actions import (
     SendDigits,
     SetTag,
     Silence,
+    StartBridge,
+    StartForward,
     StartTransfer,
+    StopBridge,
     StopMedia,
     StopTransfer,
     play_prompt,
 )
 from .events import (
+    BridgeFinished,
     CallbackAnswered,
     CallbackFailed,
     DigitPressed,
@@ -86,7 +90,9 @@ class State(Enum):
     PLAYING = "playing"  # waiting for MediaFinished (speak, play, pause, ring, send dtmf)
     GATHERING = "gathering"  # a <Gather> runs
     TRANSFERRING = "transferring"  # a <Transfer> runs: its targets ring, or one is joined
+    BRIDGING = "bridging"  # a <Bridge> runs: this call is joined to its target
     DONE = "done"  # out of verbs on a call that stays up (a transfer target, joined)
+    FORWARDED = "forwarded"  # <Forward> ran: the app controls the call no more
     AWAITING_BXML = "awaiting-bxml"  # a redirect or gather callback is out
     ENDED = "ended"  # Hangup was returned; nothing more happens
 
@@ -108,6 +114,7 @@ class Interpreter:
         self._document = document
         self._hangup_at_end = hangup_at_end
         self._transfer: v.Transfer | None = None
+        self._bridge: v.Bridge | None = None
         self._next_verb = 0
         self._state = State.IDLE
         self._tag = tag or None
@@ -154,7 +161,7 @@ class Interpreter:
     def replace(self, document: Document) -> list[Action]:
         """New BXML arrived (a callback's answer, PUT .../bxml, updateCall's redirect): interrupt
         the current verb and run `document` from its first verb."""
-        if self._state is State.ENDED:
+        if self._state in (State.ENDED, State.FORWARDED):
             return []
         actions = self._interrupt()
         self._document = document
@@ -163,7 +170,7 @@ class Interpreter:
     def redirect(self, request: RedirectRequest) -> list[Action]:
         """updateCall with state=active: interrupt the current verb, send a `redirect` event to
         the given URL, and run the BXML it returns (like a <Redirect> verb from outside)."""
-        if self._state is State.ENDED:
+        if self._state in (State.ENDED, State.FORWARDED):
             return []
         actions = self._interrupt()
         if request.tag is not None:
@@ -228,6 +235,13 @@ class Interpreter:
                 return self._start_gather(verb)
             case v.Hangup():
                 return self._end("hangup")
+            case v.Bridge():
+                self._bridge = verb
+                self._state = State.BRIDGING
+                return self._tag_attribute(verb.tag) + self._answer() + [StartBridge(verb)]
+            case v.Forward():
+                self._state = State.FORWARDED
+                return [StartForward(verb)]
             case v.Transfer():
                 self._transfer = verb
                 self._state = State.TRANSFERRING
@@ -306,6 +320,9 @@ class Interpreter:
         if self._state is State.TRANSFERRING:
             self._transfer = None
             return [StopTransfer()]
+        if self._state is State.BRIDGING:
+            self._bridge = None
+            return [StopBridge()]
         if self._state is State.GATHERING and self._gather is not None:
             actions = self._gather.interrupt()
             self._gather = None
@@ -381,6 +398,52 @@ class Interpreter:
     def _on_callback_failed(self, event: CallbackFailed) -> list[Action]:
         return self._end(event.cause, event.message)
 
+    def suspend(self) -> list[Action]:
+        """Another call bridged this one (bridge.mdx: "any BXML being executed in it will be
+        cancelled"): stop the current verb and run nothing until new BXML arrives."""
+        if self._state is State.ENDED:
+            return []
+        actions = self._interrupt()
+        self._state = State.DONE
+        return actions
+
+    def await_callback(self, callback: SendCallback) -> list[Action]:
+        """Send a callback whose BXML this call runs next (bridgeTargetComplete)."""
+        if self._state is State.ENDED:
+            return []
+        actions = self._interrupt()
+        self._state = State.AWAITING_BXML
+        return [*actions, callback]
+
+    def fields(self, **fields: object) -> dict[str, object]:
+        """An event's own fields plus the tag, for callbacks the engine builds."""
+        return self._fields(**fields)
+
+    def _on_bridge_finished(self, event: BridgeFinished) -> list[Action]:
+        verb = self._bridge
+        self._bridge = None
+        if verb is None or verb.bridge_complete_url is None:
+            # bridge.mdx: without bridgeCompleteUrl the verbs after <Bridge> continue.
+            self._state = State.RUNNING
+            return self._run()
+        callback = SendCallback(
+            event_type="bridgeComplete",
+            url=verb.bridge_complete_url,
+            method=verb.bridge_complete_method,
+            fallback_url=verb.bridge_complete_fallback_url,
+            fallback_method=verb.bridge_complete_fallback_method,
+            username=verb.username,
+            password=verb.password,
+            fallback_username=verb.fallback_username,
+            fallback_password=verb.fallback_password,
+            fields=self._fields(
+                cause=event.cause, errorMessage=event.error_message, errorId=event.error_id
+            ),
+            expects_bxml=True,
+        )
+        self._state = State.AWAITING_BXML
+        return [callback]
+
     def _on_transfer_finished(self, event: TransferFinished) -> list[Action]:
         verb = self._transfer
         self._transfer = None
@@ -436,6 +499,10 @@ _HANDLERS: dict[State, dict[type, _Handler]] = {
     State.TRANSFERRING: {
         TransferFinished: Interpreter._on_transfer_finished,
     },
+    State.BRIDGING: {
+        BridgeFinished: Interpreter._on_bridge_finished,
+    },
     State.DONE: {},
+    State.FORWARDED: {},
     State.ENDED: {},
 }

@@ -239,6 +239,13 @@ class _DocumentReader:
             )
         fields["prompts"] = tuple(prompts)
 
+    def _read_call_id(self, element: Element, fields: dict[str, Any]) -> None:
+        """<Bridge>'s text: the callId of the call to join."""
+        call_id = self._leaf_text(element).strip()
+        if not call_id:
+            self.problem(f"<{element.name}> needs the callId of the call to bridge", element)
+        fields["target_call"] = call_id
+
     def _read_targets(self, element: Element, fields: dict[str, Any]) -> None:
         """<Transfer>'s 1 to 8 <PhoneNumber> / <SipUri> children."""
         self._no_text(element)
@@ -325,6 +332,8 @@ def _suggest(name: str, candidates: list[str], shape: str, kind: str) -> str:
 
 
 def _snake_case(name: str) -> str:
+    if name == "from":  # <Forward from=...>: a Python keyword
+        return "from_"
     return re.sub(r"([A-Z])", r"_\1", name).lower()
 
 
@@ -336,4 +345,5 @@ _CONTENT_READERS = {
     "tag": _DocumentReader._read_tag,
     "prompts": _DocumentReader._read_prompts,
     "targets": _DocumentReader._read_targets,
+    "call_id": _DocumentReader._read_call_id,
 }

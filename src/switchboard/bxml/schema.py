@@ -13,7 +13,7 @@ from . import attributes as a
 from . import speech, verbs
 
 # What may sit between a verb's tags.
-Content = Literal["empty", "ssml", "url", "digits", "tag", "prompts", "targets"]
+Content = Literal["empty", "ssml", "url", "digits", "tag", "prompts", "targets", "call_id"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,20 @@ _CALLBACK_CREDENTIALS: dict[str, a.Coerce] = {
     "fallbackUsername": a.string,
     "fallbackPassword": a.string,
 }
+
+_DIVERSION_REASONS = a.one_of(
+    "unknown",
+    "user-busy",
+    "no-answer",
+    "unavailable",
+    "unconditional",
+    "time-of-day",
+    "do-not-disturb",
+    "deflection",
+    "follow-me",
+    "out-of-service",
+    "away",
+)
 
 SPEAK_SENTENCE = VerbSchema(
     verbs.SpeakSentence,
@@ -122,22 +136,41 @@ SCHEMAS: dict[str, VerbSchema] = {
             **_CALLBACK_CREDENTIALS,
             "tag": a.tag,
             "diversionTreatment": a.one_of("none", "propagate", "stack"),
-            "diversionReason": a.one_of(
-                "unknown",
-                "user-busy",
-                "no-answer",
-                "unavailable",
-                "unconditional",
-                "time-of-day",
-                "do-not-disturb",
-                "deflection",
-                "follow-me",
-                "out-of-service",
-                "away",
-            ),
+            "diversionReason": _DIVERSION_REASONS,
         },
     ),
 }
+
+SCHEMAS["Bridge"] = VerbSchema(
+    verbs.Bridge,
+    "call_id",
+    {
+        "bridgeCompleteUrl": a.url,
+        "bridgeCompleteMethod": a.http_method,
+        "bridgeCompleteFallbackUrl": a.url,
+        "bridgeCompleteFallbackMethod": a.http_method,
+        "bridgeTargetCompleteUrl": a.url,
+        "bridgeTargetCompleteMethod": a.http_method,
+        "bridgeTargetCompleteFallbackUrl": a.url,
+        "bridgeTargetCompleteFallbackMethod": a.http_method,
+        **_CALLBACK_CREDENTIALS,
+        "tag": a.tag,
+    },
+)
+
+SCHEMAS["Forward"] = VerbSchema(
+    verbs.Forward,
+    "empty",
+    {
+        "to": a.e164_or_sip_uri,
+        "from": a.caller_id,
+        "callTimeout": a.decimal(1, 300),
+        "diversionTreatment": a.one_of("none", "propagate", "stack"),
+        "diversionReason": _DIVERSION_REASONS,
+        "uui": a.string,
+    },
+    required=frozenset({"to"}),
+)
 
 # The children of <Transfer>: whom to ring (transfer.mdx, "Nested Tags").
 _TRANSFER_TARGET_ATTRIBUTES: dict[str, a.Coerce] = {
@@ -166,21 +199,12 @@ def _names(names: str) -> frozenset[str]:
 # Verbs Bandwidth has that Switchboard recognises but does not run yet, with the attributes the
 # official SDK writes for them, so that a typo is still caught by `switchboard bxml check`.
 UNSUPPORTED_VERBS: dict[str, frozenset[str]] = {
-    "Bridge": _names(
-        "bridgeCompleteUrl bridgeCompleteMethod bridgeCompleteFallbackUrl "
-        "bridgeCompleteFallbackMethod bridgeTargetCompleteUrl bridgeTargetCompleteMethod "
-        "bridgeTargetCompleteFallbackUrl bridgeTargetCompleteFallbackMethod username password "
-        "fallbackUsername fallbackPassword tag"
-    ),
     "Conference": _names(
         "mute hold callIdsToCoach conferenceEventUrl conferenceEventMethod "
         "conferenceEventFallbackUrl conferenceEventFallbackMethod username password "
         "fallbackUsername fallbackPassword tag callbackTimeout"
     ),
     "Connect": frozenset({"eventCallbackUrl", "eventFallbackUrl"}),
-    "Forward": _names(
-        "to from privacy callerDisplayName callTimeout diversionTreatment diversionReason uui"
-    ),
     "PauseRecording": frozenset(),
     "Record": _names(
         "recordCompleteUrl recordCompleteMethod recordCompleteFallbackUrl "

@@ -175,6 +175,38 @@ class Transfer(_Verb):
     targets: tuple[TransferTarget, ...] = ()
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Bridge(_Verb):
+    """bxml/bridge.mdx: join the call `target_call` (another live call of the account)."""
+
+    target_call: str
+    bridge_complete_url: str | None = None
+    bridge_complete_method: HttpMethod = "POST"
+    bridge_complete_fallback_url: str | None = None
+    bridge_complete_fallback_method: HttpMethod = "POST"
+    bridge_target_complete_url: str | None = None
+    bridge_target_complete_method: HttpMethod = "POST"
+    bridge_target_complete_fallback_url: str | None = None
+    bridge_target_complete_fallback_method: HttpMethod = "POST"
+    username: str | None = None
+    password: str | None = None
+    fallback_username: str | None = None
+    fallback_password: str | None = None
+    tag: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Forward(_Verb):
+    """bxml/forward.mdx: hand an inbound call to another number; the app's BXML is over."""
+
+    to: str
+    from_: str | None = None  # None: the original leg's `to`
+    call_timeout: float = 30.0
+    diversion_treatment: Literal["none", "propagate", "stack"] = "none"
+    diversion_reason: str = "unknown"
+    uui: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class UnsupportedVerb:
     """A verb Bandwidth has and Switchboard does not run yet; reaching it ends the call."""
@@ -197,6 +229,8 @@ Verb = (
     | StartGather
     | StopGather
     | Transfer
+    | Bridge
+    | Forward
     | UnsupportedVerb
 )
 

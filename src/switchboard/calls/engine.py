@@ -26,6 +26,7 @@ from switchboard.calls.runner import (
     EngineServices,
     ExternalRedirect,
     NewBxml,
+    RunnerEvent,
     TagUpdate,
 )
 from switchboard.calls.state import End
@@ -241,11 +242,14 @@ class Engine:
             self._limiter(account_id).ended(call_id)
             self._schedule_dequeue(account_id)
 
-    def post(self, call_id: str, message: object) -> None:
-        """The bus: a message to a call's runner; nothing happens when that call has ended."""
+    def post(self, call_id: str, message: RunnerEvent) -> bool:
+        """The bus: a message to a call's runner. False (and nothing happens) when that call
+        is not running here: it has ended, or never existed."""
         runner = self.runners.get(call_id)
-        if runner is not None:
-            runner.post(message)  # type: ignore[arg-type]
+        if runner is None:
+            return False
+        runner.post(message)
+        return True
 
     async def start_transfer_targets(
         self, parent: Call, verb: Transfer, tag: str | None
@@ -300,6 +304,8 @@ class Engine:
             return
         if live_state != ANSWERED:
             raise _not_modifiable(call.call_id)
+        if runner.forward_leg is not None:
+            raise _forwarded(call.call_id)
         if update.redirect_url is None:
             runner.post(TagUpdate(update.tag or ""))
             return
@@ -323,6 +329,8 @@ class Engine:
         runner = self.runners.get(call.call_id)
         if runner is None or runner.call.state != ANSWERED:
             raise _not_modifiable(call.call_id)
+        if runner.forward_leg is not None:
+            raise _forwarded(call.call_id)
         runner.post(NewBxml(document))
 
     async def drain(self, grace_seconds: float, flush_seconds: float = 30.0) -> None:
@@ -389,6 +397,13 @@ class Engine:
             "outbox_pending": float(self.services.store.pending_event_count()),
         }
         return {"calls": calls, "queue": queue, "engine": engine}
+
+
+def _forwarded(call_id: str) -> ConflictError:
+    # forward.mdx: "your application will not have any control over either leg of the call".
+    return ConflictError(
+        f"Call [{call_id}] was forwarded (<Forward>): only state=completed can end it now"
+    )
 
 
 def _not_modifiable(call_id: str) -> ConflictError:

@@ -15,10 +15,13 @@ from switchboard.activity import Activity
 from switchboard.bxml import BxmlError, Interpreter, parse_bxml
 from switchboard.bxml import actions as act
 from switchboard.bxml import events as bxml_events
+from switchboard.bxml.attributes import PRIVATE_CALLER_IDS
 from switchboard.bxml.interpreter import RedirectRequest
 from switchboard.bxml.interpreter import State as InterpreterState
+from switchboard.bxml.verbs import Bridge as BridgeVerb
 from switchboard.bxml.verbs import Document, Transfer
-from switchboard.calls import state, transfer
+from switchboard.bxml.verbs import Forward as ForwardVerb
+from switchboard.calls import bridge, state, transfer
 from switchboard.calls.model import ANSWERED, DISCONNECTED, INITIATED, QUEUED, Call
 from switchboard.calls.timeline import Timeline
 from switchboard.calls.transfer_targets import caller_id_for, parent_of
@@ -49,7 +52,7 @@ class EngineServices:
     finished: Callable[[str], None]
     dispatcher: Dispatcher  # every webhook goes through it (the outbox), never straight out
     # The bus: post a message to another call's runner (nothing happens if it has ended).
-    post: Callable[[str, Any], None] = lambda _call_id, _message: None
+    post: Callable[[str, Any], bool] = lambda _call_id, _message: False
     # Store and dial a <Transfer>'s targets: (the targets' callIds and destinations, and the
     # reasons of those the account's limits refused).
     start_targets: (
@@ -102,6 +105,34 @@ class Joined:
 
 
 @dataclass(frozen=True, slots=True)
+class BridgeRequest:
+    """To a call another call's <Bridge> names: join `owner` (or refuse, saying why)."""
+
+    owner: str
+    account_id: str
+    verb: BridgeVerb
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardLegEvent:
+    """What the network reports of the second leg <Forward> placed for this call."""
+
+    event: net.LegEvent
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardTimeout:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerLeft:
+    """To a bridge target: the call that bridged it left (hung up or got new BXML)."""
+
+    owner: str
+
+
+@dataclass(frozen=True, slots=True)
 class TagUpdate:
     """updateCall with only a tag: later callbacks carry it ("" clears it)."""
 
@@ -117,6 +148,13 @@ RunnerEvent = (
     | ExternalRedirect
     | TagUpdate
     | Joined
+    | BridgeRequest
+    | OwnerLeft
+    | ForwardLegEvent
+    | ForwardTimeout
+    | bridge.Accepted
+    | bridge.Refused
+    | bridge.PeerLeft
     | transfer.TargetAnswered
     | transfer.TargetReady
     | transfer.TargetEnded
@@ -191,6 +229,14 @@ class CallRunner:
         self._transfer_caller_id: str | None = None
         # This call is a transfer target: the call that rang it.
         self.parent_call_id = parent_of(call)
+        # A <Bridge> this call runs (it owns it), or the call that bridged this one.
+        self.bridge: bridge.Bridge | None = None
+        self.bridged_to: tuple[str, BridgeVerb] | None = None
+        # <Forward>'s second leg of this call (it has no callId of its own).
+        self.forward_leg: net.Leg | None = None
+        self._forward_answered = False
+        self._forward_call_timeout = 30.0
+        self._forward_timer: TimerHandle | None = None
 
     # -- plumbing ---------------------------------------------------------------------------
     @property
@@ -229,6 +275,14 @@ class CallRunner:
             await self._flush_timeline()
             self._busy = False
             self.services.finished(self.call.call_id)
+            # Nobody reads this mailbox any more: a call that asked to bridge this one must
+            # not wait forever for the answer.
+            for leftover in self.queue:
+                if isinstance(leftover, BridgeRequest):
+                    self.services.post(
+                        leftover.owner,
+                        bridge.Refused(self.call.call_id, self._bridge_gone_reason()),
+                    )
             self._let_go()
 
     def _let_go(self) -> None:
@@ -237,6 +291,7 @@ class CallRunner:
         frees the call at once. The garbage collector never has to find it, which is what lets
         the server freeze live objects out of collections (switchboard/collector.py)."""
         self.leg = None
+        self.forward_leg = None
         self.interpreter = None
         self.task = None
         self._answer_timer = None
@@ -339,6 +394,18 @@ class CallRunner:
                 await self._transfer_step(event)
             case Joined(peer=peer):
                 self.note("transfer", event="joined", callId=peer)
+            case ForwardLegEvent(event=leg_event):
+                await self._forward_leg_event(leg_event)
+            case ForwardTimeout():
+                if self.forward_leg is not None and not self._forward_answered:
+                    self.note("forward", event="no-answer")
+                    await self._end(state.End("timeout"))
+            case BridgeRequest():
+                await self._bridge_requested(event)
+            case OwnerLeft(owner=owner):
+                await self._owner_left(owner)
+            case bridge.Accepted() | bridge.Refused() | bridge.PeerLeft():
+                await self._bridge_step(event)
             case TagUpdate(tag=tag):
                 self.call = self.call.evolve(tag=tag or None)
                 if self.interpreter is not None:
@@ -352,6 +419,7 @@ class CallRunner:
         if self.call.state != ANSWERED:
             return
         self._bxml_token += 1  # answers to callbacks sent before are now moot
+        self._leave_bridge_as_target()
         unset = document.none_attributes_note() or {}  # bandwidth-sdk 15-16's "None"s
         self.note("bxml", source="PUT /bxml", verbs=len(document.verbs), **unset)
         if self.interpreter is None:
@@ -366,6 +434,7 @@ class CallRunner:
         if self.interpreter is None:  # the answer callback is still out: it no longer counts
             self.interpreter = Interpreter(Document(verbs=()), tag=self.call.tag)
         self.note("redirect", url=request.url, by="updateCall")
+        self._leave_bridge_as_target()
         await self._carry_out(self.interpreter.redirect(request), interrupted=True)
 
     async def _leg_gone(self, cause: str, message: str | None = None) -> None:
@@ -611,6 +680,12 @@ class CallRunner:
                     await self._start_transfer(verb)
                 case act.StopTransfer():
                     self._abandon_transfer()
+                case act.StartBridge(verb=verb):
+                    await self._start_bridge(verb)
+                case act.StopBridge():
+                    self._leave_bridge()
+                case act.StartForward(verb=verb):
+                    await self._start_forward(verb)
                 case act.DocumentEnded():
                     if self.parent_call_id is not None:
                         self.services.post(
@@ -765,6 +840,182 @@ class CallRunner:
             if isinstance(effect, transfer.EndTarget):
                 self.services.post(effect.target, state.End(effect.cause))
 
+    # -- <Forward>: a second leg of this same call ---------------------------------------------
+    async def _start_forward(self, verb: ForwardVerb) -> None:
+        if self.call.direction != "inbound":
+            message = "Verb <Forward> forwards an inbound call; this call is outbound"
+            await self._end(state.End("application-error", message, _id()))
+            return
+        if not getattr(self.services.network, "joins_legs", False):
+            message = (
+                "Verb <Forward> is not supported on the SIP network yet "
+                "(it runs on the simulated network)"
+            )
+            await self._end(state.End("application-error", message, _id()))
+            return
+        caller_id = verb.from_ or self.call.request.to  # forward.mdx: the original leg's "to"
+        self.note("forward", event="started", to=verb.to, **{"from": caller_id})
+        caller = net.CallerId(None, caller_id in PRIVATE_CALLER_IDS, verb.uui)
+        self.forward_leg = self.services.network.originate(
+            f"{self.call.call_id}/forward",
+            verb.to,
+            caller_id,
+            lambda event: self.post(ForwardLegEvent(event)),
+            caller,
+        )
+        self._forward_call_timeout = verb.call_timeout
+        self._forward_timer = self.clock.call_later(
+            RING_START_LIMIT, lambda: self.post(ForwardTimeout())
+        )
+
+    async def _forward_leg_event(self, event: net.LegEvent) -> None:
+        if self.forward_leg is None or self.call.state == DISCONNECTED:
+            return
+        match event:
+            case net.Ringing():
+                self.note("forward", event="ringing")
+                if self._forward_timer is not None:
+                    self._forward_timer.cancel()
+                self._forward_timer = self.clock.call_later(
+                    float(self._forward_call_timeout), lambda: self.post(ForwardTimeout())
+                )
+            case net.Answered():
+                if self._forward_timer is not None:
+                    self._forward_timer.cancel()
+                    self._forward_timer = None
+                self._forward_answered = True
+                self.note("forward", event="answered")
+                await self._answer_inbound()  # the caller is connected to the forward target
+                self.note("forward", event="joined")
+            case net.Busy():
+                self.forward_leg = None
+                await self._end(state.End("busy", "Callee is busy", _id()))
+            case net.Rejected():
+                self.forward_leg = None
+                await self._end(state.End("rejected"))
+            case net.NoAnswer():
+                self.forward_leg = None
+                await self._end(state.End("timeout"))
+            case net.Failed(reason=reason):
+                self.forward_leg = None
+                await self._end(state.End("error", f"Forwarding failed: {reason}", _id()))
+            case net.RemoteHangup():
+                self.forward_leg = None
+                self.note("forward", event="hangup")
+                await self._end(state.End("hangup"))
+
+    # -- <Bridge>: this call owns it (calls/bridge.py decides) --------------------------------
+    async def _start_bridge(self, verb: BridgeVerb) -> None:
+        if not getattr(self.services.network, "joins_legs", False):
+            await self._end(
+                state.End(
+                    "application-error",
+                    "Verb <Bridge> is not supported on the SIP network yet "
+                    "(it runs on the simulated network)",
+                    _id(),
+                )
+            )
+            return
+        target = verb.target_call
+        self.bridge = bridge.Bridge(target)
+        self.note("bridge", event="requested", callId=target)
+        request = BridgeRequest(self.call.call_id, self.call.account_id, verb)
+        if target == self.call.call_id or not self.services.post(target, request):
+            reason = (
+                "a call cannot bridge itself"
+                if target == self.call.call_id
+                else f"call {target} is not a live call (it has ended, or never existed)"
+            )
+            await self._bridge_step(bridge.Refused(target, reason))
+
+    async def _bridge_step(self, message: bridge.Message) -> None:
+        if self.bridge is None:
+            return
+        self.bridge, effects = bridge.step(self.bridge, message)
+        for effect in effects:
+            match effect:
+                case bridge.Joined(target=target):
+                    self.note("bridge", event="joined", callId=target)
+                case bridge.TellOwnerLeft(target=target):
+                    self.services.post(target, OwnerLeft(self.call.call_id))
+                case bridge.Finished(cause=cause, error_message=text):
+                    self.bridge = None
+                    self.note("bridge", event="finished", cause=cause)
+                    await self._interpret(
+                        bxml_events.BridgeFinished(cause, text, _id() if text else None)
+                    )
+
+    def _leave_bridge(self) -> None:
+        """This call hangs up or gets new BXML while its <Bridge> runs."""
+        if self.bridge is not None:
+            self.bridge, effects = bridge.step(self.bridge, bridge.Leave())
+            self.bridge = None
+            for effect in effects:
+                if isinstance(effect, bridge.TellOwnerLeft):
+                    self.services.post(effect.target, OwnerLeft(self.call.call_id))
+
+    def _bridge_gone_reason(self) -> str:
+        return f"call {self.call.call_id} has ended"
+
+    async def _bridge_requested(self, request: BridgeRequest) -> None:
+        """Another call's <Bridge> names this one (bridge.mdx's rules for who can be bridged)."""
+        reason = None
+        if request.account_id != self.call.account_id:
+            reason = f"call {self.call.call_id} is not a call of account {request.account_id}"
+        elif self.call.state == DISCONNECTED:
+            reason = self._bridge_gone_reason()
+        elif self.call.state != ANSWERED and self.call.direction != "inbound":
+            reason = f"call {self.call.call_id} is outbound and not answered yet"
+        elif self.bridge is not None or self.bridged_to is not None:
+            reason = f"call {self.call.call_id} is already bridged"
+        elif self.transfer is not None or self.parent_call_id is not None:
+            reason = f"call {self.call.call_id} is in a transfer"
+        if reason is not None:
+            self.services.post(request.owner, bridge.Refused(self.call.call_id, reason))
+            return
+        if self.call.state == INITIATED:  # an inbound call still ringing: answer it
+            await self._answer_inbound()
+        self._bxml_token += 1  # "any BXML being executed in it will be cancelled"
+        if self.interpreter is None:
+            self.interpreter = Interpreter(Document(verbs=()), tag=self.call.tag)
+        await self._carry_out(self.interpreter.suspend(), interrupted=True)
+        self.bridged_to = (request.owner, request.verb)
+        self.note("bridge", event="joined", callId=request.owner)
+        self.services.post(request.owner, bridge.Accepted(self.call.call_id))
+
+    async def _owner_left(self, owner: str) -> None:
+        """The call that bridged this one left: bridgeTargetComplete's BXML runs here, or,
+        without that URL, this call hangs up (bridge.mdx)."""
+        if self.bridged_to is None or self.bridged_to[0] != owner:
+            return
+        verb = self.bridged_to[1]
+        self.bridged_to = None
+        self.note("bridge", event="finished", callId=owner)
+        if verb.bridge_target_complete_url is None or self.interpreter is None:
+            await self._end(state.End("hangup"))
+            return
+        callback = act.SendCallback(
+            event_type="bridgeTargetComplete",
+            url=verb.bridge_target_complete_url,
+            method=verb.bridge_target_complete_method,
+            fallback_url=verb.bridge_target_complete_fallback_url,
+            fallback_method=verb.bridge_target_complete_fallback_method,
+            username=verb.username,
+            password=verb.password,
+            fallback_username=verb.fallback_username,
+            fallback_password=verb.fallback_password,
+            fields=self.interpreter.fields(),
+            expects_bxml=True,
+        )
+        await self._carry_out(self.interpreter.await_callback(callback))
+
+    def _leave_bridge_as_target(self) -> None:
+        """This bridge target hangs up or gets new BXML: the bridge's owner is told."""
+        if self.bridged_to is not None:
+            owner = self.bridged_to[0]
+            self.bridged_to = None
+            self.services.post(owner, bridge.PeerLeft(self.call.call_id))
+
     # -- the end ----------------------------------------------------------------------------
     async def _end(self, end: state.End) -> None:
         if self.call.state == DISCONNECTED:
@@ -775,17 +1026,21 @@ class CallRunner:
         if self.leg is not None and not self.leg_ended:
             self.leg.hangup()
             self.leg_ended = True
+        if self.forward_leg is not None:
+            self.forward_leg.hangup()
         self._abandon_transfer()
+        self._leave_bridge()
+        self._leave_bridge_as_target()
         if end.error_message:
             self.note("error", cause=end.cause, message=end.error_message)
         await self._transition(end)
-        if self.parent_call_id is not None:
+        disconnect = self._disconnect_event()
+        entry_id = await self._save(disconnect)  # the call's end and the event it owes, at once
+        if self.parent_call_id is not None:  # written first, then told (DESIGN.md)
             self.services.post(
                 self.parent_call_id,
                 transfer.TargetEnded(self.call.call_id, end.cause, end.error_message, end.error_id),
             )
-        disconnect = self._disconnect_event()
-        entry_id = await self._save(disconnect)  # the call's end and the event it owes, at once
         if disconnect is not None:
             # In the background: the call is over and frees its place under the account's
             # limits now, however long the receiver (and the retry policy) take.
@@ -825,6 +1080,9 @@ class CallRunner:
             payload["sipCallId"] = sip_call_id
 
     def _cancel_timers(self) -> None:
+        if self._forward_timer is not None:
+            self._forward_timer.cancel()
+            self._forward_timer = None
         if self._answer_timer is not None:
             self._answer_timer.cancel()
             self._answer_timer = None

@@ -100,8 +100,8 @@ class Transfer:
 
 
 def start(targets: tuple[str, ...]) -> Transfer:
-    """A transfer dialing `targets` (1 to 8). With none left to dial (every one refused before
-    it was placed), it is over at once: the caller reports each refusal as a TargetEnded."""
+    """A transfer dialing `targets` (1 to 8), the ones the account's limits let ring. When the
+    limits refused them all there is no transfer to start: the runner ends it at once."""
     return Transfer(targets)
 
 

@@ -121,7 +121,6 @@ class TestUnknownAttributes:
 
 
 UNSUPPORTED = [
-    "Bridge",
     "Conference",
     "Record",
     "StartRecording",
@@ -132,7 +131,6 @@ UNSUPPORTED = [
     "StopStream",
     "StartTranscription",
     "StopTranscription",
-    "Forward",
     "Refer",
     "Connect",
 ]
