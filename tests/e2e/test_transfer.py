@@ -217,3 +217,27 @@ def test_a_redirect_during_the_bridge_ends_the_target_and_runs_the_new_bxml(
     assert by_type(app, "transferComplete") == []
     (disconnect,) = app.events("disconnect")
     assert disconnect["callId"] == call_id and disconnect["cause"] == "hangup"
+
+
+def test_targets_answering_at_the_same_moment_only_the_winner_hears_transfer_answer(
+    vserver: VirtualTimeServer, app: Receiver, calls_api: CallsApi
+) -> None:
+    app.on("/answer", transfer_to(CALLEE, "+15555550195"))  # both answer after 2 s
+    app.on("/whisper", Response([SpeakSentence("For you")]).to_bxml())
+    app.on("/complete", Response([Hangup()]).to_bxml())
+    call_id = create_call(calls_api, app, "+15555550196")
+    vserver.advance(10)
+    (answer,) = by_type(app, "transferAnswer")
+    (loser,) = by_type(app, "transferDisconnect")
+    assert loser["cause"] == "cancel" and loser["callId"] != answer["callId"]
+    ended = switchboard_end(vserver, call_id)
+    assert ended.status_code == 200
+    vserver.advance(30)
+
+
+def switchboard_end(vserver: VirtualTimeServer, call_id: str) -> httpx.Response:
+    return httpx.post(
+        f"{vserver.base_url}/api/v2/accounts/{ACCOUNT_ID}/calls/{call_id}",
+        json={"state": "completed"},
+        auth=("alice", "alice-secret-password"),
+    )

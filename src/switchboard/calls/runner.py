@@ -114,6 +114,11 @@ class BridgeRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class TransferGo:
+    """To a transfer target that answered: it won; run the transferAnswer BXML."""
+
+
+@dataclass(frozen=True, slots=True)
 class ForwardLegEvent:
     """What the network reports of the second leg <Forward> placed for this call."""
 
@@ -152,6 +157,7 @@ RunnerEvent = (
     | OwnerLeft
     | ForwardLegEvent
     | ForwardTimeout
+    | TransferGo
     | bridge.Accepted
     | bridge.Refused
     | bridge.PeerLeft
@@ -394,6 +400,8 @@ class CallRunner:
                 await self._transfer_step(event)
             case Joined(peer=peer):
                 self.note("transfer", event="joined", callId=peer)
+            case TransferGo():
+                await self._transfer_go()
             case ForwardLegEvent(event=leg_event):
                 await self._forward_leg_event(leg_event)
             case ForwardTimeout():
@@ -454,11 +462,17 @@ class CallRunner:
         await self._first_callback("answer", payload)
 
     async def _target_answered(self, parent: str) -> None:
-        """A transfer target answered: it tells its parent, then runs its transferAnswer BXML
-        (on itself alone) or, without one, is ready to be joined at once."""
+        """A transfer target answered: it tells its parent and waits to hear it won."""
+        await self._save()
         self.services.post(parent, transfer.TargetAnswered(self.call.call_id))
+
+    async def _transfer_go(self) -> None:
+        """This target won: it runs its transferAnswer BXML (on itself alone) or, without one,
+        is ready to be joined at once."""
+        parent = self.parent_call_id
+        if parent is None or self.call.state != ANSWERED or self.interpreter is not None:
+            return
         if not self.call.request.answer_url:
-            await self._save()
             self.services.post(parent, transfer.TargetReady(self.call.call_id))
             return
         payload = payloads.transfer_answer_payload(self.call, self.clock.wall())
@@ -812,6 +826,8 @@ class CallRunner:
         self.transfer, effects = transfer.step(self.transfer, message)
         for effect in effects:
             match effect:
+                case transfer.Proceed(target=target):
+                    self.services.post(target, TransferGo())
                 case transfer.EndTarget(target=target, cause=cause):
                     self.services.post(target, state.End(cause))
                 case transfer.Join(target=target):

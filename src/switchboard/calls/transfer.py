@@ -10,7 +10,8 @@ It belongs to A (one owner per shared thing, DESIGN.md): targets report to A by 
 messages; a message that no longer fits (a second answer, a late end, anything after `ended`)
 changes nothing, so every interleaving of the calls' events is safe.
 
-- The first target to answer wins; the others are cancelled at once (simultaneous ring).
+- The first target to answer wins (Proceed: it may run its transferAnswer BXML); the others
+  are cancelled at once (simultaneous ring).
 - The winner's transferAnswer BXML runs on the winner alone; when it is over (TargetReady) the
   two calls are joined.
 - The transfer ends when the winner leaves, or when every target ended before one answered; A
@@ -68,6 +69,14 @@ class EndTarget:
 
 
 @dataclass(frozen=True, slots=True)
+class Proceed:
+    """Tell the winner it won: only now does it run its transferAnswer BXML. A target that
+    answers at the same moment as the winner never gets it, only its cancel."""
+
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
 class Join:
     """Open the room (A, target): each hears the other."""
 
@@ -84,7 +93,7 @@ class Finished:
     error_id: str | None = None
 
 
-Effect = EndTarget | Join | Finished
+Effect = Proceed | EndTarget | Join | Finished
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +127,7 @@ def step(transfer: Transfer, message: Message) -> tuple[Transfer, list[Effect]]:
         ):
             others = [t for t in transfer.live_targets if t != target]
             answered = replace(transfer, phase=Phase.ANSWERED, winner=target)
-            return answered, [EndTarget(t, "cancel") for t in others]
+            return answered, [Proceed(target), *(EndTarget(t, "cancel") for t in others)]
         case TargetReady(target=target) if (
             transfer.phase is Phase.ANSWERED and target == transfer.winner
         ):

@@ -19,6 +19,7 @@ from switchboard.calls.transfer import (
     Join,
     Message,
     Phase,
+    Proceed,
     TargetAnswered,
     TargetEnded,
     TargetReady,
@@ -48,13 +49,13 @@ def test_a_new_transfer_dials_every_target() -> None:
 def test_the_first_target_to_answer_wins_and_the_others_are_cancelled() -> None:
     transfer, effects = step(start(B), TargetAnswered("b2"))
     assert (transfer.phase, transfer.winner) == (Phase.ANSWERED, "b2")
-    assert effects == [EndTarget("b1", "cancel"), EndTarget("b3", "cancel")]
+    assert effects == [Proceed("b2"), EndTarget("b1", "cancel"), EndTarget("b3", "cancel")]
 
 
 def test_a_target_that_already_failed_is_not_cancelled_when_another_answers() -> None:
     transfer, effects = run(B, [TargetEnded("b1", "busy"), TargetAnswered("b3")])
     assert transfer.winner == "b3"
-    assert effects == [EndTarget("b2", "cancel")]
+    assert effects == [Proceed("b3"), EndTarget("b2", "cancel")]
 
 
 def test_a_second_answer_loses_and_changes_nothing() -> None:
@@ -99,7 +100,8 @@ def test_the_winner_ending_during_its_transfer_answer_bxml_finishes_without_a_jo
     transfer, effects = run(B, [TargetAnswered("b2"), TargetEnded("b2", "callback-error", "x")])
     assert transfer.phase is Phase.ENDED
     assert [e for e in effects if not isinstance(e, EndTarget)] == [
-        Finished("callback-error", "b2", "x")
+        Proceed("b2"),
+        Finished("callback-error", "b2", "x"),
     ]
 
 
