@@ -31,6 +31,12 @@ def bridge_to(call_id: str, *, target_complete: bool = True) -> str:
     ).to_bxml()
 
 
+def open_rooms(vserver: VirtualTimeServer) -> set[tuple[str, ...]]:
+    """The legs the simulated network has joined now (its rooms)."""
+    simulator = vserver.server.config.app.state.context.simulator
+    return {room.leg_ids for room in simulator.rooms}
+
+
 def waiting_call(vserver: VirtualTimeServer, app: Receiver, calls_api: CallsApi) -> str:
     app.on("/hold", HOLD)
     call_id = create_call(calls_api, app, WAITING, answer="/hold", disconnect="/gone-waiting")
@@ -48,6 +54,7 @@ def test_the_target_leaving_gives_bridge_complete_to_the_call_that_bridged(
     vserver.advance(5)  # the agent answered and bridged the waiting call
     waiting_items = timeline(switchboard, waiting)
     assert entries(waiting_items, "bridge", event="joined")[0]["callId"] == agent
+    assert open_rooms(vserver) == {(agent, waiting)}  # the call that ran <Bridge> owns it
     # The waiting call's own BXML was cancelled when it was bridged.
     assert entries(waiting_items, "verb", verb="Pause", event="stopped")
     assert callee(switchboard, waiting, "hangup").status_code == 204
@@ -55,6 +62,7 @@ def test_the_target_leaving_gives_bridge_complete_to_the_call_that_bridged(
 
     (complete,) = app.events("bridgeComplete")
     assert complete["callId"] == agent and complete["cause"] == "hangup"
+    assert open_rooms(vserver) == set()
     assert app.events("bridgeTargetComplete") == []
     causes = {e["callId"]: e["cause"] for e in app.events("disconnect")}
     assert causes == {waiting: "hangup", agent: "hangup"}

@@ -116,6 +116,7 @@ def test_a_transfer_rings_whispers_joins_and_completes_when_the_target_hangs_up(
 
     joined = entries(timeline(switchboard, call_id), "transfer", event="joined")
     assert [e["callId"] for e in joined] == [target]
+    assert vserver.server.config.app.state.context.simulator.rooms == set()  # closed at the end
     target_items = timeline(switchboard, target)
     assert entries(target_items, "transfer", event="joined")[0]["callId"] == call_id
     whisper = entries(target_items, "verb", verb="SpeakSentence", event="started")
@@ -207,6 +208,8 @@ def test_a_redirect_during_the_bridge_ends_the_target_and_runs_the_new_bxml(
     call_id = create_call(calls_api, app, "+15555550194")
     vserver.advance(10)  # A answered at 2 s, the target at 4.8 s: joined
     (answer,) = by_type(app, "transferAnswer")
+    simulator = vserver.server.config.app.state.context.simulator
+    assert {room.leg_ids for room in simulator.rooms} == {(call_id, answer["callId"])}
     redirect = switchboard.post(
         f"/api/v2/accounts/{ACCOUNT_ID}/calls/{call_id}", json={"redirectUrl": "/moved"}
     )

@@ -243,6 +243,8 @@ class CallRunner:
         self._forward_answered = False
         self._forward_call_timeout = 30.0
         self._forward_timer: TimerHandle | None = None
+        # The room this call opened and owns (a transfer's, bridge's or forward's join).
+        self.room: net.Room | None = None
 
     # -- plumbing ---------------------------------------------------------------------------
     @property
@@ -298,6 +300,7 @@ class CallRunner:
         the server freeze live objects out of collections (switchboard/collector.py)."""
         self.leg = None
         self.forward_leg = None
+        self.room = None
         self.interpreter = None
         self.task = None
         self._answer_timer = None
@@ -779,7 +782,7 @@ class CallRunner:
 
     # -- <Transfer>: this call owns it (calls/transfer.py decides) ----------------------------
     async def _start_transfer(self, verb: Transfer) -> None:
-        if not getattr(self.services.network, "joins_legs", False):
+        if not self.services.network.joins_legs:
             # The SIP network cannot relay media between two legs yet: ringing a target it
             # could never connect would be worse than saying so.
             await self._end(
@@ -831,9 +834,11 @@ class CallRunner:
                 case transfer.EndTarget(target=target, cause=cause):
                     self.services.post(target, state.End(cause))
                 case transfer.Join(target=target):
+                    self._open_room((self.call.call_id, target))
                     self.note("transfer", event="joined", callId=target)
                     self.services.post(target, Joined(self.call.call_id))
                 case transfer.Finished():
+                    self._close_room()
                     self.transfer = None
                     self.note("transfer", event="finished", cause=effect.cause)
                     await self._interpret(
@@ -852,9 +857,20 @@ class CallRunner:
             return
         self.transfer, effects = transfer.step(self.transfer, transfer.Abandon())
         self.transfer = None
+        self._close_room()
         for effect in effects:
             if isinstance(effect, transfer.EndTarget):
                 self.services.post(effect.target, state.End(effect.cause))
+
+    # -- rooms: legs that hear each other (this call opened it, so this call closes it) ------
+    def _open_room(self, leg_ids: tuple[str, ...]) -> None:
+        self._close_room()
+        self.room = self.services.network.open_room(leg_ids)
+
+    def _close_room(self) -> None:
+        if self.room is not None:
+            self.room.close()
+            self.room = None
 
     # -- <Forward>: a second leg of this same call ---------------------------------------------
     async def _start_forward(self, verb: ForwardVerb) -> None:
@@ -862,7 +878,7 @@ class CallRunner:
             message = "Verb <Forward> forwards an inbound call; this call is outbound"
             await self._end(state.End("application-error", message, _id()))
             return
-        if not getattr(self.services.network, "joins_legs", False):
+        if not self.services.network.joins_legs:
             message = (
                 "Verb <Forward> is not supported on the SIP network yet "
                 "(it runs on the simulated network)"
@@ -902,6 +918,7 @@ class CallRunner:
                 self._forward_answered = True
                 self.note("forward", event="answered")
                 await self._answer_inbound()  # the caller is connected to the forward target
+                self._open_room((self.call.call_id, f"{self.call.call_id}/forward"))
                 self.note("forward", event="joined")
             case net.Busy():
                 self.forward_leg = None
@@ -922,7 +939,7 @@ class CallRunner:
 
     # -- <Bridge>: this call owns it (calls/bridge.py decides) --------------------------------
     async def _start_bridge(self, verb: BridgeVerb) -> None:
-        if not getattr(self.services.network, "joins_legs", False):
+        if not self.services.network.joins_legs:
             await self._end(
                 state.End(
                     "application-error",
@@ -951,10 +968,12 @@ class CallRunner:
         for effect in effects:
             match effect:
                 case bridge.Joined(target=target):
+                    self._open_room((self.call.call_id, target))
                     self.note("bridge", event="joined", callId=target)
                 case bridge.TellOwnerLeft(target=target):
                     self.services.post(target, OwnerLeft(self.call.call_id))
                 case bridge.Finished(cause=cause, error_message=text):
+                    self._close_room()
                     self.bridge = None
                     self.note("bridge", event="finished", cause=cause)
                     await self._interpret(
@@ -966,6 +985,7 @@ class CallRunner:
         if self.bridge is not None:
             self.bridge, effects = bridge.step(self.bridge, bridge.Leave())
             self.bridge = None
+            self._close_room()
             for effect in effects:
                 if isinstance(effect, bridge.TellOwnerLeft):
                     self.services.post(effect.target, OwnerLeft(self.call.call_id))
@@ -1042,6 +1062,7 @@ class CallRunner:
         if self.leg is not None and not self.leg_ended:
             self.leg.hangup()
             self.leg_ended = True
+        self._close_room()
         if self.forward_leg is not None:
             self.forward_leg.hangup()
         self._abandon_transfer()

@@ -184,7 +184,33 @@ OpenLeg = Callable[[str, EventSink], InboundLeg]
 IncomingCalls = Callable[[InboundOffer, OpenLeg], Awaitable[str]]
 
 
+class Room(Protocol):
+    """Media between legs (DESIGN.md, "Calls with many legs"): the legs in it hear each other.
+    One owner changes it: the call that runs the <Transfer>, <Bridge> or <Forward> opened it.
+    Media never goes through mailboxes; on SIP a room relays RTP between its legs."""
+
+    @property
+    def leg_ids(self) -> tuple[str, ...]: ...
+
+    def close(self) -> None:
+        """The legs stop hearing each other (each leg stays up: its call ends it)."""
+        ...
+
+
+class RoomsUnsupported(Exception):
+    """This network cannot join legs yet; the message says so in words for the app's author."""
+
+
 class Network(Protocol):
+    # Whether open_room can join legs (<Transfer>, <Bridge>, <Forward> check before they ring
+    # anyone: a party who could never be heard is worse than an error).
+    joins_legs: bool
+
+    def open_room(self, leg_ids: tuple[str, ...]) -> Room:
+        """Join these legs (by the id they were placed or taken with) so they hear each other,
+        or raise RoomsUnsupported."""
+        ...
+
     async def start(self, incoming: IncomingCalls | None = None) -> None:
         """Bind what the network needs (the SIP network's socket) before the first call;
         calls that arrive are handed to `incoming` (None: refuse them all)."""

@@ -247,9 +247,20 @@ class SimulatedLeg:
         self.sink(event)  # type: ignore[arg-type]
 
 
+class SimulatedRoom:
+    """Legs joined on the simulated network: each phone "hears" the others. No audio flows, so
+    there is nothing to relay; the join is on the calls' timelines."""
+
+    def __init__(self, network: SimulatedNetwork, leg_ids: tuple[str, ...]) -> None:
+        self.network = network
+        self.leg_ids = leg_ids
+        network.rooms.add(self)
+
+    def close(self) -> None:
+        self.network.rooms.discard(self)
+
+
 class SimulatedNetwork:
-    # Two legs can be joined (a transfer's bridge): each phone "hears" the other. No audio
-    # flows, so there is nothing to relay; the join is on both calls' timelines.
     joins_legs = True
 
     def __init__(
@@ -265,7 +276,11 @@ class SimulatedNetwork:
         self.audio = audio or AudioDurations()
         self.phones: dict[str, PhoneBehaviour] = dict(settings.phones)
         self.legs: dict[str, SimulatedLeg] = {}
+        self.rooms: set[SimulatedRoom] = set()
         self.incoming: IncomingCalls | None = None
+
+    def open_room(self, leg_ids: tuple[str, ...]) -> SimulatedRoom:
+        return SimulatedRoom(self, leg_ids)
 
     def behaviour_for(self, destination: str) -> PhoneBehaviour:
         return self.phones.get(dialable(destination), self.settings.default)

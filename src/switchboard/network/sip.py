@@ -52,6 +52,8 @@ from switchboard.network.base import (
     Rejected,
     RemoteHangup,
     Ringing,
+    Room,
+    RoomsUnsupported,
 )
 from switchboard.sip.incoming import IncomingCall
 from switchboard.sip.offer_answer import answer_offer
@@ -495,6 +497,8 @@ def _family_mismatch(remote: str, local_host: str) -> str | None:
 class SipNetwork:
     """Places every call over SIP: `sip:` URIs directly, numbers through the configured proxy."""
 
+    joins_legs = False  # no RTP relay between two legs yet (issue 12)
+
     def __init__(self, settings: SipSettings, activity: Activity, audio: AudioFiles) -> None:
         self.settings = settings
         self.activity = activity
@@ -515,6 +519,10 @@ class SipNetwork:
         self._agent = await SipUserAgent.start(
             self.settings, on_invite=self._on_invite if incoming is not None else None
         )  # it logs where it listens
+
+    def open_room(self, leg_ids: tuple[str, ...]) -> Room:
+        # Relaying RTP between two legs is not built yet (issue 12).
+        raise RoomsUnsupported("the SIP network cannot join two legs' media yet")
 
     # -- calls that come in -------------------------------------------------------------------
     def _on_invite(self, call: IncomingCall) -> None:

@@ -42,6 +42,11 @@ class QuietNetwork:
         self.ring_at_once = ring_at_once
         self.legs: list[QuietLeg] = []
 
+    joins_legs = False
+
+    def open_room(self, leg_ids: tuple[str, ...]) -> object:
+        raise AssertionError("no test here joins legs")
+
     async def start(self, incoming: object = None) -> None:
         pass
 

@@ -123,14 +123,29 @@ class ScriptedLeg:
             self.events(net.MediaFinished(self.media_generation))
 
 
+class ScriptedRoom:
+    def __init__(self, leg_ids: tuple[str, ...], rooms: set[ScriptedRoom]) -> None:
+        self.leg_ids = leg_ids
+        self._rooms = rooms
+
+    def close(self) -> None:
+        self._rooms.discard(self)
+
+
 class ScriptedNetwork:
     joins_legs = True  # as the simulated network: <Transfer> may join two legs
 
     def __init__(self) -> None:
         self.legs: dict[str, ScriptedLeg] = {}  # by callId, in the order they were placed
+        self.rooms: set[ScriptedRoom] = set()  # open now
 
     async def start(self, incoming: object = None) -> None:
         pass
+
+    def open_room(self, leg_ids: tuple[str, ...]) -> ScriptedRoom:
+        room = ScriptedRoom(leg_ids, self.rooms)
+        self.rooms.add(room)
+        return room
 
     def originate(
         self,
