@@ -141,7 +141,7 @@ def run_pytest(
         env=environment,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=90,  # under the suite's per-test timeout (120 s), so this one reports first
     )
 
 
