@@ -244,3 +244,30 @@ def switchboard_end(vserver: VirtualTimeServer, call_id: str) -> httpx.Response:
         json={"state": "completed"},
         auth=("alice", "alice-secret-password"),
     )
+
+
+def test_a_redirect_of_the_target_during_the_join_completes_the_transfer_for_the_caller(
+    vserver: VirtualTimeServer, app: Receiver, calls_api: CallsApi, switchboard: httpx.Client
+) -> None:
+    app.on("/answer", transfer_to(CALLEE))
+    app.on("/whisper", "")
+    app.on("/complete", Response([SpeakSentence("Your agent left"), Hangup()]).to_bxml())
+    app.on("/survey", Response([SpeakSentence("Rate the caller")]).to_bxml())
+    call_id = create_call(calls_api, app, "+15555550197")
+    vserver.advance(10)
+    (answer,) = by_type(app, "transferAnswer")
+    target = answer["callId"]
+    redirect = switchboard.post(
+        f"/api/v2/accounts/{ACCOUNT_ID}/calls/{target}", json={"redirectUrl": "/survey"}
+    )
+    assert redirect.status_code == 200, redirect.text
+    vserver.advance(30)
+    (complete,) = by_type(app, "transferComplete")
+    assert complete["callId"] == call_id and complete["cause"] == "hangup"
+    # The target ran its new document and, at its end, hung up like any call.
+    spoken = entries(timeline(switchboard, target), "verb", verb="SpeakSentence", event="started")
+    assert [e["text"] for e in spoken] == ["Rate the caller"]
+    (gone,) = by_type(app, "transferDisconnect")
+    assert gone["callId"] == target and gone["cause"] == "hangup"
+    (disconnect,) = app.events("disconnect")
+    assert disconnect["callId"] == call_id

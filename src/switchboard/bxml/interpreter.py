@@ -398,6 +398,11 @@ class Interpreter:
     def _on_callback_failed(self, event: CallbackFailed) -> list[Action]:
         return self._end(event.cause, event.message)
 
+    def hang_up_at_end(self) -> None:
+        """From now on, running out of verbs ends the call (a transfer target that left the
+        transfer by new BXML is a call like any other)."""
+        self._hangup_at_end = True
+
     def suspend(self) -> list[Action]:
         """Another call bridged this one (bridge.mdx: "any BXML being executed in it will be
         cancelled"): stop the current verb and run nothing until new BXML arrives."""

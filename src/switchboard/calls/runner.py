@@ -235,6 +235,7 @@ class CallRunner:
         self._transfer_caller_id: str | None = None
         # This call is a transfer target: the call that rang it.
         self.parent_call_id = parent_of(call)
+        self._left_transfer = False
         # A <Bridge> this call runs (it owns it), or the call that bridged this one.
         self.bridge: bridge.Bridge | None = None
         self.bridged_to: tuple[str, BridgeVerb] | None = None
@@ -431,6 +432,7 @@ class CallRunner:
             return
         self._bxml_token += 1  # answers to callbacks sent before are now moot
         self._leave_bridge_as_target()
+        self._leave_transfer_as_target()
         unset = document.none_attributes_note() or {}  # bandwidth-sdk 15-16's "None"s
         self.note("bxml", source="PUT /bxml", verbs=len(document.verbs), **unset)
         if self.interpreter is None:
@@ -446,6 +448,7 @@ class CallRunner:
             self.interpreter = Interpreter(Document(verbs=()), tag=self.call.tag)
         self.note("redirect", url=request.url, by="updateCall")
         self._leave_bridge_as_target()
+        self._leave_transfer_as_target()
         await self._carry_out(self.interpreter.redirect(request), interrupted=True)
 
     async def _leg_gone(self, cause: str, message: str | None = None) -> None:
@@ -1044,6 +1047,18 @@ class CallRunner:
             expects_bxml=True,
         )
         await self._carry_out(self.interpreter.await_callback(callback))
+
+    def _leave_transfer_as_target(self) -> None:
+        """This transfer target gets new BXML (updateCall, PUT /bxml): it leaves the transfer,
+        which is then over for the call that rang it (as if the target had hung up), and its
+        new document ends the call when it runs out, like any call's."""
+        if self.parent_call_id is None or self._left_transfer:
+            return
+        self._left_transfer = True
+        self.note("transfer", event="left", callId=self.parent_call_id)
+        self.services.post(self.parent_call_id, transfer.TargetEnded(self.call.call_id, "hangup"))
+        if self.interpreter is not None:
+            self.interpreter.hang_up_at_end()
 
     def _leave_bridge_as_target(self) -> None:
         """This bridge target hangs up or gets new BXML: the bridge's owner is told."""
