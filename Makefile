@@ -72,3 +72,8 @@ bench-sip: $(STAMP)
 .PHONY: bench-inbound
 bench-inbound: $(STAMP)
 	$(BIN)/python bench/inbound.py $(ARGS)
+
+# Complete <Transfer> flows/s against call_flow's calls/s on the same server, 3 rounds (issue 12).
+.PHONY: bench-transfer
+bench-transfer: $(STAMP)
+	$(BIN)/python bench/transfer.py $(ARGS)

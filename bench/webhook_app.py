@@ -10,6 +10,11 @@ process on 127.0.0.1. Every callback (any path) is answered by its eventType:
     initiate   -> the same document (an inbound call's first callback: its SpeakSentence
                   answers the call, so inbound and outbound calls run the same IVR)
     gather     -> <Hangup/> (the gatherUrl's answer replaces the rest of the document)
+    answer under /transfer/ (bench/transfer.py: its calls' answerUrl is /transfer/answer)
+               -> <Transfer transferCompleteUrl="transferComplete"> to TRANSFER_TARGET, with
+                  transferAnswerUrl and transferDisconnectUrl (the transfer guide's flow)
+    transferAnswer   -> 200 with an empty body (no whisper: the two calls are joined at once)
+    transferComplete -> <Hangup/> (the target hung up; the original call ends too)
   mode "hold" (bench/concurrency.py)
     answer     -> <StartGather dtmfUrl="dtmf"/> + <Pause duration="3600"/>, or <Hangup/> when
                   the call's `to` is HANGUP_NUMBER (the warm-up calls)
@@ -37,6 +42,9 @@ import uvloop
 from aiohttp import web
 
 HANGUP_NUMBER = "+15555550999"
+# The number bench/transfer.py's <Transfer> rings; that bench configures its virtual phone.
+TRANSFER_TARGET = "+15555550700"
+TRANSFER_PREFIX = "/transfer/"
 XML = "application/xml"
 
 FLOW_ANSWER = (
@@ -44,6 +52,13 @@ FLOW_ANSWER = (
     b"<SpeakSentence>Hello</SpeakSentence>"
     b'<Gather gatherUrl="gather" maxDigits="1" firstDigitTimeout="60"/>'
     b"<Hangup/></Response>"
+)
+TRANSFER = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Response>'
+    b'<Transfer transferCompleteUrl="transferComplete">'
+    b'<PhoneNumber transferAnswerUrl="transferAnswer" transferDisconnectUrl="transferDisconnect">'
+    + TRANSFER_TARGET.encode()
+    + b"</PhoneNumber></Transfer></Response>"
 )
 HANGUP = b'<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>'
 HOLD = (
@@ -74,12 +89,14 @@ class Recorder:
             pending.append(line)
             wake.set()
 
-    def answer_for(self, payload: dict[str, object]) -> bytes:
+    def answer_for(self, payload: dict[str, object], path: str = "/") -> bytes:
         event_type = payload.get("eventType")
         if self.mode == "flow":
+            if event_type == "answer" and path.startswith(TRANSFER_PREFIX):
+                return TRANSFER
             if event_type in ("answer", "initiate"):
                 return FLOW_ANSWER
-            if event_type == "gather":
+            if event_type in ("gather", "transferComplete"):
                 return HANGUP
             return b""
         if event_type == "answer":
@@ -114,7 +131,7 @@ def build_app(mode: str) -> web.Application:
         arrival_ns = time.monotonic_ns()
         payload = orjson.loads(await request.read())
         recorder.record(payload, arrival_ns)
-        body = recorder.answer_for(payload)
+        body = recorder.answer_for(payload, request.path)
         if body:
             return web.Response(body=body, content_type=XML)
         return web.Response(status=200)
