@@ -325,6 +325,11 @@ class Engine:
             )
         )
 
+    async def update_recording(self, call: Call, recording_state: str) -> None:
+        """PUT .../calls/{callId}/recording: `paused` or `recording` (the call's active
+        recording). Not built yet (issue 13): refused as Bandwidth refuses a call with none."""
+        raise ConflictError(f"Call [{call.call_id}] has no active recording")
+
     async def replace_bxml(self, call: Call, document: Document) -> None:
         runner = self.runners.get(call.call_id)
         if runner is None or runner.call.state != ANSWERED:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +197,51 @@ class Room(Protocol):
         ...
 
 
+Track = Literal["inbound", "outbound"]
+SAMPLE_RATE = 8000  # taps deliver 16-bit signed little-endian mono PCM at 8 kHz
+
+
+@dataclass(frozen=True, slots=True)
+class Audio:
+    """A piece of a leg's audio (startStream.mdx's tracks: `inbound` is what the far end sent,
+    `outbound` what Switchboard played to it), starting at `start` seconds on the engine's
+    monotonic clock. Gaps between pieces are silence."""
+
+    track: Track
+    start: float
+    pcm: bytes
+
+    @property
+    def seconds(self) -> float:
+        return len(self.pcm) / (2 * SAMPLE_RATE)
+
+
+@dataclass(frozen=True, slots=True)
+class Voice:
+    """Someone spoke on `track` from `start` to `end` (engine clock); `text` when the network
+    knows what was said (the simulated network's phones), else None. For silence detection
+    (<Record silenceTimeout>), answering-machine detection and transcription."""
+
+    track: Track
+    start: float
+    end: float
+    text: str | None = None
+
+
+TapSink = Callable[[Audio | Voice], None]
+
+
+class Tap(Protocol):
+    """The one way to listen to a leg (DESIGN.md): recording uses it now; streams,
+    transcription and AMD later. It delivers what happens after it is opened, in time order."""
+
+    def close(self) -> None: ...
+
+
+class TapsUnsupported(Exception):
+    """This network cannot give a leg's audio yet."""
+
+
 class RoomsUnsupported(Exception):
     """This network cannot join legs yet; the message says so in words for the app's author."""
 
@@ -209,6 +254,11 @@ class Network(Protocol):
     def open_room(self, leg_ids: tuple[str, ...]) -> Room:
         """Join these legs (by the id they were placed or taken with) so they hear each other,
         or raise RoomsUnsupported."""
+        ...
+
+    def open_tap(self, leg_id: str, sink: TapSink) -> Tap:
+        """Listen to a leg: its Audio (both tracks) and Voice segments go to `sink`, never
+        re-entrantly, until the tap is closed or the leg ends. Raises TapsUnsupported."""
         ...
 
     async def start(self, incoming: IncomingCalls | None = None) -> None:

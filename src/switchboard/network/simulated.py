@@ -27,6 +27,9 @@ from switchboard.network.base import (
     Rejected,
     RemoteHangup,
     Ringing,
+    Tap,
+    TapSink,
+    TapsUnsupported,
 )
 from switchboard.network.phones import PhoneBehaviour, ScriptedCall, SimulatorSettings, dialable
 
@@ -281,6 +284,10 @@ class SimulatedNetwork:
 
     def open_room(self, leg_ids: tuple[str, ...]) -> SimulatedRoom:
         return SimulatedRoom(self, leg_ids)
+
+    def open_tap(self, leg_id: str, sink: TapSink) -> Tap:
+        # Rendering the phones' and Switchboard's audio is issue 13's next step.
+        raise TapsUnsupported("the simulated network cannot give a leg's audio yet")
 
     def behaviour_for(self, destination: str) -> PhoneBehaviour:
         return self.phones.get(dialable(destination), self.settings.default)

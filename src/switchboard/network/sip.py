@@ -54,6 +54,9 @@ from switchboard.network.base import (
     Ringing,
     Room,
     RoomsUnsupported,
+    Tap,
+    TapSink,
+    TapsUnsupported,
 )
 from switchboard.sip.incoming import IncomingCall
 from switchboard.sip.offer_answer import answer_offer
@@ -519,6 +522,9 @@ class SipNetwork:
         self._agent = await SipUserAgent.start(
             self.settings, on_invite=self._on_invite if incoming is not None else None
         )  # it logs where it listens
+
+    def open_tap(self, leg_id: str, sink: TapSink) -> Tap:
+        raise TapsUnsupported("the SIP network cannot give a leg's audio yet")
 
     def open_room(self, leg_ids: tuple[str, ...]) -> Room:
         # Relaying RTP between two legs is not built yet (issue 12).

@@ -1,0 +1,1 @@
+"""Recordings: taps -> files, the recordings/transcriptions API's data, storage (issue 13)."""
