@@ -36,6 +36,8 @@ from switchboard.clock import Clock, TimerHandle
 from switchboard.errors import ConflictError, RateLimitError
 from switchboard.limits.account import AccountLimiter, Decision, LimitSettings
 from switchboard.network.base import IncomingCalls, Network, OpenLeg
+from switchboard.recordings.storage import MediaStorage
+from switchboard.recordings.store import RecordingStore
 from switchboard.store.base import Store
 from switchboard.webhooks.delivery import WebhookSender
 from switchboard.webhooks.dispatch import Dispatcher
@@ -56,8 +58,11 @@ class Engine:
         limits_for: Callable[[str], LimitSettings] | None = None,
         retention: timedelta | None = None,
         retry_policy: RetryPolicy | None = None,
+        recordings: tuple[RecordingStore, MediaStorage] | None = None,
     ) -> None:
         activity = activity or Activity()
+        # Where recordings' rows and media go (issue 13); None: the server has none (tests).
+        self.recording_backend = recordings
         self.services = EngineServices(
             store=store,
             network=network,
