@@ -20,19 +20,22 @@ answers `answer` on a path under /transfer/ with the <Transfer> above (ringing T
 for call_flow. The driver is call_flow's (call_flow.Driver: a fixed number alive at once, a
 new one when one completes, one flow by hand, then --warmup, then --calls measured), with the
 create request's answerUrl moved under /transfer/ and a flow settled by its two end events.
-It keeps --flows-in-flight (250) flows alive, where call_flow keeps --in-flight (100) calls: a
+It keeps --flows-in-flight (300) flows alive, where call_flow keeps --in-flight (100) calls: a
 flow lives longer (two rings, the talk, five webhooks), and 100 flows left the server idle part
 of the time (389/s at 0.97 of a core against 458/s with 200, in one quiet run).
 
-Why --talk is 20 s of call time (200 ms of wall time at time_scale 0.01): the target hangs up
+Why --talk is 40 s of call time (400 ms of wall time at time_scale 0.01): the target hangs up
 that long after it answered, whether or not it has been joined yet, and under load the way from
 its answer to the join (its answered row written, A told, transferAnswer and its response, A
-told again) waits its turn on a saturated server: about 110 ms p50 and 140 ms max of wall time
-with 250 flows in flight (from the targets' timelines). With 2 s (20 ms) almost every target
-hung up before it was joined, with 5 s (50 ms) most of them. Such a flow still ends with two
-hangups, but it is not the flow measured: a measurement counts only when every flow's target got
-its transferAnswer and A its transferComplete, and the run only when every original call's
-timeline (read from the server's database after the rounds) says its target was joined.
+told again) waits its turn on a saturated server: 110 ms p50, 200-300 ms p99 of wall time with
+300-400 flows in flight while other processes took part of the server's core (from the
+targets' timelines; the bench prints it). With 2 s (20 ms) almost every target hung up before
+it was joined, with 5 s (50 ms) most of them, with 20 s (200 ms) 2.7% in a disturbed run.
+Such a flow still ends with two hangups, but it is not the flow measured: a measurement counts
+only when every flow's target got its transferAnswer and A its transferComplete, and the run only
+when every original call's timeline (read from the server's database after the rounds) says its
+target was joined. The longer the flows talk, the more must be in flight to keep the server
+busy, hence 300.
 
 What runs, all on 127.0.0.1: the server (`switchboard serve`, pinned to --server-cpu, a temp data
 dir, `[simulator] time_scale` --time-scale, limits raised so that no call or target is refused),
@@ -62,6 +65,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import orjson
@@ -78,6 +82,7 @@ from common import (
     bench_main,
     call_request,
     options_from,
+    percentile,
     progress,
     read_rows,
     start_switchboard,
@@ -216,6 +221,7 @@ class Comparison:
     rounds: list[Round]
     flows: int  # transfer flows started in all rounds (by hand, warm-up and measured)
     joined: int  # of them, original calls whose timeline says their target was joined
+    join_ms: list[float]  # each joined target's answer to its join, in wall milliseconds
 
 
 JOINED_SQL = """
@@ -223,19 +229,35 @@ SELECT count(*) FROM call_timeline JOIN calls USING (call_id)
 WHERE call_timeline.kind = 'transfer' AND json_extract(call_timeline.data, '$.event') = 'joined'
   AND calls.to_number != ?
 """  # the original calls' "joined" entries (each target notes one too)
+JOIN_LATENCY_SQL = """
+SELECT answered.at, joined.at FROM calls
+JOIN call_timeline AS answered ON answered.call_id = calls.call_id
+JOIN call_timeline AS joined ON joined.call_id = calls.call_id
+WHERE calls.to_number = ?
+  AND answered.kind = 'network' AND json_extract(answered.data, '$.event') = 'answered'
+  AND joined.kind = 'transfer' AND json_extract(joined.data, '$.event') = 'joined'
+"""  # each target's answer and its join, on the engine's (scaled) clock
 JOINED_WAIT_S = 5.0  # the last runners' timelines are written as they finish
 
 
-def count_joined(database: Path, expected: int) -> int:
+def count_joined(database: Path, expected: int, time_scale: float) -> tuple[int, list[float]]:
     """The original calls whose target was joined to them, read from the server's database
     after the rounds (a target that hung up before the join ends the flow the same way, with
-    the same webhooks: only the timeline tells)."""
+    the same webhooks: only the timeline tells), and each joined target's answer-to-join
+    time in wall milliseconds (timeline times are engine times: time_scale shrinks them)."""
     deadline = time.monotonic() + JOINED_WAIT_S
     while True:
         ((joined,),) = read_rows(database, JOINED_SQL, (TRANSFER_TARGET,))
         if joined >= expected or time.monotonic() > deadline:
-            return int(joined)
+            break
         time.sleep(0.1)  # a poll of another process's database, after the measurements
+    join_ms = [
+        (datetime.fromisoformat(at_join) - datetime.fromisoformat(at_answer)).total_seconds()
+        * time_scale
+        * 1000
+        for at_answer, at_join in read_rows(database, JOIN_LATENCY_SQL, (TRANSFER_TARGET,))
+    ]
+    return int(joined), join_ms
 
 
 def run(options: Options, processes: Processes, work: Path) -> Comparison:
@@ -267,8 +289,9 @@ def run(options: Options, processes: Processes, work: Path) -> Comparison:
             app.check_running()
         rounds.append(Round(measured["call_flow"], measured["transfer"], legs, transfer_first))
     flows = options.rounds * (1 + options.warmup + options.calls)
-    joined = count_joined(work / "data" / "switchboard.db", flows)
-    return Comparison(options, rounds, flows, joined)
+    database = work / "data" / "switchboard.db"
+    joined, join_ms = count_joined(database, flows, options.time_scale)
+    return Comparison(options, rounds, flows, joined, join_ms)
 
 
 # -- the report -----------------------------------------------------------------------------
@@ -367,6 +390,12 @@ def report(comparison: Comparison) -> bool:
         f"{comparison.joined:,} of {comparison.flows:,}"
         + ("" if all_joined else ": the rest hung up before the join; the run does not count")
     )
+    join_ms = comparison.join_ms
+    print(
+        f"a target's answer to its join (all rounds, wall ms): p50 {percentile(join_ms, 0.5):.0f}, "
+        f"p99 {percentile(join_ms, 0.99):.0f}, max {max(join_ms, default=0.0):.0f} "
+        f"(it hangs up {options.talk * options.time_scale * 1000:.0f} ms after its answer)"
+    )
     print()
     print("complete transfer flows/s by round: " + spread([d.transfer.rate for d in rounds]))
     print("call_flow complete calls/s by round: " + spread([d.baseline.rate for d in rounds]))
@@ -424,8 +453,8 @@ def parse_options(argv: list[str] | None) -> Options:
     parser.add_argument(
         "--flows-in-flight",
         type=int,
-        default=250,
-        help="transfer flows alive at once (250; --in-flight is call_flow's calls)",
+        default=300,
+        help="transfer flows alive at once (300; --in-flight is call_flow's calls)",
     )
     parser.add_argument(
         "--target-answer-after",
@@ -436,8 +465,8 @@ def parse_options(argv: list[str] | None) -> Options:
     parser.add_argument(
         "--talk",
         type=float,
-        default=20.0,
-        help="seconds of call time from the target's answer to its hangup (20.0)",
+        default=40.0,
+        help="seconds of call time from the target's answer to its hangup (40.0)",
     )
     add_run_arguments(parser, "app + driver")
     args = parser.parse_args(argv)
