@@ -95,6 +95,77 @@ class Recording:
             "recordingName": self.recording_name,
         }
 
+    def to_row(self) -> dict[str, Any]:
+        """Every field, as the store keeps it (the `data` column; the hidden ones too)."""
+        return {
+            "recording_id": self.recording_id,
+            "account_id": self.account_id,
+            "call_id": self.call_id,
+            "application_id": self.application_id,
+            "from": self.from_,
+            "to": self.to,
+            "direction": self.direction,
+            "file_format": self.file_format,
+            "channels": self.channels,
+            "start_time": self.start_time,
+            "end_time": self.end_time,
+            "duration": self.duration,
+            "status": self.status,
+            "media_url": self.media_url,
+            "parent_call_id": self.parent_call_id,
+            "transfer_caller_id": self.transfer_caller_id,
+            "transfer_to": self.transfer_to,
+            "recording_name": self.recording_name,
+            "transcription": (
+                None
+                if self.transcription is None
+                else {
+                    "id": self.transcription.id,
+                    "status": self.transcription.status,
+                    "completed_time": self.transcription.completed_time,
+                    "url": self.transcription.url,
+                }
+            ),
+            "media_key": self.media_key,
+            "media_bytes": self.media_bytes,
+        }
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Recording:
+        transcription = row.get("transcription")
+        return cls(
+            recording_id=row["recording_id"],
+            account_id=row["account_id"],
+            call_id=row["call_id"],
+            application_id=row["application_id"],
+            from_=row["from"],
+            to=row["to"],
+            direction=row["direction"],
+            file_format=row["file_format"],
+            channels=row["channels"],
+            start_time=row["start_time"],
+            end_time=row.get("end_time"),
+            duration=row.get("duration"),
+            status=row.get("status", "processing"),
+            media_url=row.get("media_url"),
+            parent_call_id=row.get("parent_call_id"),
+            transfer_caller_id=row.get("transfer_caller_id"),
+            transfer_to=row.get("transfer_to"),
+            recording_name=row.get("recording_name"),
+            transcription=(
+                None
+                if transcription is None
+                else TranscriptionMeta(
+                    transcription["id"],
+                    transcription["status"],
+                    transcription.get("completed_time"),
+                    transcription.get("url"),
+                )
+            ),
+            media_key=row.get("media_key"),
+            media_bytes=row.get("media_bytes", 0),
+        )
+
 
 def iso_duration(seconds: float) -> str:
     """ISO 8601 duration as Bandwidth writes it: PT13.67S (two decimals at most)."""

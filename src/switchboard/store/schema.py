@@ -125,6 +125,25 @@ MIGRATIONS: list[str] = [
     ALTER TABLE phone_numbers ADD COLUMN application_id TEXT
         REFERENCES applications(id) ON DELETE SET NULL;
     """,
+    # 8: recordings (issue 13): the metadata of each; the media live in MediaStorage. Listed
+    # by account in start order, or by call; purged by the end of their retention, which
+    # counts from the end (a recording that never ended, e.g. marked error after a crash,
+    # from its start).
+    """
+    CREATE TABLE recordings (
+        recording_id TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL,
+        call_id TEXT NOT NULL,
+        start_time TEXT NOT NULL,
+        end_time TEXT,
+        status TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX recordings_by_account_start ON recordings (account_id, start_time, recording_id);
+    CREATE INDEX recordings_by_call ON recordings (call_id, start_time);
+    CREATE INDEX recordings_by_status ON recordings (status) WHERE status = 'processing';
+    CREATE INDEX recordings_by_retention ON recordings (coalesce(end_time, start_time));
+    """,
 ]
 
 

@@ -25,6 +25,7 @@ from switchboard.calls.listing import CallFilter, PageCursor
 from switchboard.calls.model import Call
 from switchboard.calls.timeline import TimelineEntry
 from switchboard.provisioning.models import Snapshot
+from switchboard.recordings.model import Recording
 from switchboard.store import call_queries, provisioning_db, schema
 from switchboard.webhooks.outbox import OutboxEntry
 
@@ -406,6 +407,84 @@ class SqliteStore:
             for sequence, at, kind, data in rows
         ]
 
+    # -- recordings (recordings/store.py's RecordingStore) ----------------------------------
+    async def save_recording(self, recording: Recording) -> None:
+        await self._write(_Statement(_SAVE_RECORDING, _recording_row(recording)))
+
+    async def get_recording(self, recording_id: str) -> Recording | None:
+        row = self._read.execute(
+            "SELECT data FROM recordings WHERE recording_id = ?", (recording_id,)
+        ).fetchone()
+        return Recording.from_row(orjson.loads(row[0])) if row else None
+
+    async def list_recordings(
+        self,
+        account_id: str,
+        *,
+        call_id: str | None = None,
+        to: str | None = None,
+        from_: str | None = None,
+        min_start_time: str | None = None,
+        max_start_time: str | None = None,
+        limit: int = 1000,
+    ) -> list[Recording]:
+        """Oldest first. `to`/`from` are read from the JSON: the listing walks the account's
+        (or the call's) recordings by start time anyway, and filters only thin it."""
+        clauses = ["account_id = ?"]
+        parameters: list[Any] = [account_id]
+        if call_id is not None:
+            clauses.append("call_id = ?")
+            parameters.append(call_id)
+        if min_start_time is not None:
+            clauses.append("start_time >= ?")
+            parameters.append(min_start_time)
+        if max_start_time is not None:  # inclusive, as listCalls' maxStartTime
+            clauses.append("start_time <= ?")
+            parameters.append(max_start_time)
+        if to is not None:
+            clauses.append("json_extract(data, '$.to') = ?")
+            parameters.append(to)
+        if from_ is not None:
+            clauses.append("json_extract(data, '$.from') = ?")
+            parameters.append(from_)
+        index = "recordings_by_call" if call_id is not None else "recordings_by_account_start"
+        parameters.append(limit)
+        rows = self._read.execute(
+            f"SELECT data FROM recordings INDEXED BY {index} WHERE "
+            + " AND ".join(clauses)
+            + " ORDER BY start_time, recording_id LIMIT ?",
+            parameters,
+        ).fetchall()
+        return [Recording.from_row(orjson.loads(data)) for (data,) in rows]
+
+    async def delete_recording(self, recording_id: str) -> bool:
+        deleted: list[int] = []
+
+        def delete(connection: sqlite3.Connection) -> None:
+            cursor = connection.execute(
+                "DELETE FROM recordings WHERE recording_id = ?", (recording_id,)
+            )
+            deleted.append(cursor.rowcount)
+
+        await self._write(delete)
+        return bool(deleted and deleted[0])
+
+    async def recordings_in_status(self, status: str) -> list[Recording]:
+        rows = self._read.execute(
+            "SELECT data FROM recordings WHERE status = ? ORDER BY start_time", (status,)
+        ).fetchall()
+        return [Recording.from_row(orjson.loads(data)) for (data,) in rows]
+
+    async def recordings_ended_before(self, cutoff: str, limit: int = 500) -> list[Recording]:
+        """Recordings past their retention: ended before `cutoff` (one that never ended, e.g.
+        marked `error` after a crash, counts from its start). Never one still `processing`."""
+        rows = self._read.execute(
+            "SELECT data FROM recordings WHERE coalesce(end_time, start_time) < ? "
+            "AND status != 'processing' ORDER BY coalesce(end_time, start_time) LIMIT ?",
+            (cutoff, limit),
+        ).fetchall()
+        return [Recording.from_row(orjson.loads(data)) for (data,) in rows]
+
 
 def _run_batch(connection: sqlite3.Connection, batch: list[_Item]) -> list[BaseException | None]:
     """Every write of the batch in one transaction; what each one raised (None: committed)."""
@@ -527,4 +606,23 @@ def _call_row(call: Call) -> tuple[Any, ...]:
         data["end_time"],
         # Whole seconds in the queue, truncated (calls_by_account_wait; call_queries.py).
         None if start_time is None else int((start_time - call.enqueued_time).total_seconds()),
+    )
+
+
+_SAVE_RECORDING = (
+    "INSERT OR REPLACE INTO recordings "
+    "(recording_id, account_id, call_id, start_time, end_time, status, data) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _recording_row(recording: Recording) -> tuple[Any, ...]:
+    return (
+        recording.recording_id,
+        recording.account_id,
+        recording.call_id,
+        recording.start_time,
+        recording.end_time,
+        recording.status,
+        orjson.dumps(recording.to_row()).decode(),
     )
