@@ -10,7 +10,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .speech import voice_profile
-from .verbs import Bridge, Forward, PlayAudio, SpeakSentence, Transfer
+from .verbs import (
+    Bridge,
+    Forward,
+    PlayAudio,
+    Record,
+    SpeakSentence,
+    StartRecording,
+    Transfer,
+)
 
 HangupCause = Literal["hangup", "application-error", "invalid-bxml", "callback-error"]
 
@@ -147,6 +155,44 @@ class StartForward:
 
 
 @dataclass(frozen=True, slots=True)
+class StartRecord:
+    """<Record>: start recording the call; the interpreter stops it (StopRecord) on a
+    terminating digit, its maxDuration timer or RecordSilence."""
+
+    verb: Record
+
+
+@dataclass(frozen=True, slots=True)
+class StopRecord:
+    """End the <Record>'s recording (`reason`: digit, max-duration, silence, interrupted); the
+    engine answers with RecordFinished once it is saved (not when `interrupted`)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class StartCallRecording:
+    """<StartRecording>: record the call in the background (one at a time)."""
+
+    verb: StartRecording
+
+
+@dataclass(frozen=True, slots=True)
+class PauseCallRecording:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeCallRecording:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class StopCallRecording:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
 class DocumentEnded:
     """The document ran out of verbs on a call whose end of BXML is not a hangup (a transfer
     target: its transferAnswer BXML is over, so it is joined to the original call)."""
@@ -170,6 +216,12 @@ Action = (
     | StartBridge
     | StopBridge
     | StartForward
+    | StartRecord
+    | StopRecord
+    | StartCallRecording
+    | PauseCallRecording
+    | ResumeCallRecording
+    | StopCallRecording
     | DocumentEnded
 )
 

@@ -69,6 +69,19 @@ class BridgeFinished:
     error_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RecordSilence:
+    """Nobody spoke for the <Record>'s silenceTimeout."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFinished:
+    """The <Record>'s recording is saved: recordComplete's own fields (recordingId, mediaUrl,
+    startTime, endTime, duration, channels, fileFormat...)."""
+
+    fields: dict[str, object]
+
+
 Event = (
     MediaFinished
     | DigitPressed
@@ -77,4 +90,6 @@ Event = (
     | CallbackFailed
     | TransferFinished
     | BridgeFinished
+    | RecordSilence
+    | RecordFinished
 )

@@ -36,19 +36,27 @@ from . import verbs as v
 from .actions import (
     Action,
     AnswerCall,
+    CancelTimer,
     DocumentEnded,
     Hangup,
     HangupCause,
+    PauseCallRecording,
+    ResumeCallRecording,
     RingTone,
     SendCallback,
     SendDigits,
     SetTag,
     Silence,
     StartBridge,
+    StartCallRecording,
     StartForward,
+    StartRecord,
+    StartTimer,
     StartTransfer,
     StopBridge,
+    StopCallRecording,
     StopMedia,
+    StopRecord,
     StopTransfer,
     play_prompt,
 )
@@ -59,6 +67,8 @@ from .events import (
     DigitPressed,
     Event,
     MediaFinished,
+    RecordFinished,
+    RecordSilence,
     TimerFired,
     TransferFinished,
 )
@@ -82,6 +92,7 @@ class RedirectRequest:
 
 
 _DTMF_DIGITS = frozenset("0123456789*#ABCD")
+RECORD_TIMER = "record-max-duration"
 
 
 class State(Enum):
@@ -93,6 +104,8 @@ class State(Enum):
     BRIDGING = "bridging"  # a <Bridge> runs: this call is joined to its target
     DONE = "done"  # out of verbs on a call that stays up (a transfer target, joined)
     FORWARDED = "forwarded"  # <Forward> ran: the app controls the call no more
+    RECORDING = "recording"  # a <Record> records: digits, its maxDuration or silence end it
+    RECORD_SAVING = "record-saving"  # the <Record> stopped; its file is being saved
     AWAITING_BXML = "awaiting-bxml"  # a redirect or gather callback is out
     ENDED = "ended"  # Hangup was returned; nothing more happens
 
@@ -115,6 +128,7 @@ class Interpreter:
         self._hangup_at_end = hangup_at_end
         self._transfer: v.Transfer | None = None
         self._bridge: v.Bridge | None = None
+        self._record: v.Record | None = None
         self._next_verb = 0
         self._state = State.IDLE
         self._tag = tag or None
@@ -242,6 +256,23 @@ class Interpreter:
             case v.Forward():
                 self._state = State.FORWARDED
                 return [StartForward(verb)]
+            case v.Record():
+                self._record = verb
+                self._state = State.RECORDING
+                return [
+                    *self._tag_attribute(verb.tag),
+                    *self._answer(),
+                    StartRecord(verb),
+                    StartTimer(RECORD_TIMER, verb.max_duration),
+                ]
+            case v.StartRecording():
+                return [*self._tag_attribute(verb.tag), *self._answer(), StartCallRecording(verb)]
+            case v.PauseRecording():
+                return [PauseCallRecording()]
+            case v.ResumeRecording():
+                return [ResumeCallRecording()]
+            case v.StopRecording():
+                return [StopCallRecording()]
             case v.Transfer():
                 self._transfer = verb
                 self._state = State.TRANSFERRING
@@ -323,6 +354,11 @@ class Interpreter:
         if self._state is State.BRIDGING:
             self._bridge = None
             return [StopBridge()]
+        if self._state is State.RECORDING:
+            self._record = None
+            return [CancelTimer(RECORD_TIMER), StopRecord("interrupted")]
+        if self._state is State.RECORD_SAVING:
+            self._record = None  # its RecordFinished, when it comes, finds nothing to resume
         if self._state is State.GATHERING and self._gather is not None:
             actions = self._gather.interrupt()
             self._gather = None
@@ -424,6 +460,45 @@ class Interpreter:
         """An event's own fields plus the tag, for callbacks the engine builds."""
         return self._fields(**fields)
 
+    def _stop_record(self, reason: str) -> list[Action]:
+        self._state = State.RECORD_SAVING
+        return [CancelTimer(RECORD_TIMER), StopRecord(reason)]
+
+    def _on_record_digit(self, event: DigitPressed) -> list[Action]:
+        record = self._record
+        if record is None or event.digit not in record.terminating_digits:
+            return []  # record.mdx: only the terminating digits end the recording
+        return self._stop_record("digit")
+
+    def _on_record_timer(self, event: TimerFired) -> list[Action]:
+        return self._stop_record("max-duration") if event.timer_id == RECORD_TIMER else []
+
+    def _on_record_silence(self, _event: RecordSilence) -> list[Action]:
+        return self._stop_record("silence")
+
+    def _on_record_finished(self, event: RecordFinished) -> list[Action]:
+        verb = self._record
+        self._record = None
+        if verb is None or verb.record_complete_url is None:
+            # record.mdx: without recordCompleteUrl, the verbs after <Record> continue.
+            self._state = State.RUNNING
+            return self._run()
+        callback = SendCallback(
+            event_type="recordComplete",
+            url=verb.record_complete_url,
+            method=verb.record_complete_method,
+            fallback_url=verb.record_complete_fallback_url,
+            fallback_method=verb.record_complete_fallback_method,
+            username=verb.username,
+            password=verb.password,
+            fallback_username=verb.fallback_username,
+            fallback_password=verb.fallback_password,
+            fields=self._fields(**event.fields),
+            expects_bxml=True,
+        )
+        self._state = State.AWAITING_BXML
+        return [callback]
+
     def _on_bridge_finished(self, event: BridgeFinished) -> list[Action]:
         verb = self._bridge
         self._bridge = None
@@ -509,5 +584,13 @@ _HANDLERS: dict[State, dict[type, _Handler]] = {
     },
     State.DONE: {},
     State.FORWARDED: {},
+    State.RECORDING: {
+        DigitPressed: Interpreter._on_record_digit,
+        TimerFired: Interpreter._on_record_timer,
+        RecordSilence: Interpreter._on_record_silence,
+    },
+    State.RECORD_SAVING: {
+        RecordFinished: Interpreter._on_record_finished,
+    },
     State.ENDED: {},
 }

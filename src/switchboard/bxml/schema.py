@@ -172,6 +172,42 @@ SCHEMAS["Forward"] = VerbSchema(
     required=frozenset({"to"}),
 )
 
+_RECORDING_CALLBACKS: dict[str, a.Coerce] = {
+    "recordingAvailableUrl": a.url,
+    "recordingAvailableMethod": a.http_method,
+    "transcribe": a.boolean,
+    "detectLanguage": a.boolean,
+    "transcriptionAvailableUrl": a.url,
+    "transcriptionAvailableMethod": a.http_method,
+    "username": a.string,
+    "password": a.string,
+    "tag": a.tag,
+    "fileFormat": a.one_of("wav", "mp3"),
+    "recordingName": a.string,
+}
+SCHEMAS["Record"] = VerbSchema(
+    verbs.Record,
+    "empty",
+    {
+        **_RECORDING_CALLBACKS,
+        "recordCompleteUrl": a.url,
+        "recordCompleteMethod": a.http_method,
+        "recordCompleteFallbackUrl": a.url,
+        "recordCompleteFallbackMethod": a.http_method,
+        "fallbackUsername": a.string,
+        "fallbackPassword": a.string,
+        "terminatingDigits": a.dtmf_digits(allow_pauses=False, max_length=None, allow_empty=True),
+        "maxDuration": a.decimal(1, 10800),
+        "silenceTimeout": a.decimal(0, 10800),
+    },
+)
+SCHEMAS["StartRecording"] = VerbSchema(
+    verbs.StartRecording, "empty", {**_RECORDING_CALLBACKS, "multiChannel": a.boolean}
+)
+SCHEMAS["PauseRecording"] = VerbSchema(verbs.PauseRecording, "empty")
+SCHEMAS["ResumeRecording"] = VerbSchema(verbs.ResumeRecording, "empty")
+SCHEMAS["StopRecording"] = VerbSchema(verbs.StopRecording, "empty")
+
 # The children of <Transfer>: whom to ring (transfer.mdx, "Nested Tags").
 _TRANSFER_TARGET_ATTRIBUTES: dict[str, a.Coerce] = {
     "transferAnswerUrl": a.url,
@@ -205,21 +241,7 @@ UNSUPPORTED_VERBS: dict[str, frozenset[str]] = {
         "fallbackUsername fallbackPassword tag callbackTimeout"
     ),
     "Connect": frozenset({"eventCallbackUrl", "eventFallbackUrl"}),
-    "PauseRecording": frozenset(),
-    "Record": _names(
-        "recordCompleteUrl recordCompleteMethod recordCompleteFallbackUrl "
-        "recordCompleteFallbackMethod recordingAvailableUrl recordingAvailableMethod transcribe "
-        "detectLanguage transcriptionAvailableUrl transcriptionAvailableMethod username password "
-        "fallbackUsername fallbackPassword tag terminatingDigits maxDuration silenceTimeout "
-        "fileFormat recordingName"
-    ),
     "Refer": frozenset({"referCompleteUrl", "referCompleteMethod", "tag"}),
-    "ResumeRecording": frozenset(),
-    "StartRecording": _names(
-        "recordingAvailableUrl recordingAvailableMethod transcribe detectLanguage "
-        "transcriptionAvailableUrl transcriptionAvailableMethod username password tag fileFormat "
-        "multiChannel recordingName"
-    ),
     "StartStream": _names(
         "destination destinationUsername destinationPassword name mode tracks streamEventUrl "
         "streamEventMethod username password"
@@ -228,7 +250,6 @@ UNSUPPORTED_VERBS: dict[str, frozenset[str]] = {
         "name tracks transcriptionEventUrl transcriptionEventMethod username password "
         "destination stabilized detectLanguage preferredLanguages"
     ),
-    "StopRecording": frozenset(),
     "StopStream": frozenset({"name", "wait"}),
     "StopTranscription": frozenset({"name"}),
 }

@@ -207,6 +207,68 @@ class Forward(_Verb):
     uui: str | None = None
 
 
+FileFormat = Literal["wav", "mp3"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Record(_Verb):
+    """bxml/record.mdx: record the caller until a terminating digit, silence or maxDuration."""
+
+    record_complete_url: str | None = None
+    record_complete_method: HttpMethod = "POST"
+    record_complete_fallback_url: str | None = None
+    record_complete_fallback_method: HttpMethod = "POST"
+    recording_available_url: str | None = None
+    recording_available_method: HttpMethod = "POST"
+    transcribe: bool = False
+    detect_language: bool = False
+    transcription_available_url: str | None = None
+    transcription_available_method: HttpMethod = "POST"
+    username: str | None = None
+    password: str | None = None
+    fallback_username: str | None = None
+    fallback_password: str | None = None
+    tag: str | None = None
+    terminating_digits: str = "#"
+    max_duration: float = 60.0
+    silence_timeout: float = 0.0  # 0: no timeout
+    file_format: FileFormat = "wav"
+    recording_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartRecording(_Verb):
+    """bxml/startRecording.mdx: record the call in the background until StopRecording/the end."""
+
+    recording_available_url: str | None = None
+    recording_available_method: HttpMethod = "POST"
+    transcribe: bool = False
+    detect_language: bool = False
+    transcription_available_url: str | None = None
+    transcription_available_method: HttpMethod = "POST"
+    username: str | None = None
+    password: str | None = None
+    tag: str | None = None
+    file_format: FileFormat = "wav"
+    multi_channel: bool = False
+    recording_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PauseRecording(_Verb):
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResumeRecording(_Verb):
+    pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StopRecording(_Verb):
+    pass
+
+
 @dataclass(frozen=True, slots=True)
 class UnsupportedVerb:
     """A verb Bandwidth has and Switchboard does not run yet; reaching it ends the call."""
@@ -231,6 +293,11 @@ Verb = (
     | Transfer
     | Bridge
     | Forward
+    | Record
+    | StartRecording
+    | PauseRecording
+    | ResumeRecording
+    | StopRecording
     | UnsupportedVerb
 )
 

@@ -26,6 +26,7 @@ from switchboard.calls.runner import (
     EngineServices,
     ExternalRedirect,
     NewBxml,
+    RecordingState,
     RunnerEvent,
     TagUpdate,
 )
@@ -72,6 +73,7 @@ class Engine:
             dispatcher=Dispatcher(sender, store, clock, activity, retry_policy),
             post=self.post,
             start_targets=self.start_transfer_targets,
+            recordings=recordings,
         )
         self.runners: dict[str, CallRunner] = {}
         default_limits = LimitSettings()
@@ -332,8 +334,11 @@ class Engine:
 
     async def update_recording(self, call: Call, recording_state: str) -> None:
         """PUT .../calls/{callId}/recording: `paused` or `recording` (the call's active
-        recording). Not built yet (issue 13): refused as Bandwidth refuses a call with none."""
-        raise ConflictError(f"Call [{call.call_id}] has no active recording")
+        <StartRecording> recording); 409 when it has none."""
+        runner = self.runners.get(call.call_id)
+        if runner is None or runner.call_recording is None:
+            raise ConflictError(f"Call [{call.call_id}] has no active recording")
+        runner.post(RecordingState(recording_state))
 
     async def replace_bxml(self, call: Call, document: Document) -> None:
         runner = self.runners.get(call.call_id)

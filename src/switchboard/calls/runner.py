@@ -19,7 +19,7 @@ from switchboard.bxml.attributes import PRIVATE_CALLER_IDS
 from switchboard.bxml.interpreter import RedirectRequest
 from switchboard.bxml.interpreter import State as InterpreterState
 from switchboard.bxml.verbs import Bridge as BridgeVerb
-from switchboard.bxml.verbs import Document, Transfer
+from switchboard.bxml.verbs import Document, Record, Transfer
 from switchboard.bxml.verbs import Forward as ForwardVerb
 from switchboard.calls import bridge, state, transfer
 from switchboard.calls.model import ANSWERED, DISCONNECTED, INITIATED, QUEUED, Call
@@ -27,6 +27,11 @@ from switchboard.calls.timeline import Timeline
 from switchboard.calls.transfer_targets import caller_id_for, parent_of
 from switchboard.clock import Clock, TimerHandle
 from switchboard.network import base as net
+from switchboard.recordings import active as rec
+from switchboard.recordings.model import Recording
+from switchboard.recordings.recorder import Recorder
+from switchboard.recordings.storage import MediaStorage
+from switchboard.recordings.store import RecordingStore
 from switchboard.redact import redact_text
 from switchboard.store.base import Store
 from switchboard.webhooks import payloads
@@ -59,6 +64,8 @@ class EngineServices:
         Callable[[Call, Transfer, str | None], Awaitable[tuple[list[tuple[str, str]], list[str]]]]
         | None
     ) = None
+    # Where recordings' rows and media go (None: this server records nothing).
+    recordings: tuple[RecordingStore, MediaStorage] | None = None
 
 
 # Events a runner handles besides the network's own.
@@ -114,6 +121,25 @@ class BridgeRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class VoiceHeard:
+    """A tap heard someone speak (for <Record silenceTimeout>)."""
+
+    voice: net.Voice
+
+
+@dataclass(frozen=True, slots=True)
+class SilenceCheck:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingState:
+    """PUT .../calls/{callId}/recording: `paused` or `recording`."""
+
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
 class TransferGo:
     """To a transfer target that answered: it won; run the transferAnswer BXML."""
 
@@ -158,6 +184,9 @@ RunnerEvent = (
     | ForwardLegEvent
     | ForwardTimeout
     | TransferGo
+    | VoiceHeard
+    | SilenceCheck
+    | RecordingState
     | bridge.Accepted
     | bridge.Refused
     | bridge.PeerLeft
@@ -244,6 +273,10 @@ class CallRunner:
         self._forward_answered = False
         self._forward_call_timeout = 30.0
         self._forward_timer: TimerHandle | None = None
+        # Its recordings: the <Record> verb's, and the call's (<StartRecording>), one of each.
+        self.record: rec.ActiveRecording | None = None
+        self.call_recording: rec.ActiveRecording | None = None
+        self._silence_timer: TimerHandle | None = None
         # The room this call opened and owns (a transfer's, bridge's or forward's join).
         self.room: net.Room | None = None
 
@@ -406,6 +439,13 @@ class CallRunner:
                 self.note("transfer", event="joined", callId=peer)
             case TransferGo():
                 await self._transfer_go()
+            case VoiceHeard(voice=voice):
+                if self.record is not None and voice.track == "inbound":
+                    self.record.last_voice_end = max(self.record.last_voice_end, voice.end)
+            case SilenceCheck():
+                await self._check_silence()
+            case RecordingState(state=recording_state):
+                self._pause_or_resume(recording_state == "paused", by="PUT /recording")
             case ForwardLegEvent(event=leg_event):
                 await self._forward_leg_event(leg_event)
             case ForwardTimeout():
@@ -706,6 +746,25 @@ class CallRunner:
                     self._leave_bridge()
                 case act.StartForward(verb=verb):
                     await self._start_forward(verb)
+                case act.StartRecord(verb=verb):
+                    await self._start_recording(verb)
+                case act.StopRecord(reason=reason):
+                    await self._stop_record(reason)
+                case act.StartCallRecording(verb=verb):
+                    if self.call_recording is not None:
+                        # startRecording.mdx: a second one is ignored while one is active.
+                        self.note("recording", event="ignored", reason="one is already active")
+                    else:
+                        await self._start_recording(verb)
+                case act.PauseCallRecording():
+                    self._pause_or_resume(True, by="PauseRecording")
+                case act.ResumeCallRecording():
+                    self._pause_or_resume(False, by="ResumeRecording")
+                case act.StopCallRecording():
+                    recording = self.call_recording
+                    self.call_recording = None
+                    if recording is not None:
+                        await self._save_recording(recording)
                 case act.DocumentEnded():
                     if self.parent_call_id is not None:
                         self.services.post(
@@ -864,6 +923,133 @@ class CallRunner:
         for effect in effects:
             if isinstance(effect, transfer.EndTarget):
                 self.services.post(effect.target, state.End(effect.cause))
+
+    # -- recordings: <Record>, <StartRecording> and friends ------------------------------------
+    async def _start_recording(self, verb: rec.RecordingVerb) -> None:
+        backend = self.services.recordings
+        if backend is None:
+            await self._end(
+                state.End("application-error", "This server keeps no recordings", _id())
+            )
+            return
+        recording = rec.new_recording(self.call, verb, self.clock.wall())
+        multichannel = recording.channels == 2
+        active = rec.ActiveRecording(
+            verb, recording, Recorder(self.clock.monotonic(), multichannel=multichannel)
+        )
+        active.last_voice_end = self.clock.monotonic()
+        try:
+            active.tap = self.services.network.open_tap(
+                self.call.call_id, active.sink(lambda voice: self.post(VoiceHeard(voice)))
+            )
+        except net.TapsUnsupported as error:
+            await self._end(
+                state.End("application-error", f"Verb <{type(verb).__name__}>: {error}", _id())
+            )
+            return
+        await backend[0].save_recording(recording)  # `processing` until its file is whole
+        if isinstance(verb, Record):
+            self.record = active
+            if verb.silence_timeout > 0:
+                self._silence_timer = self.clock.call_later(
+                    verb.silence_timeout, lambda: self.post(SilenceCheck())
+                )
+        else:
+            self.call_recording = active
+        self.note(
+            "recording",
+            event="started",
+            recordingId=recording.recording_id,
+            verb=type(verb).__name__,
+        )
+        if verb.transcribe:
+            self.note(
+                "recording", event="transcription-unavailable", recordingId=recording.recording_id
+            )
+
+    async def _check_silence(self) -> None:
+        """<Record silenceTimeout>: ended when nobody spoke for that long (record.mdx)."""
+        self._silence_timer = None
+        record = self.record
+        if record is None or not isinstance(record.verb, Record):
+            return
+        due = record.last_voice_end + record.verb.silence_timeout
+        now = self.clock.monotonic()
+        if now + 1e-9 >= due:
+            await self._interpret(bxml_events.RecordSilence())
+        else:
+            self._silence_timer = self.clock.call_later(
+                due - now, lambda: self.post(SilenceCheck())
+            )
+
+    async def _stop_record(self, reason: str) -> None:
+        record = self.record
+        self.record = None
+        if self._silence_timer is not None:
+            self._silence_timer.cancel()
+            self._silence_timer = None
+        if record is None:
+            return
+        saved = await self._save_recording(record)
+        if reason != "interrupted" and saved is not None:
+            await self._interpret(bxml_events.RecordFinished(rec.event_fields(saved)))
+
+    def _pause_or_resume(self, pause: bool, *, by: str) -> None:
+        recording = self.call_recording
+        if recording is None:
+            return  # pauseRecording.mdx: "it has no effect"
+        now = self.clock.monotonic()
+        changed = recording.recorder.pause(now) if pause else recording.recorder.resume(now)
+        if changed:
+            self.note("recording", event="paused" if pause else "resumed", by=by)
+
+    async def _save_recording(self, active: rec.ActiveRecording) -> Recording | None:
+        backend = self.services.recordings
+        if backend is None:
+            return None
+        saved = await rec.save(
+            active, self.clock.wall(), self.clock.monotonic(), backend[0], backend[1]
+        )
+        self.note(
+            "recording",
+            event="saved",
+            recordingId=saved.recording_id,
+            status=saved.status,
+            duration=saved.duration,
+        )
+        await self._recording_available(active.verb, saved)
+        return saved
+
+    async def _recording_available(self, verb: rec.RecordingVerb, saved: Recording) -> None:
+        if verb.recording_available_url is None:
+            return
+        fields = {**rec.event_fields(saved), "status": saved.status}
+        if self.interpreter is not None:
+            fields = self.interpreter.fields(**fields)
+        await self._send_callback(
+            act.SendCallback(
+                event_type="recordingAvailable",
+                url=verb.recording_available_url,
+                method=verb.recording_available_method,
+                fallback_url=None,
+                fallback_method="POST",
+                username=verb.username,
+                password=verb.password,
+                fallback_username=None,
+                fallback_password=None,
+                fields=fields,
+                expects_bxml=False,
+            )
+        )
+
+    def _finish_recordings_at_end(self) -> None:
+        """The call ends: what was recorded is saved (recordingAvailable is sent; recordComplete
+        is not, record.mdx: "not sent if the recording ended due to the call hanging up")."""
+        for active in (self.record, self.call_recording):
+            if active is not None:
+                self.services.activity.spawn(self._save_recording(active))
+        self.record = None
+        self.call_recording = None
 
     # -- rooms: legs that hear each other (this call opened it, so this call closes it) ------
     def _open_room(self, leg_ids: tuple[str, ...]) -> None:
@@ -1078,6 +1264,7 @@ class CallRunner:
             self.leg.hangup()
             self.leg_ended = True
         self._close_room()
+        self._finish_recordings_at_end()
         if self.forward_leg is not None:
             self.forward_leg.hangup()
         self._abandon_transfer()
@@ -1132,6 +1319,9 @@ class CallRunner:
             payload["sipCallId"] = sip_call_id
 
     def _cancel_timers(self) -> None:
+        if self._silence_timer is not None:
+            self._silence_timer.cancel()
+            self._silence_timer = None
         if self._forward_timer is not None:
             self._forward_timer.cancel()
             self._forward_timer = None

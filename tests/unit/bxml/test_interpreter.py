@@ -57,7 +57,7 @@ class TestTheEnd:
         assert first == [HANGUP]
         assert interpreter.handle(FINISHED) == []
 
-    @pytest.mark.parametrize("name", ["Conference", "Record", "StartStream", "StartRecording"])
+    @pytest.mark.parametrize("name", ["Conference", "StartStream", "StartTranscription", "Refer"])
     def test_an_unsupported_verb_ends_the_call_with_application_error(self, name: str) -> None:
         interpreter, first = started(f"<Tag>before</Tag><{name}/>")
         assert first == [
@@ -70,7 +70,7 @@ class TestTheEnd:
 
     def test_an_unsupported_verb_is_only_fatal_when_reached(self) -> None:
         interpreter, first = started(
-            '<SpeakSentence>Hi</SpeakSentence><Redirect redirectUrl="/next"/><Record/>'
+            '<SpeakSentence>Hi</SpeakSentence><Redirect redirectUrl="/next"/><Conference>room</Conference>'
         )
         assert first == [speak("Hi")]
         assert interpreter.handle(FINISHED) == [

@@ -122,11 +122,6 @@ class TestUnknownAttributes:
 
 UNSUPPORTED = [
     "Conference",
-    "Record",
-    "StartRecording",
-    "StopRecording",
-    "PauseRecording",
-    "ResumeRecording",
     "StartStream",
     "StopStream",
     "StartTranscription",
