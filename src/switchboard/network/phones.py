@@ -14,6 +14,8 @@ hangup_after = 20.0
 digits = "1234#"              # pressed each time a Gather listens
 # digits = ["1", "2#"]        # one entry per Gather, in order
 # digits = [{at = 3.0, digits = "5"}]   # at seconds after answer, whatever is running
+speech = "Hi, this is Ann"    # said right after answering (rendered with espeak-ng for taps)
+# speech = [{at = 1.5, text = "Hi"}, {at = 4, text = "Bye"}]   # at seconds after answering
 """
 
 from __future__ import annotations
@@ -35,6 +37,17 @@ class TimedDigits:
 
 
 @dataclass(frozen=True, slots=True)
+class SpokenLine:
+    """Something the phone says, `at` seconds after the call is answered."""
+
+    at: float
+    text: str
+
+
+MAX_SPEECH_CHARS = 20_000  # what media/tts.py synthesises at most
+
+
+@dataclass(frozen=True, slots=True)
 class PhoneBehaviour:
     outcome: str = "answer"
     answer_after: float = 2.0  # seconds until the phone answers, rejects or signals busy
@@ -44,6 +57,7 @@ class PhoneBehaviour:
     timed_digits: tuple[TimedDigits, ...] = ()
     digit_delay: float = 1.0  # after a Gather starts listening, before the first key
     digit_interval: float = 0.25  # between keys
+    speech: tuple[SpokenLine, ...] = ()  # what the phone says once answered
 
     def digits_for_gather(self, index: int) -> str:
         if not self.gather_digits:
@@ -86,6 +100,7 @@ def parse_behaviour(raw: dict[str, Any], base: PhoneBehaviour, where: str) -> Ph
         "digits",
         "digit_delay",
         "digit_interval",
+        "speech",
     }
     unknown = set(raw) - known
     if unknown:
@@ -117,7 +132,35 @@ def parse_behaviour(raw: dict[str, Any], base: PhoneBehaviour, where: str) -> Ph
         )
     if "digits" in raw:
         behaviour = _digits(behaviour, raw["digits"], f"{where}.digits")
+    if "speech" in raw:
+        behaviour = replace(behaviour, speech=_speech(raw["speech"], f"{where}.speech"))
     return behaviour
+
+
+def _speech(value: object, where: str) -> tuple[SpokenLine, ...]:
+    if isinstance(value, str):
+        return (SpokenLine(0.0, _text(value, where)),) if value.strip() else ()
+    if isinstance(value, list) and all(isinstance(item, dict) for item in value):
+        lines = []
+        for index, item in enumerate(value):
+            unknown = set(item) - {"at", "text"}
+            if unknown:
+                raise PhoneConfigError(
+                    f"{where}[{index}]: unknown key(s) {', '.join(sorted(unknown))}; "
+                    "known keys are at, text"
+                )
+            at = _seconds(item.get("at", 0.0), f"{where}[{index}].at")
+            lines.append(SpokenLine(at, _text(item.get("text"), f"{where}[{index}].text")))
+        return tuple(lines)
+    raise PhoneConfigError(f"{where} must be a string or a list of {{at, text}} tables")
+
+
+def _text(value: object, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise PhoneConfigError(f"{where} must be some text to say, got {value!r}")
+    if len(value) > MAX_SPEECH_CHARS:
+        raise PhoneConfigError(f"{where} is {len(value)} characters; at most {MAX_SPEECH_CHARS}")
+    return value
 
 
 def _digits(behaviour: PhoneBehaviour, value: object, where: str) -> PhoneBehaviour:
