@@ -105,6 +105,9 @@ class Settings:
     sip: SipSettings = field(default_factory=SipSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
     retention_days: float = 7.0
+    # [recordings] retention_days: recordings (rows and media) are removed this long after
+    # they end; Bandwidth keeps them 30 days (bxml/record.mdx).
+    recording_retention_days: float = 30.0
     webhook_retries: RetryPolicy = field(default_factory=RetryPolicy)
     drain_seconds: float = 30.0
     # How long an idle HTTP keep-alive connection stays open. Load balancers and client pools
@@ -164,6 +167,7 @@ def load_settings(
         sip=sip,
         limits=_limits(raw),
         retention_days=_retention(server),
+        recording_retention_days=_recording_retention(_table(raw, "recordings")),
         webhook_retries=_retry_policy(_table(raw, "webhooks")),
         drain_seconds=_non_negative(server, "drain_seconds", 30.0),
         keep_alive_seconds=_positive(server, "keep_alive_seconds", DEFAULT_KEEP_ALIVE_SECONDS),
@@ -406,6 +410,19 @@ def _retention(server: dict[str, Any]) -> float:
     value = server.get("retention_days", 7)
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ConfigError(f"server.retention_days must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _recording_retention(table: dict[str, Any]) -> float:
+    unknown = set(table) - {"retention_days"}
+    if unknown:
+        raise ConfigError(
+            f"[recordings]: unknown key(s) {', '.join(sorted(unknown))}; known keys are "
+            "retention_days"
+        )
+    value = table.get("retention_days", 30)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"recordings.retention_days must be a positive number, got {value!r}")
     return float(value)
 
 

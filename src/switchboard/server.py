@@ -42,6 +42,8 @@ from switchboard.observability.webhooks import ObservedSender
 from switchboard.provisioning.models import Snapshot
 from switchboard.provisioning.setup import DemoAccount, apply_accounts, ensure_demo_account
 from switchboard.provisioning.vault import Vault
+from switchboard.recordings.retention import RecordingRetention
+from switchboard.recordings.storage import FileMediaStorage
 from switchboard.store import schema
 from switchboard.store.sqlite import SqliteStore
 from switchboard.webhooks.delivery import HttpWebhookSender
@@ -113,6 +115,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         return limits
 
     metrics = Metrics()
+    # Recordings (issue 13): rows in the store, media as files under the data directory.
+    media = FileMediaStorage(settings.data_dir / "recordings")
+    recording_retention = RecordingRetention(
+        store, media, clock, activity, timedelta(days=settings.recording_retention_days)
+    )
     engine = Engine(
         store,
         network,
@@ -122,6 +129,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         limits_for=limits_for,
         retention=timedelta(days=settings.retention_days),
         retry_policy=settings.webhook_retries,
+        recordings=(store, media),
     )
     calls = CallService(
         store, clock.wall, enforce_https_credentials=settings.profile == "production"
@@ -141,6 +149,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         engine=engine,
         simulator=simulator,
         metrics=metrics,
+        recordings=store,
+        media=media,
     )
     inbound = InboundCalls(
         store,
@@ -167,7 +177,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await store.open()
         context.auth.use_snapshot(await store.load_provisioning())
+        # Before the engine starts recording again: what a crash left half-written is swept
+        # (temporary files) or marked `error` (recordings that were `processing`).
+        await asyncio.to_thread(media.sweep_partials)
+        await recording_retention.mark_unfinished_failed()
         await engine.start()
+        recording_retention.start()
         try:
             full_collections.start()
             if settings.network_kind == "sip":  # RTP: the loop's media clock, send lateness
@@ -177,6 +192,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         finally:
             context.extra["ready"] = False
             full_collections.stop()
+            recording_retention.stop()
             await engine.stop()
             await sender.close()
             await store.close()

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from switchboard.api import routes_call_control, routes_calls, routes_oauth
+from switchboard.api import routes_call_control, routes_calls, routes_oauth, routes_recordings
 from switchboard.api.context import ApiContext, context_of
 from switchboard.api.create_call_path import CreateCallPath
 from switchboard.api.responses import (
@@ -69,6 +69,7 @@ def build_app(
         Route(CALLS + "/{call_id}", routes_call_control.get_call, methods=["GET"]),
         Route(CALLS + "/{call_id}", routes_call_control.update_call, methods=["POST"]),
         Route(CALLS + "/{call_id}/bxml", routes_call_control.update_call_bxml, methods=["PUT"]),
+        *recording_routes(),
         Route(
             "/api/v2/accounts/{account_id}/statistics",
             routes_call_control.get_statistics,
@@ -96,6 +97,31 @@ def build_app(
     if context.metrics is not None:
         return RequestObserver(served, context.metrics, app)
     return WithState(served, app)
+
+
+def recording_routes() -> list[Route]:
+    recording = CALLS + "/{call_id}/recordings/{recording_id}"
+    return [
+        Route(
+            "/api/v2/accounts/{account_id}/recordings",
+            routes_recordings.list_account_recordings,
+            methods=["GET"],
+        ),
+        Route(
+            CALLS + "/{call_id}/recording",
+            routes_recordings.update_recording_state,
+            methods=["PUT"],
+        ),
+        Route(
+            CALLS + "/{call_id}/recordings",
+            routes_recordings.list_call_recordings,
+            methods=["GET"],
+        ),
+        Route(recording, routes_recordings.get_recording, methods=["GET"]),
+        Route(recording, routes_recordings.delete_recording, methods=["DELETE"]),
+        Route(recording + "/media", routes_recordings.download_media, methods=["GET"]),
+        Route(recording + "/media", routes_recordings.delete_media, methods=["DELETE"]),
+    ]
 
 
 class WithState:

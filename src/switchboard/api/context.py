@@ -13,6 +13,8 @@ from switchboard.config import Settings
 from switchboard.errors import UnavailableError
 from switchboard.network.simulated import SimulatedNetwork
 from switchboard.observability.metrics import Metrics
+from switchboard.recordings.storage import MediaStorage
+from switchboard.recordings.store import RecordingStore
 from switchboard.store.base import Store
 
 
@@ -25,6 +27,9 @@ class ApiContext:
     engine: Engine | None = None
     simulator: SimulatedNetwork | None = None
     metrics: Metrics | None = None
+    # Recordings' rows and media (issue 13); None: this server keeps none (the API says 503).
+    recordings: RecordingStore | None = None
+    media: MediaStorage | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
     async def refresh_provisioning(self) -> None:
