@@ -100,6 +100,10 @@ class AudioDurations:
         self._destinations = destinations or DestinationPolicy()
         self._fetcher: GuardedFetcher | None = None
 
+    @property
+    def destinations(self) -> DestinationPolicy:
+        return self._destinations
+
     async def duration(self, url: str, username: str | None, password: str | None) -> float:
         # Keyed with the credentials: a file fetched with the right ones must not play for a
         # verb that gives wrong ones (or none) without asking its server again.

@@ -1,8 +1,10 @@
-"""The simulated phone network: virtual callees that answer, ring out, are busy, press keys and
-hang up as configured, with media that takes its real duration on the engine's clock."""
+"""The simulated phone network: virtual callees that answer, ring out, are busy, press keys,
+talk and hang up as configured, with media that takes its real duration on the engine's clock.
+Taps get real audio rendered from what happens (network/sim_audio.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import re
@@ -10,7 +12,10 @@ from collections.abc import Callable
 
 from switchboard.activity import Activity
 from switchboard.clock import Clock, TimerHandle
+from switchboard.media.ringback import ringback_pcm
+from switchboard.media.tts import synthesize
 from switchboard.network.audio import AudioDurations, AudioError
+from switchboard.network.audio_files import AudioFiles
 from switchboard.network.base import (
     NO_CALLER_ID,
     Answered,
@@ -27,11 +32,22 @@ from switchboard.network.base import (
     Rejected,
     RemoteHangup,
     Ringing,
-    Tap,
     TapSink,
-    TapsUnsupported,
+    Track,
+    Voice,
 )
 from switchboard.network.phones import PhoneBehaviour, ScriptedCall, SimulatorSettings, dialable
+from switchboard.network.sim_audio import (
+    BYTES_PER_SECOND,
+    KEY_TONE_SECONDS,
+    Phrases,
+    Piece,
+    SimTap,
+    dtmf_pcm,
+    key_pcm,
+    plain_text,
+    schedule_speech,
+)
 
 logger = logging.getLogger("switchboard.network")
 _WORD = re.compile(r"\w+")
@@ -41,6 +57,10 @@ _BREAK_TIME = re.compile(
 )
 MIN_SPEECH_SECONDS = 0.5
 MAX_BREAK_SECONDS = 10.0  # speakSentence.mdx: a <break> lasts at most 10 seconds
+# startRecording.mdx: "During a <Transfer> the A-leg will be recorded in channel 0 (left channel)
+# while the B-leg will be recorded in channel 1 (right channel)": channel 1 is the `outbound`
+# track, which is also what reaches the leg: in a room, the other phones are heard on it.
+ROOM_TRACK: Track = "outbound"
 
 
 def speech_seconds(ssml: str, words_per_minute: float) -> float:
@@ -98,6 +118,13 @@ class SimulatedLeg:
         self._media_timer: TimerHandle | None = None
         self._media_generation = 0
         self._timers: list[TimerHandle] = []
+        self.taps: list[SimTap] = []
+        self._playing: Piece | None = None  # what Switchboard plays to the phone now
+        self._saying: list[Piece] = []  # what the phone sends now: a line, a key's tone
+        self._lines_ready: asyncio.Task[None] | None = None
+        if behaviour.speech:
+            # Rendered now, while the phone rings, so that it talks on time once answered.
+            self._lines_ready = network.activity.spawn(self._render_lines())
 
     @property
     def media_generation(self) -> int:
@@ -135,6 +162,8 @@ class SimulatedLeg:
             self._later(self.behaviour.hangup_after, self.remote_hangup)
         for timed in self.behaviour.timed_digits:
             self._later(timed.at, self.press, timed.digits)
+        if self.behaviour.speech:
+            self._start_talking(self.network.clock.monotonic())
 
     def early_media(self) -> None:
         pass  # no audio flows on the simulated network
@@ -158,11 +187,123 @@ class SimulatedLeg:
 
     def _press_one(self, digit: str) -> None:
         if not self.ended:
+            self._send(Piece("inbound", self._now(), KEY_TONE_SECONDS, pcm=key_pcm(digit)))
             self._emit(Digit(digit))
+
+    # -- the phone talks ----------------------------------------------------------------------
+    async def _render_lines(self) -> None:
+        for line in self.behaviour.speech:
+            try:
+                await self.network.phrases.render(line.text)
+            except Exception as error:  # espeak-ng missing or failing: the phone stays silent
+                logger.warning("the phone of call %s cannot talk: %s", self.call_id, error)
+                return
+
+    def _start_talking(self, answered_at: float) -> None:
+        phrases = self.network.phrases
+        rendered = {line.text: phrases.ready(line.text) for line in self.behaviour.speech}
+        if all(pcm is not None for pcm in rendered.values()):
+            self._schedule_lines(answered_at, None)
+            return
+
+        async def when_ready() -> None:
+            if self._lines_ready is not None:
+                await self._lines_ready
+            if not self.ended:
+                self._schedule_lines(answered_at, self._now())
+
+        self.network.activity.spawn(when_ready())
+
+    def _schedule_lines(self, answered_at: float, not_before: float | None) -> None:
+        phrases = self.network.phrases
+        audio = {line.text: phrases.ready(line.text) for line in self.behaviour.speech}
+        if any(pcm is None for pcm in audio.values()):
+            return  # it could not be synthesised (logged): the phone says nothing
+        seconds = {text: len(pcm or b"") / BYTES_PER_SECOND for text, pcm in audio.items()}
+        for line in schedule_speech(self.behaviour.speech, seconds, answered_at, not_before):
+            pcm = audio[line.text]
+            assert pcm is not None
+            self._later(line.start - self._now(), self._say, line.text, pcm)
+
+    def _say(self, text: str, pcm: bytes) -> None:
+        if self.ended:
+            return
+        now = self._now()
+        piece = Piece("inbound", now, None, pcm=pcm, text=text)
+        end = now + len(pcm) / BYTES_PER_SECOND
+        # The segment goes out as the phone starts talking (silence detection needs to know
+        # someone talks); the audio when the line is said.
+        for tap, track, first in self._listeners(piece):
+            tap.say(Voice(track, max(first, now), end, text))
+        self._send(piece)
+
+    def _send(self, piece: Piece) -> None:
+        """The phone sends `piece` (a line, a key's tone): heard on the inbound track, and by
+        the taps of the legs in a room with this one."""
+        self._saying.append(piece)
+        assert piece.pcm is not None
+        self.network.clock.call_later(
+            piece.seconds or len(piece.pcm) / BYTES_PER_SECOND, lambda: self._sent(piece)
+        )
+
+    def _sent(self, piece: Piece) -> None:
+        if piece in self._saying:
+            self._saying.remove(piece)
+            self._heard(piece)
+
+    def _listeners(self, piece: Piece) -> list[tuple[SimTap, Track, float]]:
+        """The taps that hear `piece`, on which track, from when."""
+        listeners = [(tap, piece.track, piece.start) for tap in self.taps]
+        if piece.track == "inbound":
+            for leg, joined_at in self.network.joined_with(self.call_id):
+                listeners += [(tap, ROOM_TRACK, max(piece.start, joined_at)) for tap in leg.taps]
+        return listeners
+
+    def _heard(self, piece: Piece, only: SimTap | None = None) -> None:
+        """`piece` ended (or was cut) now: its taps get what was played."""
+        now = self._now()
+        for tap, track, first in self._listeners(piece):
+            if only is None or tap is only:
+                tap.hear(piece, first, now, track)
+
+    def tap_opened(self, tap: SimTap) -> None:
+        self.taps.append(tap)
+        tap.on_close = self._tap_closed
+        if self._playing is not None:
+            self._playing.want(self.network.rendering)
+        for piece in self._saying:
+            if piece.text is not None:  # a line being said: the rest of its segment
+                seconds = len(piece.pcm or b"") / BYTES_PER_SECOND
+                tap.say(Voice("inbound", tap.opened_at, piece.start + seconds, piece.text))
+        for leg, _ in self.network.joined_with(self.call_id):
+            for piece in leg._saying:
+                if piece.text is not None:
+                    seconds = len(piece.pcm or b"") / BYTES_PER_SECOND
+                    tap.say(Voice(ROOM_TRACK, tap.opened_at, piece.start + seconds, piece.text))
+
+    def _tap_closed(self, tap: SimTap) -> None:
+        """Before a tap closes: it gets what is playing, up to now."""
+        if tap in self.taps:
+            self.taps.remove(tap)
+            if self._playing is not None:
+                tap.hear(self._playing, self._playing.start, self._now())
+            for piece in self._saying:
+                tap.hear(piece, piece.start, self._now())
+        for leg, joined_at in self.network.joined_with(self.call_id):
+            for piece in leg._saying:
+                tap.hear(piece, max(piece.start, joined_at), self._now(), ROOM_TRACK)
 
     # -- what Switchboard asks of the leg ---------------------------------------------------
     def speak(self, text: str, voice: str | None, gender: str | None, locale: str | None) -> None:
-        self._play_for(speech_seconds(text, self.network.settings.words_per_minute))
+        seconds = speech_seconds(text, self.network.settings.words_per_minute)
+
+        async def render() -> bytes:
+            return await synthesize(text, voice, gender, locale)
+
+        # The recording matches the clock: espeak-ng's audio is fitted to the modelled duration.
+        self._play_for(
+            seconds, Piece("outbound", self._now(), seconds, render=render, text=plain_text(text))
+        )
 
     def play(self, url: str, username: str | None, password: str | None) -> None:
         generation = self._new_media()
@@ -186,18 +327,27 @@ class SimulatedLeg:
                     )
                 return
             if generation == self._media_generation and not self.ended:
+                files = self.network.files
+
+                async def render() -> bytes:
+                    return await files.pcm(url, username, password)
+
+                # The decoded file, fitted to the duration its header gave the clock.
+                self._start_piece(Piece("outbound", self._now(), seconds, render=render))
                 self._schedule_media_end(seconds, generation)
 
         self.network.activity.spawn(fetch_then_play())
 
     def silence(self, seconds: float) -> None:
-        self._play_for(seconds)
+        self._play_for(seconds)  # nothing to send: a tap hears a gap
 
     def ring(self, seconds: float) -> None:
-        self._play_for(seconds)
+        self._play_for(seconds, Piece("outbound", self._now(), seconds, pcm=ringback_pcm(seconds)))
 
     def send_dtmf(self, digits: str, tone_ms: float, interval_ms: float) -> None:
-        self._play_for(dtmf_seconds(digits, tone_ms, interval_ms))
+        seconds = dtmf_seconds(digits, tone_ms, interval_ms)
+        tones = dtmf_pcm(digits, tone_ms, interval_ms)
+        self._play_for(seconds, Piece("outbound", self._now(), seconds, pcm=tones))
 
     def stop_media(self) -> None:
         self._new_media()
@@ -213,20 +363,41 @@ class SimulatedLeg:
         self._new_media()
         for timer in self._timers:
             timer.cancel()
+        saying, self._saying = self._saying, []
+        for piece in saying:  # cut short: a line ends with the call
+            self._heard(piece)
+        for tap in self.taps:
+            tap.leg_ended()
+        self.taps.clear()
         # The timers' callbacks point back at this leg: dropped, so that reference counting
         # frees an ended leg (switchboard/collector.py).
         self._timers.clear()
         self.network.legs.pop(self.call_id, None)
 
     # -- plumbing ---------------------------------------------------------------------------
-    def _play_for(self, seconds: float) -> None:
-        self._schedule_media_end(seconds, self._new_media())
+    def _play_for(self, seconds: float, piece: Piece | None = None) -> None:
+        generation = self._new_media()
+        if piece is not None:
+            self._start_piece(piece)
+        self._schedule_media_end(seconds, generation)
+
+    def _start_piece(self, piece: Piece) -> None:
+        self._playing = piece
+        if self.taps:
+            piece.want(self.network.rendering)
+
+    def _stop_piece(self) -> None:
+        """What plays ends now (at its end, or cut short): its taps get what was played."""
+        piece, self._playing = self._playing, None
+        if piece is not None:
+            self._heard(piece)
 
     def _new_media(self) -> int:
         """Cancel whatever media is playing; return the id of the next one."""
         if self._media_timer is not None:
             self._media_timer.cancel()
             self._media_timer = None
+        self._stop_piece()
         self._media_generation += 1
         return self._media_generation
 
@@ -234,9 +405,13 @@ class SimulatedLeg:
         def finished() -> None:
             if generation == self._media_generation and not self.ended:
                 self._media_timer = None
+                self._stop_piece()
                 self._emit(MediaFinished(generation))
 
         self._media_timer = self.network.clock.call_later(seconds, finished)
+
+    def _now(self) -> float:
+        return self.network.clock.monotonic()
 
     def _later(self, delay: float, function: object, *args: object) -> None:
         assert callable(function)
@@ -257,9 +432,39 @@ class SimulatedRoom:
     def __init__(self, network: SimulatedNetwork, leg_ids: tuple[str, ...]) -> None:
         self.network = network
         self.leg_ids = leg_ids
+        self.opened_at = network.clock.monotonic()
         network.rooms.add(self)
+        # A line being said as the legs are joined: the others' taps hear the rest of it.
+        for leg_id in leg_ids:
+            speaker = network.legs.get(leg_id)
+            if speaker is None:
+                continue
+            for piece in speaker._saying:
+                if piece.text is None:
+                    continue
+                end = piece.start + len(piece.pcm or b"") / BYTES_PER_SECOND
+                for other in leg_ids:
+                    listener = network.legs.get(other)
+                    if listener is not None and listener is not speaker:
+                        for tap in listener.taps:
+                            tap.say(Voice(ROOM_TRACK, self.opened_at, end, piece.text))
 
     def close(self) -> None:
+        if self not in self.network.rooms:
+            return
+        # What the phones are saying as they stop hearing each other: heard up to now.
+        now = self.network.clock.monotonic()
+        for leg_id in self.leg_ids:
+            speaker = self.network.legs.get(leg_id)
+            if speaker is None:
+                continue
+            for piece in speaker._saying:
+                for other in self.leg_ids:
+                    listener = self.network.legs.get(other)
+                    if listener is not None and listener is not speaker:
+                        first = max(piece.start, self.opened_at)
+                        for tap in listener.taps:
+                            tap.hear(piece, first, now, ROOM_TRACK)
         self.network.rooms.discard(self)
 
 
@@ -272,11 +477,16 @@ class SimulatedNetwork:
         clock: Clock,
         activity: Activity,
         audio: AudioDurations | None = None,
+        files: AudioFiles | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.activity = activity
         self.audio = audio or AudioDurations()
+        # PlayAudio's whole file, decoded, only when a tap listens (the same SSRF policy).
+        self.files = files or AudioFiles(destinations=self.audio.destinations)
+        self.phrases = Phrases()
+        self.rendering: set[asyncio.Task[None]] = set()  # audio being rendered for taps
         self.phones: dict[str, PhoneBehaviour] = dict(settings.phones)
         self.legs: dict[str, SimulatedLeg] = {}
         self.rooms: set[SimulatedRoom] = set()
@@ -285,9 +495,32 @@ class SimulatedNetwork:
     def open_room(self, leg_ids: tuple[str, ...]) -> SimulatedRoom:
         return SimulatedRoom(self, leg_ids)
 
-    def open_tap(self, leg_id: str, sink: TapSink) -> Tap:
-        # Rendering the phones' and Switchboard's audio is issue 13's next step.
-        raise TapsUnsupported("the simulated network cannot give a leg's audio yet")
+    def open_tap(self, leg_id: str, sink: TapSink) -> SimTap:
+        """Listen to a leg (by its call id): see network/sim_audio.py for what is heard. A leg
+        that is over (or unknown) gives a tap that hears nothing."""
+        tap = SimTap(self.clock, sink, self.clock.monotonic())
+        leg = self.legs.get(leg_id)
+        if leg is None or leg.ended:
+            tap.leg_ended()
+        else:
+            leg.tap_opened(tap)
+        return tap
+
+    def joined_with(self, leg_id: str) -> list[tuple[SimulatedLeg, float]]:
+        """The legs in a room with this one, each with when they were joined."""
+        joined = []
+        for room in self.rooms:
+            if leg_id in room.leg_ids:
+                for other in room.leg_ids:
+                    leg = self.legs.get(other)
+                    if other != leg_id and leg is not None:
+                        joined.append((leg, room.opened_at))
+        return joined
+
+    async def audio_rendered(self) -> None:
+        """Wait until the audio being rendered for taps is ready (tests)."""
+        while self.rendering:
+            await asyncio.gather(*self.rendering, return_exceptions=True)
 
     def behaviour_for(self, destination: str) -> PhoneBehaviour:
         return self.phones.get(dialable(destination), self.settings.default)
@@ -357,3 +590,4 @@ class SimulatedNetwork:
 
     async def close(self) -> None:
         await self.audio.close()
+        await self.files.close()
