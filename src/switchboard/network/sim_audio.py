@@ -24,6 +24,7 @@ from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from switchboard.activity import Activity
 from switchboard.clock import Clock
 from switchboard.media import dtmf
 from switchboard.media.tts import synthesize
@@ -184,13 +185,12 @@ class Piece:
     def settled(self) -> bool:
         return self.pcm is not None or self.failed
 
-    def want(self, tasks: set[asyncio.Task[None]]) -> None:
-        """Start rendering, if not done or under way (a tap will need the PCM)."""
+    def want(self, activity: Activity) -> None:
+        """Start rendering, if not done or under way (a tap will need the PCM). Counted as the
+        engine's activity: a test that lets the engine settle gets the audio too."""
         if self.settled or self._task is not None or self._render is None:
             return
-        self._task = asyncio.get_running_loop().create_task(self._run(self._render))
-        tasks.add(self._task)
-        self._task.add_done_callback(tasks.discard)
+        self._task = activity.spawn(self._run(self._render))
 
     async def _run(self, render: Render) -> None:
         try:

@@ -259,24 +259,28 @@ class SimulatedLeg:
                 listeners += [(tap, ROOM_TRACK, max(piece.start, joined_at)) for tap in leg.taps]
         return listeners
 
-    def _heard(self, piece: Piece, only: SimTap | None = None) -> None:
+    def _heard(self, piece: Piece) -> None:
         """`piece` ended (or was cut) now: its taps get what was played."""
         now = self._now()
         for tap, track, first in self._listeners(piece):
-            if only is None or tap is only:
-                tap.hear(piece, first, now, track)
+            tap.hear(piece, first, now, track)
+
+    @property
+    def saying(self) -> tuple[Piece, ...]:
+        """What the phone is sending now (a line it says, a key's tone)."""
+        return tuple(self._saying)
 
     def tap_opened(self, tap: SimTap) -> None:
         self.taps.append(tap)
         tap.on_close = self._tap_closed
         if self._playing is not None:
-            self._playing.want(self.network.rendering)
+            self._playing.want(self.network.activity)
         for piece in self._saying:
             if piece.text is not None:  # a line being said: the rest of its segment
                 seconds = len(piece.pcm or b"") / BYTES_PER_SECOND
                 tap.say(Voice("inbound", tap.opened_at, piece.start + seconds, piece.text))
         for leg, _ in self.network.joined_with(self.call_id):
-            for piece in leg._saying:
+            for piece in leg.saying:
                 if piece.text is not None:
                     seconds = len(piece.pcm or b"") / BYTES_PER_SECOND
                     tap.say(Voice(ROOM_TRACK, tap.opened_at, piece.start + seconds, piece.text))
@@ -290,7 +294,7 @@ class SimulatedLeg:
             for piece in self._saying:
                 tap.hear(piece, piece.start, self._now())
         for leg, joined_at in self.network.joined_with(self.call_id):
-            for piece in leg._saying:
+            for piece in leg.saying:
                 tap.hear(piece, max(piece.start, joined_at), self._now(), ROOM_TRACK)
 
     # -- what Switchboard asks of the leg ---------------------------------------------------
@@ -384,7 +388,7 @@ class SimulatedLeg:
     def _start_piece(self, piece: Piece) -> None:
         self._playing = piece
         if self.taps:
-            piece.want(self.network.rendering)
+            piece.want(self.network.activity)
 
     def _stop_piece(self) -> None:
         """What plays ends now (at its end, or cut short): its taps get what was played."""
@@ -439,7 +443,7 @@ class SimulatedRoom:
             speaker = network.legs.get(leg_id)
             if speaker is None:
                 continue
-            for piece in speaker._saying:
+            for piece in speaker.saying:
                 if piece.text is None:
                     continue
                 end = piece.start + len(piece.pcm or b"") / BYTES_PER_SECOND
@@ -458,7 +462,7 @@ class SimulatedRoom:
             speaker = self.network.legs.get(leg_id)
             if speaker is None:
                 continue
-            for piece in speaker._saying:
+            for piece in speaker.saying:
                 for other in self.leg_ids:
                     listener = self.network.legs.get(other)
                     if listener is not None and listener is not speaker:
@@ -486,7 +490,6 @@ class SimulatedNetwork:
         # PlayAudio's whole file, decoded, only when a tap listens (the same SSRF policy).
         self.files = files or AudioFiles(destinations=self.audio.destinations)
         self.phrases = Phrases()
-        self.rendering: set[asyncio.Task[None]] = set()  # audio being rendered for taps
         self.phones: dict[str, PhoneBehaviour] = dict(settings.phones)
         self.legs: dict[str, SimulatedLeg] = {}
         self.rooms: set[SimulatedRoom] = set()
@@ -516,11 +519,6 @@ class SimulatedNetwork:
                     if other != leg_id and leg is not None:
                         joined.append((leg, room.opened_at))
         return joined
-
-    async def audio_rendered(self) -> None:
-        """Wait until the audio being rendered for taps is ready (tests)."""
-        while self.rendering:
-            await asyncio.gather(*self.rendering, return_exceptions=True)
 
     def behaviour_for(self, destination: str) -> PhoneBehaviour:
         return self.phones.get(dialable(destination), self.settings.default)

@@ -125,7 +125,7 @@ async def test_speak_is_synthesised_and_fitted_to_its_time_on_the_clock() -> Non
     text = "<speak>one two three four five</speak>"  # 2 s at 150 words a minute
     leg.speak(text, None, "male", "en_US")
     clock.advance(2.0)
-    await sim.audio_rendered()
+    await sim.activity.wait_idle()
     clock.advance(0)
     [audio] = taps.audio()
     assert (audio.track, audio.start) == ("outbound", 1.0)
@@ -142,7 +142,7 @@ async def test_speech_cut_by_a_barge_in_is_heard_up_to_the_cut() -> None:
     leg.speak("one two three four five six seven eight nine ten", None, None, None)  # 4 s
     clock.advance(1.5)
     leg.stop_media()
-    await sim.audio_rendered()
+    await sim.activity.wait_idle()
     clock.advance(10)
     [audio] = taps.audio()
     assert (audio.start, len(audio.pcm)) == (0.0, at(1.5))
@@ -328,7 +328,7 @@ async def test_play_audio_is_the_decoded_file(wav_server: str) -> None:
     await sim.activity.wait_idle()  # the header is read: it plays for 1 s from now
     clock.advance(1.0)
     assert events[-1] == net.MediaFinished(leg.media_generation)
-    await sim.audio_rendered()
+    await sim.activity.wait_idle()
     clock.advance(0)
     [audio] = taps.audio()
     assert (audio.track, audio.start, len(audio.pcm)) == ("outbound", 0.25, at(1.0))
