@@ -440,6 +440,9 @@ class CallRunner:
             case TransferGo():
                 await self._transfer_go()
             case VoiceHeard(voice=voice):
+                for active in (self.record, self.call_recording):
+                    if active is not None:
+                        active.voices.append(voice)  # what was said, for a transcript
                 if self.record is not None and voice.track == "inbound":
                     self.record.last_voice_end = max(self.record.last_voice_end, voice.end)
             case SilenceCheck():
