@@ -509,3 +509,39 @@ def test_update_recording_state(
                 "description": f"Invalid state: must be one of paused, recording, got {shown}",
                 "id": None,
             }
+
+
+# -- restart ------------------------------------------------------------------------------------
+def test_a_restart_marks_interrupted_recordings_error_and_sweeps_torn_files(
+    tmp_path: Path,
+) -> None:
+    first = start_virtual_server(tmp_path)
+    try:
+        interrupted = store_recording(
+            first, status="processing", end_time=None, duration=None, media=None
+        )
+        complete = store_recording(first)
+    finally:
+        first.stop()
+    # What a SIGKILL in the middle of writing a file leaves (storage.py's temporary name).
+    torn = first.data_dir / "recordings" / ".partial-k2j3h4"
+    torn.write_bytes(b"RIFF torn")
+
+    second = start_virtual_server(tmp_path)
+    try:
+        with ApiClient(configuration(second, USERNAME, PASSWORD)) as client:
+            api = RecordingsApi(client)
+            got = api.get_call_recording(ACCOUNT_ID, interrupted.call_id, interrupted.recording_id)
+            assert (got.status, got.media_url) == ("error", None)
+            assert (
+                bytes(
+                    api.download_call_recording(ACCOUNT_ID, complete.call_id, complete.recording_id)
+                )
+                == WAV
+            )
+        assert not torn.exists()
+        assert sorted(path.name for path in (second.data_dir / "recordings").iterdir()) == [
+            complete.media_key
+        ]
+    finally:
+        second.stop()
