@@ -24,6 +24,7 @@ from tests.support.server import (
 )
 
 ANN = "Hi, this is Ann, please call me back"
+BOB = "Bob speaking"
 PHONE = f"""
 [[simulator.phones]]
 number = "+15555551313"
@@ -123,6 +124,39 @@ def test_a_multichannel_recording_puts_the_phone_and_our_speech_apart(tmp_path: 
         assert rms(far_end, 0, 2.45) == 0  # Ann starts at 3.5 s: 2.5 s into the file
         assert rms(far_end, 2.55, 3.5) > 500
         assert rms(far_end, 6.5, 8.0) == 0
+    finally:
+        app.stop()
+        server.stop()
+
+
+def test_a_recording_of_a_transferred_call_has_both_parties(tmp_path: Path) -> None:
+    bob = f"""
+[[simulator.phones]]
+number = "+15555551414"
+answer_after = 1.0
+speech = [{{at = 0.5, text = "{BOB}"}}]
+"""
+    server = start_virtual_server(tmp_path, CONFIG + PHONE + bob)
+    app = Receiver().start()
+    try:
+        app.on(
+            "/answer",
+            "<Response>"
+            f"<StartRecording multiChannel='true' recordingAvailableUrl='{app.url('/available')}'/>"
+            "<Transfer><PhoneNumber>+15555551414</PhoneNumber></Transfer></Response>",
+        )
+        place_call(server.api_url, app)
+        server.advance(30)
+        [available] = [r.event for r in app.requests("/available")]
+        count, seconds, [caller, callee] = channels_of(media(server.api_url, available))
+        # Answered at 1 s: the recording starts; Bob answers at 2 s and talks from 2.5 s (1.5 s
+        # into the file); Ann talks from 3.5 s (2.5 s in); she hangs up at 9 s.
+        assert count == 2
+        assert abs(seconds - 8.0) < 0.01
+        assert rms(callee, 0, 1.45) == 0
+        assert rms(callee, 1.55, 2.2) > 500  # Bob, on the B-leg's channel (startRecording.mdx)
+        assert rms(caller, 0, 2.45) == 0
+        assert rms(caller, 2.55, 3.5) > 500  # Ann, on the A-leg's
     finally:
         app.stop()
         server.stop()
