@@ -10,6 +10,12 @@ What plays is a "source" of frames; `play`, `silence` and `send_dtmf` replace th
 Sources are asked for a frame at each tick and report when they are exhausted, so `on_done` is
 scheduled right after the last frame was sent (with call_soon: the callback may start the next
 prompt, which then begins at the very next tick, with no gap).
+
+In a room (network/sip_room.py) a session has a `relay`: while nothing plays, each tick sends
+what the room relayed from the other leg instead of silence (media/relay.py), a frame ahead or
+behind at times; what the engine plays takes the relay's place for as long as it plays. Every
+packet the session receives also goes to its `on_packet` tap, which feeds the other leg's
+relay.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import random
 import socket
 import struct
 from collections.abc import Callable
-from typing import ClassVar, cast
+from typing import ClassVar, Protocol, cast
 
 from switchboard.media import dtmf, g711
 from switchboard.media.clock import MediaClock
@@ -38,6 +44,26 @@ log = logging.getLogger(__name__)
 # A frame: (is_event, first_of_event, payload); payload None means "a silence frame".
 Frame = tuple[bool, bool, bytes | None]
 _SILENT: Frame = (False, False, None)
+
+
+class Relay(Protocol):
+    """What a room relays to this session (media/relay.py's RelayBuffer)."""
+
+    def tick(
+        self, index: int, next_slot: int
+    ) -> tuple[int, list[bytes | None], list[tuple[int, bytes]]]:
+        """For tick `index`: the slot of the first frame to send, the frames (in this
+        session's codec; None: silence), and telephone-event payloads as (their source's
+        event timestamp, payload)."""
+        ...
+
+    def discard(self) -> None:
+        """The engine's media plays instead: forget what was relayed meanwhile."""
+        ...
+
+
+# A received packet: (payload type, RTP timestamp, payload).
+PacketTap = Callable[[int, int, bytes], None]
 
 
 class MediaPortsExhausted(OSError):
@@ -196,6 +222,13 @@ class RtpSession(asyncio.DatagramProtocol):
         self.packets_received = 0
         self._send_failed = False  # warned once per session
         self.last_received: float | None = None
+        # A room's hooks: what to send when nothing plays, and who hears what we receive.
+        self.relay: Relay | None = None
+        self.on_packet: PacketTap | None = None
+        # The next frame slot to send: a tick's own index, one more when a relayed frame went
+        # a frame ahead, one less when it waited a tick (media/relay.py).
+        self._next_slot = 0
+        self._relayed_event: tuple[int, int] | None = None  # (source's, our) event timestamp
 
     # -- opening and closing -------------------------------------------------------------------
 
@@ -280,6 +313,11 @@ class RtpSession(asyncio.DatagramProtocol):
             self._first_tick = self._clock.add(self)
 
     @property
+    def remote(self) -> MediaDescription | None:
+        """The peer's media, as its SDP says (None before start())."""
+        return self._remote
+
+    @property
     def sends_events(self) -> bool:
         """Whether digits go as RFC 4733 telephone-events (the peer offered them)."""
         return self._remote is not None and self._remote.dtmf_payload_type is not None
@@ -329,13 +367,66 @@ class RtpSession(asyncio.DatagramProtocol):
         if transport is None or self._closed:
             return
         source = self._source
+        relay = self.relay
+        if relay is not None:
+            if source is None:
+                self._relay_tick(transport, relay, index, deadline)
+                return
+            relay.discard()  # the engine's media replaces the relay toward this leg
+        slot = max(index, self._next_slot)
+        self._next_slot = slot + 1
         is_event, first, payload = _SILENT if source is None else source.next_frame(self)
-        timestamp = (self._timestamp_base + (index - self._first_tick) * FRAME_SAMPLES) & 0xFFFFFFFF
+        timestamp = self._slot_timestamp(slot)
         if is_event:
             # RFC 4733 §2.3.1: every packet of an event carries the timestamp of its start.
             if first:
                 self._event_timestamp = timestamp
-            timestamp = self._event_timestamp
+            self._send(transport, True, first, self._event_timestamp, payload)
+        else:
+            self._send(transport, False, False, timestamp, payload)
+        self._sent(deadline)
+        if source is not None and source.done and source is self._source:
+            on_done = self._on_done
+            self._source, self._on_done = None, None
+            if on_done is not None:
+                self._loop.call_soon(on_done)
+
+    def _relay_tick(
+        self, transport: asyncio.DatagramTransport, relay: Relay, index: int, deadline: float
+    ) -> None:
+        """Send what the room relayed: usually this tick's frame; sometimes the next one too
+        (a frame ahead), or none (a frame went ahead last time, or this one waits a tick for
+        the rest of a packet). media/relay.py decides; the stream's slots stay consecutive."""
+        slot, frames, events = relay.tick(index, self._next_slot)
+        for payload in frames:
+            self._send(transport, False, False, self._slot_timestamp(slot), payload)
+            slot += 1
+            self._sent(deadline)
+        self._next_slot = slot
+        if not self.sends_events:
+            return  # (the relay turns events into tones for a peer without them)
+        for source_timestamp, payload in events:
+            relayed = self._relayed_event
+            if relayed is None or relayed[0] != source_timestamp:
+                # RFC 4733: the event's timestamp is when it began on this stream: now.
+                relayed = self._relayed_event = (source_timestamp, self._slot_timestamp(index))
+                self._send(transport, True, True, relayed[1], payload)
+            else:
+                self._send(transport, True, False, relayed[1], payload)
+            self._sent(deadline)
+
+    def _slot_timestamp(self, slot: int) -> int:
+        return (self._timestamp_base + (slot - self._first_tick) * FRAME_SAMPLES) & 0xFFFFFFFF
+
+    def _send(
+        self,
+        transport: asyncio.DatagramTransport,
+        is_event: bool,
+        first: bool,
+        timestamp: int,
+        payload: bytes | None,
+    ) -> None:
+        if is_event:
             second = (0x80 if first else 0) | self._dtmf_payload_type()
         else:
             second = (0x80 if self._marker else 0) | self._payload_type
@@ -350,14 +441,11 @@ class RtpSession(asyncio.DatagramProtocol):
                 self._send_failed = True
                 log.warning("RTP to %s fails: %s", self._remote_address, error)
         self._sequence = (self._sequence + 1) & 0xFFFF
+
+    def _sent(self, deadline: float) -> None:
         lateness = self._loop.time() - deadline
         self.stats.record(lateness)
         self._clock.stats.record(lateness)
-        if source is not None and source.done and source is self._source:
-            on_done = self._on_done
-            self._source, self._on_done = None, None
-            if on_done is not None:
-                self._loop.call_soon(on_done)
 
     def skipped(self) -> None:
         self._marker = True
@@ -387,10 +475,14 @@ class RtpSession(asyncio.DatagramProtocol):
         if end <= offset:
             return
         payload_type = second & 0x7F
+        payload = data[offset:end]
+        tap = self.on_packet
+        if tap is not None:
+            tap(payload_type, timestamp, payload)
         if payload_type == remote.dtmf_payload_type:
-            digits = self._events.feed(timestamp, data[offset:end])
+            digits = self._events.feed(timestamp, payload)
         elif payload_type == remote.payload_type and self._tones is not None:
-            digits = self._tones.feed(self._decode(data[offset:end]))
+            digits = self._tones.feed(self._decode(payload))
         else:
             return  # comfort noise, another codec, or audio we need not listen to
         for digit in digits:
