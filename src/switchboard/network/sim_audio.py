@@ -155,8 +155,9 @@ Render = Callable[[], Awaitable[bytes]]
 
 class Piece:
     """A stretch of audio on one track of a leg, from `start` on the engine clock. Its PCM is
-    known at once (tones, ringback, the phone's rendered lines) or rendered when a tap first
-    wants it (speech, files); `seconds` is its duration on the clock when known, and the PCM is
+    made when first read (tones, ringback: `make`), given (the phone's rendered lines), or
+    rendered in a task once a tap wants it (speech, files: `render`), so that calls nobody
+    listens to cost nothing. `seconds` is its duration on the clock when known; the PCM is
     fitted to it."""
 
     def __init__(
@@ -166,6 +167,7 @@ class Piece:
         seconds: float | None,
         *,
         pcm: bytes | None = None,
+        make: Callable[[], bytes] | None = None,
         render: Render | None = None,
         text: str | None = None,
     ) -> None:
@@ -173,8 +175,9 @@ class Piece:
         self.start = start
         self.seconds = seconds
         self.text = text  # for a Voice segment with the audio
-        self.pcm: bytes | None = None
+        self._pcm: bytes | None = None
         self.failed = False
+        self._make = make
         self._render = render
         self._task: asyncio.Task[None] | None = None
         self._waiting: list[SimTap] = []
@@ -182,8 +185,15 @@ class Piece:
             self._rendered(pcm)
 
     @property
+    def pcm(self) -> bytes | None:
+        if self._pcm is None and self._make is not None:
+            make, self._make = self._make, None
+            self._rendered(make())
+        return self._pcm
+
+    @property
     def settled(self) -> bool:
-        return self.pcm is not None or self.failed
+        return self._pcm is not None or self._make is not None or self.failed
 
     def want(self, activity: Activity) -> None:
         """Start rendering, if not done or under way (a tap will need the PCM). Counted as the
@@ -203,7 +213,7 @@ class Piece:
             self._rendered(pcm)
 
     def _rendered(self, pcm: bytes) -> None:
-        self.pcm = fit(pcm, self.seconds) if self.seconds is not None else pcm
+        self._pcm = fit(pcm, self.seconds) if self.seconds is not None else pcm
         self._wake()
 
     def wait(self, tap: SimTap) -> None:

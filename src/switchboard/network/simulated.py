@@ -187,7 +187,8 @@ class SimulatedLeg:
 
     def _press_one(self, digit: str) -> None:
         if not self.ended:
-            self._send(Piece("inbound", self._now(), KEY_TONE_SECONDS, pcm=key_pcm(digit)))
+            tone = Piece("inbound", self._now(), KEY_TONE_SECONDS, make=lambda: key_pcm(digit))
+            self._send(tone)
             self._emit(Digit(digit))
 
     # -- the phone talks ----------------------------------------------------------------------
@@ -241,10 +242,10 @@ class SimulatedLeg:
         """The phone sends `piece` (a line, a key's tone): heard on the inbound track, and by
         the taps of the legs in a room with this one."""
         self._saying.append(piece)
-        assert piece.pcm is not None
-        self.network.clock.call_later(
-            piece.seconds or len(piece.pcm) / BYTES_PER_SECOND, lambda: self._sent(piece)
+        seconds = (
+            piece.seconds if piece.seconds is not None else len(piece.pcm or b"") / BYTES_PER_SECOND
         )
+        self.network.clock.call_later(seconds, lambda: self._sent(piece))
 
     def _sent(self, piece: Piece) -> None:
         if piece in self._saying:
@@ -346,12 +347,15 @@ class SimulatedLeg:
         self._play_for(seconds)  # nothing to send: a tap hears a gap
 
     def ring(self, seconds: float) -> None:
-        self._play_for(seconds, Piece("outbound", self._now(), seconds, pcm=ringback_pcm(seconds)))
+        ringback = Piece("outbound", self._now(), seconds, make=lambda: ringback_pcm(seconds))
+        self._play_for(seconds, ringback)
 
     def send_dtmf(self, digits: str, tone_ms: float, interval_ms: float) -> None:
         seconds = dtmf_seconds(digits, tone_ms, interval_ms)
-        tones = dtmf_pcm(digits, tone_ms, interval_ms)
-        self._play_for(seconds, Piece("outbound", self._now(), seconds, pcm=tones))
+        tones = Piece(
+            "outbound", self._now(), seconds, make=lambda: dtmf_pcm(digits, tone_ms, interval_ms)
+        )
+        self._play_for(seconds, tones)
 
     def stop_media(self) -> None:
         self._new_media()

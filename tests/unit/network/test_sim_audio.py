@@ -16,6 +16,7 @@ from switchboard.network.phones import (
     parse_behaviour,
 )
 from switchboard.network.sim_audio import (
+    Piece,
     ScheduledLine,
     dtmf_pcm,
     fit,
@@ -129,3 +130,16 @@ def test_speech_key_errors_say_what_is_wrong(value: object, message: str) -> Non
     with pytest.raises(PhoneConfigError) as raised:
         parse_behaviour({"speech": value}, PhoneBehaviour(), "p")
     assert str(raised.value) == message
+
+
+def test_a_piece_makes_its_audio_only_when_read_and_fits_it_to_its_time() -> None:
+    made: list[int] = []
+
+    def make() -> bytes:
+        made.append(1)
+        return key_pcm("1")  # 0.1 s
+
+    piece = Piece("outbound", 3.0, 0.5, make=make)
+    assert piece.settled and made == []  # nobody listened: nothing was made
+    assert piece.pcm is not None and len(piece.pcm) == 8000  # 0.5 s: the tone, then silence
+    assert piece.pcm is piece.pcm and made == [1]
