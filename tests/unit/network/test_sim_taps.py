@@ -334,3 +334,24 @@ async def test_play_audio_is_the_decoded_file(wav_server: str) -> None:
     assert (audio.track, audio.start, len(audio.pcm)) == ("outbound", 0.25, at(1.0))
     assert 4000 < rms(audio.pcm) < 6500  # the file's 440 Hz at amplitude 8000 (rms 5657)
     await sim.close()
+
+
+async def test_a_phone_that_dials_in_talks_once_we_answer() -> None:
+    sim, clock = network([{"number": "+1017", "speech": [{"at": 1.0, "text": ANN}]}])
+    seconds = len(await sim.phrases.render(ANN)) / BYTES_PER_SECOND
+    legs: list[net.InboundLeg] = []
+
+    async def incoming(offer: net.InboundOffer, open_leg: net.OpenLeg) -> str:
+        legs.append(open_leg("in-1", lambda event: None))
+        return "in-1"
+
+    await sim.start(incoming)
+    assert await sim.dial("+1017", "+15555551212") == "in-1"
+    taps = Taps()
+    sim.open_tap("in-1", taps)
+    clock.advance(5)  # ringing: the caller waits for us, silent
+    assert taps.got == []
+    legs[0].answer()
+    clock.advance(10)
+    assert taps.voices() == [net.Voice("inbound", 6.0, 6.0 + seconds, ANN)]
+    assert [(a.track, a.start) for a in taps.audio()] == [("inbound", 6.0)]
