@@ -179,6 +179,12 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("call_id")
     show.add_argument("--json", action="store_true", help="print JSON instead of text")
     show.set_defaults(handler=_calls_show)
+
+    ca = _group(commands, "ca", "the local CA for Bandwidth's hostnames (docs/compatibility.md)")
+    path = ca.add_parser(
+        "path", parents=[common], help="print the CA certificate's path (made on first use)"
+    )
+    path.set_defaults(handler=_ca_path)
     return parser
 
 
@@ -285,6 +291,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from switchboard.server import serve
 
     serve(settings)
+    return 0
+
+
+def _ca_path(args: argparse.Namespace, settings: Settings) -> int:
+    from switchboard.tls.ca import ensure_ca
+
+    # Only the certificate's path: the key beside it is never printed.
+    print(ensure_ca(settings.data_dir).ca_cert.resolve())
     return 0
 
 

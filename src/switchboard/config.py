@@ -29,6 +29,7 @@ T = TypeVar("T")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 DEFAULT_DATA_DIR = "data"
+DEFAULT_TLS_PORT = 443  # where SDKs that hard-code https://voice.bandwidth.com connect
 DEFAULT_KEEP_ALIVE_SECONDS = 75  # the longest common load balancer idle timeout (60-75 s)
 PROFILES = ("development", "production")
 NETWORK_KINDS = ("simulated", "sip")
@@ -79,6 +80,19 @@ class LimitOverrides:
 
 
 @dataclass(frozen=True, slots=True)
+class TlsSettings:
+    """`[server.tls]`: a second listener answering as Bandwidth's own hostnames over TLS, for
+    apps whose SDK cannot change its base URL (docs/compatibility.md)."""
+
+    enabled: bool = False
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_TLS_PORT
+    # The user's own certificate and key; None: a leaf signed by the installation's CA.
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
@@ -114,6 +128,7 @@ class Settings:
     # keep idle connections 60-75 s and reuse them; a server that closes first (uvicorn's
     # default is 5 s) races every request sent on one, which then fails unretried.
     keep_alive_seconds: int = DEFAULT_KEEP_ALIVE_SECONDS
+    tls: TlsSettings = field(default_factory=TlsSettings)
     config_file: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -145,9 +160,11 @@ def load_settings(
     network_kind, sip = _network(raw, simulator)
     file_data_dir = _get(server, "data_dir", str, DEFAULT_DATA_DIR, "server")
     resolved_data_dir = data_dir or _relative_to(config_file, Path(file_data_dir))
+    listen_host = host or _get(server, "host", str, DEFAULT_HOST, "server")
+    listen_port = port if port is not None else _get(server, "port", int, DEFAULT_PORT, "server")
     return Settings(
-        host=host or _get(server, "host", str, DEFAULT_HOST, "server"),
-        port=port if port is not None else _get(server, "port", int, DEFAULT_PORT, "server"),
+        host=listen_host,
+        port=listen_port,
         data_dir=resolved_data_dir,
         profile=profile,
         trust_proxy=_get(server, "trust_proxy", bool, False, "server"),
@@ -171,6 +188,7 @@ def load_settings(
         webhook_retries=_retry_policy(_table(raw, "webhooks")),
         drain_seconds=_non_negative(server, "drain_seconds", 30.0),
         keep_alive_seconds=_positive(server, "keep_alive_seconds", DEFAULT_KEEP_ALIVE_SECONDS),
+        tls=_tls(server, config_file, listen_host, listen_port),
         config_file=config_file,
         raw=raw,
     )
@@ -360,6 +378,49 @@ def _public_url(server: dict[str, Any]) -> str | None:
     assert isinstance(value, str)
     # callUrl and the others append "/api/v2/...": a trailing slash would double it.
     return value.rstrip("/")
+
+
+def _tls(server: dict[str, Any], config_file: Path | None, host: str, port: int) -> TlsSettings:
+    table = server.get("tls", {})
+    if not isinstance(table, dict):
+        raise ConfigError("[server.tls] must be a table")
+    known = ("enabled", "host", "port", "cert_file", "key_file")
+    unknown = set(table) - set(known)
+    if unknown:
+        raise ConfigError(
+            f"[server.tls]: unknown key(s) {', '.join(sorted(unknown))}; "
+            f"known keys are {', '.join(known)}"
+        )
+    where = "server.tls"
+    tls_host = _get(table, "host", str, DEFAULT_HOST, where)
+    tls_port = _get(table, "port", int, DEFAULT_TLS_PORT, where)
+    if not 0 <= tls_port <= 65535:
+        raise ConfigError(f"server.tls.port must be 0-65535 (0: any free port), got {tls_port}")
+    files: list[Path | None] = []
+    for key in known[3:]:
+        value = table.get(key)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise ConfigError(f"server.tls.{key} must be a file path, got {value!r}")
+        files.append(None if value is None else _relative_to(config_file, Path(value)))
+    if (files[0] is None) != (files[1] is None):
+        raise ConfigError(
+            "server.tls: give both cert_file and key_file, or neither "
+            "(then Switchboard's own CA signs a certificate for Bandwidth's hostnames)"
+        )
+    for key, path in zip(known[3:], files, strict=True):
+        if path is not None and not path.is_file():
+            raise ConfigError(f"server.tls.{key}: {path} is not a file")
+    enabled = _get(table, "enabled", bool, False, where)
+    wildcards = ("0.0.0.0", "::", "")
+    if (
+        enabled
+        and tls_port == port != 0
+        and (tls_host == host or tls_host in wildcards or host in wildcards)
+    ):
+        raise ConfigError(
+            f"server.tls.port {tls_port} is the plain HTTP listener's port; give each its own"
+        )
+    return TlsSettings(enabled, tls_host, tls_port, files[0], files[1])
 
 
 def _log_format(server: dict[str, Any]) -> str:

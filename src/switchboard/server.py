@@ -46,6 +46,7 @@ from switchboard.recordings.retention import RecordingRetention
 from switchboard.recordings.storage import FileMediaStorage
 from switchboard.store import schema
 from switchboard.store.sqlite import SqliteStore
+from switchboard.tls.listener import TlsListener
 from switchboard.webhooks.delivery import HttpWebhookSender
 from switchboard.webhooks.guard import DestinationPolicy
 
@@ -277,7 +278,10 @@ def serve(settings: Settings) -> None:
     # busy loop gives it up only every switch interval (CPython: 5 ms), which every request
     # waiting for that commit waited too. 1 ms bounds that wait (docs/benchmarks.md).
     sys.setswitchinterval(GIL_SWITCH_SECONDS)
-    DrainingServer(config, app.state.context, settings.drain_seconds).run()  # type: ignore[attr-defined]
+    # [server.tls]: the same app also answers as Bandwidth's hostnames (docs/compatibility.md).
+    listeners = [TlsListener(config, settings)] if settings.tls.enabled else []
+    context = app.state.context  # type: ignore[attr-defined]
+    DrainingServer(config, context, settings.drain_seconds, listeners).run()
 
 
 class DrainingServer(uvicorn.Server):
@@ -285,16 +289,35 @@ class DrainingServer(uvicorn.Server):
     live calls get `drain_seconds` to finish, the rest end and their disconnect events go out.
     A second signal stops at once."""
 
-    def __init__(self, config: uvicorn.Config, context: ApiContext, drain_seconds: float) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        context: ApiContext,
+        drain_seconds: float,
+        listeners: list[TlsListener] | None = None,
+    ) -> None:
         super().__init__(config)
         self.context = context
         self.drain_seconds = drain_seconds
+        # More sockets serving the same app, opened once the app has started (its lifespan
+        # runs here) and closed before it stops.
+        self.listeners = listeners or []
         self._drain_started = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         self._loop = asyncio.get_running_loop()
         await super().serve(sockets)
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        for listener in self.listeners:
+            await listener.start()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for listener in self.listeners:
+            await listener.stop()
+        await super().shutdown(sockets)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self._drain_started or self._loop is None:
