@@ -92,7 +92,7 @@ class Recorder:
             target = _samples(self._recording_time(first, at))
             count = min(count, len(track) - target)
             if count > 0:
-                track[target : target + count] = samples[source : source + count]
+                _lay(track, target, samples[source : source + count])
 
     def _kept_spans(self, at: float) -> list[tuple[float, float]]:
         spans: list[tuple[float, float]] = []
@@ -108,6 +108,18 @@ class Recorder:
     def _recording_time(self, moment: float, at: float) -> float:
         """Seconds into the file of a moment that was recorded (not paused)."""
         return (moment - self.started_at) - self._paused_seconds(min(moment, at))
+
+
+def _lay(track: array[int], offset: int, piece: array[int]) -> None:
+    """Put `piece` on `track` at `offset`: copied where the track is silent (the usual case),
+    mixed where something is already there (a key pressed while the phone talks)."""
+    end = offset + len(piece)
+    if not any(track[offset:end]):
+        track[offset:end] = piece
+        return
+    for index, value in enumerate(piece, start=offset):
+        total = track[index] + value
+        track[index] = _MAX_SAMPLE if total > _MAX_SAMPLE else max(_MIN_SAMPLE, total)
 
 
 def _samples(seconds: float) -> int:

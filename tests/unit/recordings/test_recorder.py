@@ -103,3 +103,13 @@ def test_mp3_is_an_mpeg_audio_stream() -> None:
 )
 def test_durations_are_iso_8601_as_bandwidth_writes_them(seconds: float, text: str) -> None:
     assert iso_duration(seconds) == text
+
+
+def test_overlapping_pieces_of_one_track_mix_instead_of_overwriting() -> None:
+    recorder = Recorder(0.0)
+    recorder.add(Audio("inbound", 0.0, tone(1.0, 1000)))  # the phone talks
+    recorder.add(Audio("inbound", 0.5, tone(0.1, 300)))  # and presses a key meanwhile
+    mixed = samples(recorder.finish(1.0).pcm[0])
+    assert set(mixed[: RATE // 2]) == {1000}
+    assert set(mixed[RATE // 2 : RATE // 2 + 800]) == {1300}
+    assert set(mixed[RATE // 2 + 800 :]) == {1000}
