@@ -39,6 +39,7 @@ from switchboard.recordings.urls import media_url
 LIST_CAP = 1000
 RECORDING_STATES = ("paused", "recording")  # recordingStateEnum
 _LIST_FILTERS = ("to", "from", "minStartTime", "maxStartTime")
+_NULLABLE = frozenset({"mediaUrl", "transcription"})  # callRecordingMetadata's nullable fields
 
 
 def _backend(context: ApiContext) -> tuple[RecordingStore, MediaStorage]:
@@ -61,7 +62,13 @@ def _retained(recording: Recording, since: str) -> bool:
 def _view(context: ApiContext, request: Request, recording: Recording) -> dict[str, Any]:
     """callRecordingMetadata. `mediaUrl` points at this server as the client reached it
     (`public_url` when set), while there are media to download."""
-    body = recording.to_json()
+    # The spec lets only these two be null: any other field without a value is left out
+    # (e.g. parentCallId of a call that was never transferred, endTime while recording).
+    body = {
+        name: value
+        for name, value in recording.to_json().items()
+        if value is not None or name in _NULLABLE
+    }
     has_media = recording.media_key is not None or recording.media_url is not None
     body["mediaUrl"] = (
         media_url(context.base_url(request), recording)
