@@ -12,6 +12,9 @@ A call that comes in is offered to the engine (`Network.start`'s `incoming`) onc
 agent has let it in (source list, digest) and we can take its media: the number is the
 Request-URI's user part, E.164 with or without `+`. The engine's CallRefused becomes the
 INVITE's final response (404, 503...), its reason a Warning header.
+
+Two legs, of one call or of two, are joined in a room (sip_room.py) for <Transfer>, <Bridge>
+and <Forward>: each leg's received RTP is relayed to the other (docs/sip.md, "Rooms").
 """
 
 from __future__ import annotations
@@ -52,12 +55,12 @@ from switchboard.network.base import (
     Rejected,
     RemoteHangup,
     Ringing,
-    Room,
     RoomsUnsupported,
     Tap,
     TapSink,
     TapsUnsupported,
 )
+from switchboard.network.sip_room import SipRoom
 from switchboard.sip.incoming import IncomingCall
 from switchboard.sip.offer_answer import answer_offer
 from switchboard.sip.settings import SipSettings
@@ -500,7 +503,7 @@ def _family_mismatch(remote: str, local_host: str) -> str | None:
 class SipNetwork:
     """Places every call over SIP: `sip:` URIs directly, numbers through the configured proxy."""
 
-    joins_legs = False  # no RTP relay between two legs yet (issue 12)
+    joins_legs = True  # two legs at a time: RTP relayed between them (sip_room.py)
 
     def __init__(self, settings: SipSettings, activity: Activity, audio: AudioFiles) -> None:
         self.settings = settings
@@ -526,9 +529,18 @@ class SipNetwork:
     def open_tap(self, leg_id: str, sink: TapSink) -> Tap:
         raise TapsUnsupported("the SIP network cannot give a leg's audio yet")
 
-    def open_room(self, leg_ids: tuple[str, ...]) -> Room:
-        # Relaying RTP between two legs is not built yet (issue 12).
-        raise RoomsUnsupported("the SIP network cannot join two legs' media yet")
+    def open_room(self, leg_ids: tuple[str, ...]) -> SipRoom:
+        """Relay RTP between these legs (by the id each was placed or taken with). A leg that
+        has ended meanwhile takes no part: its call is ending, and closes the room."""
+        if len(leg_ids) > 2:
+            # More than two parties need their audio mixed, which the relay does not do.
+            raise RoomsUnsupported("the SIP network joins two legs at a time, not more")
+        sessions = []
+        for leg_id in leg_ids:
+            leg = self.legs.get(leg_id)
+            if leg is not None and not leg.ended and leg.rtp is not None:
+                sessions.append(leg.rtp)
+        return SipRoom(leg_ids, sessions)
 
     # -- calls that come in -------------------------------------------------------------------
     def _on_invite(self, call: IncomingCall) -> None:

@@ -11,13 +11,19 @@ import itertools
 import random
 import struct
 from collections.abc import AsyncIterator, Callable
+from types import SimpleNamespace
 
 import pytest
 
+from switchboard.activity import Activity
 from switchboard.media import dtmf, g711
 from switchboard.media.rtp import RtpSession
 from switchboard.media.sdp import MediaDescription
+from switchboard.network.audio_files import AudioFiles
+from switchboard.network.base import RoomsUnsupported
+from switchboard.network.sip import SipNetwork
 from switchboard.network.sip_room import SipRoom
+from switchboard.sip.settings import SipSettings
 from tests.integration.media.test_rtp import Packet, Peer, done_future, tone_pcm
 
 pytestmark = pytest.mark.virtual_time
@@ -292,3 +298,30 @@ async def test_closing_the_room_stops_the_relay_and_the_legs_go_on(
     assert phone_b.packets[-1].arrived > closed_at + 0.4  # leg b still sends (silence)
     late = [p for p in phone_a.packets if p.arrived > closed_at + 0.4]
     assert late, "leg a still sends too"
+
+
+async def test_the_sip_network_joins_its_legs_by_the_ids_they_were_placed_with(
+    legs: Callable[..., asyncio.Future[RtpSession]],
+) -> None:
+    network = SipNetwork(SipSettings(), Activity(), AudioFiles())
+    assert network.joins_legs
+    leg_a, leg_b, leg_c = await legs(), await legs(), await legs()
+    for leg in (leg_a, leg_b, leg_c):
+        leg.start(MediaDescription("127.0.0.1", 9, "PCMU", 0, 101))
+    # (Stand-ins for SipLeg/SipInboundLeg: open_room looks only at these.)
+    network.legs = {  # type: ignore[dict-item]
+        "call-a": SimpleNamespace(ended=False, rtp=leg_a),
+        "call-a/forward": SimpleNamespace(ended=False, rtp=leg_b),
+        "call-c": SimpleNamespace(ended=True, rtp=leg_c),
+    }
+    room = network.open_room(("call-a", "call-a/forward"))
+    assert room.leg_ids == ("call-a", "call-a/forward")
+    assert leg_a.relay is not None and leg_b.on_packet is not None
+    room.close()
+    assert leg_a.relay is None and leg_b.on_packet is None
+    # A leg that ended (or was never placed) takes no part: nothing is relayed.
+    for ids in (("call-a", "call-c"), ("call-a", "nobody")):
+        network.open_room(ids).close()
+        assert leg_a.relay is None and leg_a.on_packet is None and leg_c.relay is None
+    with pytest.raises(RoomsUnsupported, match="two legs at a time"):
+        network.open_room(("call-a", "call-a/forward", "call-c"))
