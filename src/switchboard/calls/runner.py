@@ -1021,6 +1021,8 @@ class CallRunner:
             duration=saved.duration,
         )
         await self._recording_available(active.verb, saved)
+        if self.call.state == DISCONNECTED:
+            await self._flush_timeline()  # saved after the end: nobody else will write it
         return saved
 
     async def _recording_available(self, verb: rec.RecordingVerb, saved: Recording) -> None:
