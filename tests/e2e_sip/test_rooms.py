@@ -7,6 +7,7 @@ the other, so each hears the other and keys cross.
 - <Bridge>: baresip dials in and waits; the application calls a second baresip (PCMA only),
   whose answer bridges the two calls. Each phone says a hum of its own pitch, and each
   recording holds the other's pitch; the keys each presses reach the other.
+- <Forward>: baresip dials in and the call is forwarded to the second baresip: the same.
 
 Audio is checked in the recordings themselves (their sound, its pitch, its envelope against
 what was said), never by lining up Switchboard's timestamps with the phones' clocks."""
@@ -23,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 from bandwidth.api.calls_api import CallsApi
-from bandwidth.models.bxml import Bridge, Pause, Response, SipUri, Transfer
+from bandwidth.models.bxml import Bridge, Forward, Pause, Response, SipUri, Transfer
 
 from switchboard.media import g711
 from tests.e2e.control import calls_api_for
@@ -233,3 +234,28 @@ def test_a_bridge_joins_a_caller_and_an_agent_both_ways(
     assert tone_seconds(agent_heard, CALLER_HUM, 300) >= 2.0
     assert tone_seconds(caller_heard, CALLER_HUM, 100) == 0
     assert tone_seconds(agent_heard, AGENT_HUM, 100) == 0
+
+
+def test_a_forwarded_call_joins_the_caller_and_the_forward_target(
+    server: RunningServer,
+    app: Receiver,
+    switchboard: httpx.Client,
+    phone: BaresipPhone,
+    agent: BaresipPhone,
+) -> None:
+    """<Forward>: the call's second leg (no callId of its own) is relayed to the first."""
+    app.on("/initiate", Response([Forward(to=agent.uri)]).to_bxml())
+    phone.command("dial", f"sip:{OUR_NUMBER}@127.0.0.1:{sip_port(server)}")
+    (initiate,) = app.wait_events("initiate", timeout=20)
+    wait_for_timeline(switchboard, initiate["callId"], "forward", event="joined")
+    agent.command("sndcode", "3")
+    (to_caller,) = phone.wait_for("CALL_DTMF_START", timeout=15)
+    assert to_caller["param"] == "3"
+
+    # The target's file ends 6 s after it answered: it hangs up, and so does the call.
+    (disconnect,) = app.wait_events("disconnect", timeout=30)
+    assert (disconnect["callId"], disconnect["cause"]) == (initiate["callId"], "hangup")
+    phone.wait_for("CALL_CLOSED")
+    agent.wait_for("CALL_CLOSED")
+    assert tone_seconds(heard_samples(phone.received_recording()), AGENT_HUM, 1500) >= 2.0
+    assert tone_seconds(heard_samples(agent.received_recording()), CALLER_HUM, 300) >= 2.0
