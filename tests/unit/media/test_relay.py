@@ -182,7 +182,7 @@ def test_steady_streams_lose_nothing_and_wait_at_most_a_frame(
 ) -> None:
     """Ticks every 20 ms at `phase`; packets leave the peer on their own grid and arrive up
     to 8 ms late. Every sample reaches the target in order, with no silence inserted, and
-    (packets of 20 or 30 ms) each frame leaves at the first tick after its last sample came."""
+    (packets up to 30 ms) each frame leaves at the first tick after its last sample came."""
     target = Target(RelayBuffer())
     packet = 8 * packet_ms
     count = len(jitter) * 20 // max(packet_ms, 20)  # 6 s, or 3 s of 10 ms packets
@@ -203,7 +203,7 @@ def test_steady_streams_lose_nothing_and_wait_at_most_a_frame(
                 continue
             sent.append(frame)
             last_sample = len(sent) * FRAME_SAMPLES - 1
-            if packet_ms in (20, 30):
+            if packet_ms <= 30:
                 assert now - arrived[last_sample // packet] <= 0.02 + 1e-9
     audio = b"".join(sent)
     expected = b"".join(frame_of(n % 256, packet) for n in range(len(arrivals)))
