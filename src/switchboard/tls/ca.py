@@ -21,8 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-# Where Bandwidth's SDKs send Voice API calls and OAuth2 token requests (issue 22).
-BANDWIDTH_HOSTNAMES = ("voice.bandwidth.com", "api.bandwidth.com")
+from switchboard.tls import BANDWIDTH_HOSTNAMES
 
 CA_LIFETIME = datetime.timedelta(days=3650)
 # Browsers and Apple's TLS stack refuse server certificates valid for more than 398 days.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -64,7 +65,16 @@ class TlsListener:
         await self.server.startup(sockets=[self.socket])
 
     async def stop(self) -> None:
-        if self.server.started:
-            await self.server.shutdown(sockets=[self.socket])
-        else:
+        if not self.server.started:
             self.socket.close()
+            return
+        for connection in list(self.server.server_state.connections):
+            cycle: Any = getattr(connection, "cycle", None)
+            if cycle is None or cycle.response_complete:
+                # Idle keep-alive connection. Closing TLS politely waits for the client's
+                # close_notify, which an idle pooled client never sends: uvicorn's shutdown
+                # would wait out the SSL shutdown timeout (30 s) per connection.
+                transport: Any = getattr(connection, "transport", None)
+                if transport is not None:
+                    transport.abort()
+        await self.server.shutdown(sockets=[self.socket])
