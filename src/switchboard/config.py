@@ -13,6 +13,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from switchboard.hardening import (
+    HardeningConfigError,
+    HttpLimits,
+    ThrottleSettings,
+    parse_http_limits,
+    parse_throttle,
+)
 from switchboard.limits.account import LimitSettings
 from switchboard.network.phones import PhoneConfigError, SimulatorSettings, parse_simulator
 from switchboard.provisioning.voice_settings import KEYS as VOICE_KEYS
@@ -129,6 +136,9 @@ class Settings:
     # default is 5 s) races every request sent on one, which then fails unretried.
     keep_alive_seconds: int = DEFAULT_KEEP_ALIVE_SECONDS
     tls: TlsSettings = field(default_factory=TlsSettings)
+    # [http] and [auth]: what an unauthenticated client can cost (switchboard/hardening.py).
+    http: HttpLimits = field(default_factory=HttpLimits)
+    auth_throttle: ThrottleSettings = field(default_factory=ThrottleSettings)
     config_file: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -189,9 +199,20 @@ def load_settings(
         drain_seconds=_non_negative(server, "drain_seconds", 30.0),
         keep_alive_seconds=_positive(server, "keep_alive_seconds", DEFAULT_KEEP_ALIVE_SECONDS),
         tls=_tls(server, config_file, listen_host, listen_port),
+        **_hardening(raw),
         config_file=config_file,
         raw=raw,
     )
+
+
+def _hardening(raw: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return {
+            "http": parse_http_limits(_table(raw, "http")),
+            "auth_throttle": parse_throttle(_table(raw, "auth")),
+        }
+    except HardeningConfigError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _simulator(raw: dict[str, Any]) -> SimulatorSettings:

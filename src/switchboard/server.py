@@ -29,6 +29,7 @@ from switchboard.calls.service import CallService
 from switchboard.clock import Clock, RealClock
 from switchboard.collector import FullCollections, tune_garbage_collector
 from switchboard.config import Settings
+from switchboard.http_guard import guarded_protocol
 from switchboard.limits.account import LimitSettings, account_limits
 from switchboard.media.clock import MediaClock
 from switchboard.network.audio import AudioDurations
@@ -244,7 +245,8 @@ def uvicorn_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        # httptools, with the head limits, header-read timeout and connection cap it lacks.
+        http=guarded_protocol(settings.http),
         log_level=settings.log_level,
         # In JSON, uvicorn logs through the handler configure_logging gave it.
         log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,

@@ -1,0 +1,228 @@
+"""uvicorn's httptools protocol, with the limits it lacks (issue 23, DESIGN.md "Performance
+notes"): httptools reads a request's head whole, however large and however slowly it comes.
+
+- The request line is capped (400) and the whole head (request line and headers) is capped
+  (431): counted as bytes arrive, so a 100 MB header is refused after its first 16 KiB instead
+  of being held in memory.
+- A header-read timeout: from a connection's opening, or a request's first byte, to the end of
+  that request's headers. A slow or incomplete request is answered 408 and closed. It is not
+  the idle keep-alive between complete requests ([server] keep_alive_seconds), which stays.
+- A cap on open connections: past it a new connection is answered 503 at once and closed. The
+  last `reserved_connections` below the cap serve only requests that carry an Authorization
+  header (others get 503), and close after one response, so an API client still gets in while
+  anonymous connections fill the rest.
+
+Every refusal is a Bandwidth-style body {"type", "description", "id"}. After a refusal the
+connection stops writing and discards what the client still sends for a short while before it
+closes ("lingering close"): closing with unread data would reset the connection, and the client
+would see a reset instead of the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import orjson
+from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.server import ServerState
+
+from switchboard.hardening import HttpLimits
+
+logger = logging.getLogger("switchboard.http")
+LINGER_SECONDS = 2.0
+_END_OF_HEAD = b"\r\n\r\n"
+
+
+class _Refused(Exception):
+    """Stops httptools mid-parse once the connection has answered with a refusal."""
+
+
+def guarded_protocol(limits: HttpLimits) -> type[HttpToolsProtocol]:
+    """The protocol class to give uvicorn.Config(http=...), with these limits."""
+    return type("GuardedHttpProtocol", (GuardedHttpProtocol,), {"limits": limits})
+
+
+def refusal_bytes(status: int, error_type: str, description: str) -> bytes:
+    body = orjson.dumps({"type": error_type, "description": description, "id": None})
+    return b"".join(
+        [
+            STATUS_LINE[status],
+            b"content-type: application/json\r\n",
+            b"content-length: " + str(len(body)).encode() + b"\r\n",
+            b"connection: close\r\n",
+            b"\r\n",
+            body,
+        ]
+    )
+
+
+async def _reserved_refusal(scope: Any, receive: Any, send: Any) -> None:
+    body = orjson.dumps(
+        {
+            "type": "system-overloaded",
+            "description": "The server is at its connection limit; only requests with an "
+            "Authorization header are served now. Try again later.",
+            "id": None,
+        }
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", b"1"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class GuardedHttpProtocol(HttpToolsProtocol):
+    limits: HttpLimits = HttpLimits()
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self._in_head = True
+        self._head_bytes = 0
+        self._tail = b""  # the last bytes of the head so far, to find its end across reads
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._linger_timer: asyncio.TimerHandle | None = None
+        self._refused = False
+        self._reserved = False
+
+    # -- connections ------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        others = len(self.connections)
+        super().connection_made(transport)
+        if others >= self.limits.max_connections:
+            # Not counted: it holds nothing but its socket, for the lingering close.
+            self.connections.discard(self)
+            self._refuse(
+                503,
+                "system-overloaded",
+                "The server is at its connection limit; try again later",
+            )
+            return
+        self._reserved = others >= self.limits.max_connections - self.limits.reserved_connections
+        self._start_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_head_timer()
+        if self._linger_timer is not None:
+            self._linger_timer.cancel()
+            self._linger_timer = None
+        super().connection_lost(exc)
+
+    # -- reading ----------------------------------------------------------------------------
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # lingering: read and drop
+        if self._in_head:
+            before = self._head_bytes
+            self._head_bytes += len(data)
+            if self._head_bytes > self.limits.max_header_bytes:
+                seen = self._tail + data
+                end = seen.find(_END_OF_HEAD)
+                if end < 0 or before - len(self._tail) + end + len(_END_OF_HEAD) > (
+                    self.limits.max_header_bytes
+                ):
+                    self._refuse(
+                        431,
+                        "request-header-fields-too-large",
+                        f"The request's headers exceed {self.limits.max_header_bytes} bytes",
+                    )
+                    return
+            self._tail = (self._tail + data)[-3:]
+        super().data_received(data)
+
+    def send_400_response(self, msg: str) -> None:
+        # httptools could not parse the request (or a callback refused it already).
+        if not self._refused:
+            self._refuse(400, "validation", "The request is not valid HTTP/1.1")
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._head_timer is None:
+            self._start_head_timer()
+
+    def on_url(self, url: bytes) -> None:
+        if len(self.url) + len(url) > self.limits.max_request_line_bytes:
+            self._refuse(
+                400,
+                "validation",
+                f"The request line exceeds {self.limits.max_request_line_bytes} bytes",
+            )
+            raise _Refused
+        super().on_url(url)
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._cancel_head_timer()
+        if self._reserved and not any(name == b"authorization" for name, _ in self.headers):
+            app, self.app = self.app, _reserved_refusal
+            try:
+                super().on_headers_complete()
+            finally:
+                self.app = app
+        else:
+            super().on_headers_complete()
+        if self._reserved and self.cycle is not None:
+            # A reserved slot serves one request, then frees itself for the next client.
+            self.cycle.keep_alive = False
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._in_head = True
+        self._head_bytes = 0
+        self._tail = b""
+
+    # -- timers and refusals ----------------------------------------------------------------
+    def _start_head_timer(self) -> None:
+        self._cancel_head_timer()
+        self._head_timer = self.loop.call_later(
+            self.limits.header_timeout_seconds, self._head_timed_out
+        )
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self.transport.is_closing() or self._refused:
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            # A response is still being made on this connection (a pipelined request behind
+            # it is what stalls): finish it, then close.
+            self.cycle.keep_alive = False
+            return
+        self._refuse(
+            408,
+            "request-timeout",
+            f"The request's headers did not arrive within {self.limits.header_timeout_seconds:g} s",
+        )
+
+    def _refuse(self, status: int, error_type: str, description: str) -> None:
+        if self._refused or self.transport.is_closing():
+            return
+        self._refused = True
+        self._cancel_head_timer()
+        self._unset_keepalive_if_required()
+        client = f"{self.client[0]}:{self.client[1]}" if self.client else "?"
+        logger.warning("refused a connection from %s: %d %s", client, status, description)
+        self.transport.write(refusal_bytes(status, error_type, description))
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self._linger_timer = self.loop.call_later(LINGER_SECONDS, self.transport.close)

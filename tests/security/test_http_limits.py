@@ -1,0 +1,183 @@
+"""Unauthenticated clients cannot hold the server (issue 23): the request head is capped, a
+slow or incomplete head times out (apart from idle keep-alive), and past a cap on connections
+new ones are refused cleanly, with a reserve that still serves authenticated API requests."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from tests.security.conftest import (
+    GuardedServer,
+    assert_bandwidth_error,
+    closed_by_server,
+    guarded_server,
+    read_response,
+)
+from tests.support.server import ACCOUNT_ID, PASSWORD, USERNAME
+
+HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+AUTH = "Basic " + base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
+LIST_CALLS = (
+    f"GET /api/v2/accounts/{ACCOUNT_ID}/calls HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    f"Authorization: {AUTH}\r\n\r\n"
+).encode()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> GuardedServer:  # type: ignore[misc]
+    with guarded_server(tmp_path) as running:
+        yield running
+
+
+def test_a_huge_header_is_refused_431_before_it_ends(server: GuardedServer) -> None:
+    with server.connect() as client:
+        # 1 MB of one header, never finished: the server must answer without reading it all.
+        client.sendall(HEALTHZ + b"X-Big: ")
+        sent = 0
+        status = None
+        while sent < 1_000_000:
+            try:
+                client.sendall(b"a" * 65536)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += 65536
+        status, headers, body = read_response(client)
+        assert status == 431
+        assert headers["connection"] == "close"
+        assert_bandwidth_error(body, "request-header-fields-too-large")
+        assert closed_by_server(client)
+    with server.connect() as client:  # and the server serves the next client at once
+        client.sendall(HEALTHZ + b"\r\n")
+        assert read_response(client)[0] == 200
+
+
+def test_many_headers_adding_up_past_the_cap_are_refused(server: GuardedServer) -> None:
+    headers = b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 100) for i in range(200))  # ~22 KB
+    with server.connect() as client:
+        client.sendall(HEALTHZ + headers + b"\r\n")
+        status, _, body = read_response(client)
+        assert status == 431
+        assert_bandwidth_error(body, "request-header-fields-too-large")
+
+
+def test_a_head_just_under_the_cap_is_served(server: GuardedServer) -> None:
+    headers = b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 100) for i in range(140))  # ~15.6 KB
+    assert len(HEALTHZ + headers) < 16 * 1024
+    with server.connect() as client:
+        client.sendall(HEALTHZ + headers + b"\r\n")
+        assert read_response(client)[0] == 200
+
+
+def test_an_overlong_request_line_is_refused_400(server: GuardedServer) -> None:
+    with server.connect() as client:
+        client.sendall(b"GET /healthz?" + b"q" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, _, body = read_response(client)
+        assert status == 400
+        parsed = assert_bandwidth_error(body, "validation")
+        assert "request line" in str(parsed["description"])
+
+
+def test_unparseable_http_gets_a_bandwidth_style_400(server: GuardedServer) -> None:
+    with server.connect() as client:
+        client.sendall(b"GET /healthz HTTP/1.1\r\nHost x\x00\r\n\r\n")
+        status, _, body = read_response(client)
+        assert status == 400
+        assert_bandwidth_error(body, "validation")
+
+
+def test_an_incomplete_head_is_closed_408_after_the_header_timeout(server: GuardedServer) -> None:
+    with server.connect() as client:
+        client.sendall(HEALTHZ)  # never the blank line that ends the head
+        server.idle(11)  # header_timeout_seconds defaults to 10
+        status, _, body = read_response(client)
+        assert status == 408
+        assert_bandwidth_error(body, "request-timeout")
+        assert closed_by_server(client)
+    server.until(lambda: server.open_connections() == 0)
+
+
+def test_a_slow_head_within_the_timeout_is_served(server: GuardedServer) -> None:
+    with server.connect() as client:
+        client.sendall(HEALTHZ)
+        server.idle(9)
+        client.sendall(b"\r\n")
+        assert read_response(client)[0] == 200
+
+
+def test_a_head_dribbled_byte_by_byte_gets_no_more_time(server: GuardedServer) -> None:
+    with server.connect() as client:
+        for byte in HEALTHZ[:20]:  # slowloris: each byte in time, the head never done
+            client.sendall(bytes([byte]))
+            server.idle(1)
+        status, _, body = read_response(client)
+        assert status == 408
+        assert_bandwidth_error(body, "request-timeout")
+
+
+def test_a_silent_new_connection_is_closed_after_the_header_timeout(
+    server: GuardedServer,
+) -> None:
+    with server.connect() as client:
+        server.until(lambda: server.open_connections() == 1)
+        server.idle(11)
+        assert read_response(client)[0] == 408
+
+
+def test_idle_keep_alive_between_requests_is_not_the_header_timeout(
+    server: GuardedServer,
+) -> None:
+    with server.connect() as client:
+        client.sendall(HEALTHZ + b"\r\n")
+        assert read_response(client)[0] == 200
+        server.idle(60)  # idle after a complete request: keep-alive (75 s), not 10 s
+        client.sendall(HEALTHZ + b"\r\n")
+        assert read_response(client)[0] == 200
+
+
+def test_past_the_connection_cap_a_new_connection_is_refused_503(tmp_path: Path) -> None:
+    config = "\n[http]\nmax_connections = 4\nreserved_connections = 2\n"
+    with guarded_server(tmp_path, config) as server:
+        holders = [server.connect() for _ in range(4)]
+        try:
+            server.until(lambda: server.open_connections() == 4)
+            with server.connect() as refused:
+                status, _, body = read_response(refused)
+                assert status == 503
+                assert_bandwidth_error(body, "system-overloaded")
+            assert server.open_connections() == 4
+        finally:
+            for holder in holders:
+                holder.close()
+        server.until(lambda: server.open_connections() == 0)
+        with server.connect() as client:  # the slots came back
+            client.sendall(HEALTHZ + b"\r\n")
+            assert read_response(client)[0] == 200
+
+
+def test_the_reserve_serves_authenticated_requests_only(tmp_path: Path) -> None:
+    config = "\n[http]\nmax_connections = 4\nreserved_connections = 2\n"
+    with guarded_server(tmp_path, config) as server:
+        holders = [server.connect() for _ in range(2)]  # anonymous, half-open
+        try:
+            for holder in holders:
+                holder.sendall(b"GET /healthz HTTP/1.1\r\n")
+            server.until(lambda: server.open_connections() == 2)
+            with server.connect() as anonymous:  # into the reserve, without credentials
+                anonymous.sendall(HEALTHZ + b"\r\n")
+                status, headers, body = read_response(anonymous)
+                assert status == 503
+                assert_bandwidth_error(body, "system-overloaded")
+                assert closed_by_server(anonymous)
+            server.until(lambda: server.open_connections() == 2)
+            with server.connect() as api_client:  # into the reserve, with credentials
+                api_client.sendall(LIST_CALLS)
+                status, headers, body = read_response(api_client)
+                assert status == 200, body
+                assert body == b"[]"
+                assert headers["connection"] == "close"  # the reserved slot frees itself
+        finally:
+            for holder in holders:
+                holder.close()
