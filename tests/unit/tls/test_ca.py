@@ -14,7 +14,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from switchboard.tls.ca import BANDWIDTH_HOSTNAMES, ensure_ca, ensure_leaf, make_leaf, tls_files
+from switchboard.tls import BANDWIDTH_HOSTNAMES
+from switchboard.tls.ca import ensure_ca, ensure_leaf, make_leaf, tls_files
 
 
 def _handshake(server: ssl.SSLContext, client: ssl.SSLContext, hostname: str) -> None:
