@@ -11,8 +11,11 @@ the key.
 from __future__ import annotations
 
 import datetime
+import fcntl
 import ipaddress
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,17 +61,29 @@ def tls_files(data_dir: Path) -> TlsFiles:
     return TlsFiles(data_dir / "tls")
 
 
+@contextmanager
+def _locked(files: TlsFiles) -> Iterator[None]:
+    """One process at a time makes or renews the files (`serve` and `switchboard ca path` may
+    run at once): two CAs made together could leave one's certificate beside the other's key."""
+    files.directory.mkdir(parents=True, exist_ok=True)
+    with open(files.directory / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def ensure_ca(data_dir: Path, now: datetime.datetime | None = None) -> TlsFiles:
     """The installation's CA, created if missing; returns where its files are."""
     files = tls_files(data_dir)
-    files.directory.mkdir(parents=True, exist_ok=True)
+    with _locked(files):
+        _ensure_ca(files, _now(now))
+    return files
+
+
+def _ensure_ca(files: TlsFiles, now: datetime.datetime) -> None:
     if not (files.ca_cert.exists() and files.ca_key.exists()):
         key = ec.generate_private_key(ec.SECP256R1())
         _write_private(files.ca_key, _key_pem(key))
-        _write_public(
-            files.ca_cert, make_ca(key, _now(now)).public_bytes(serialization.Encoding.PEM)
-        )
-    return files
+        _write_public(files.ca_cert, make_ca(key, now).public_bytes(serialization.Encoding.PEM))
 
 
 def ensure_leaf(
@@ -77,10 +92,18 @@ def ensure_leaf(
     now: datetime.datetime | None = None,
 ) -> TlsFiles:
     """The CA and a current leaf for `hostnames` signed by it, made or renewed as needed."""
-    files = ensure_ca(data_dir, now)
+    files = tls_files(data_dir)
     moment = _now(now)
-    if _leaf_is_current(files, hostnames, moment):
-        return files
+    with _locked(files):
+        _ensure_ca(files, moment)
+        if not _leaf_is_current(files, hostnames, moment):
+            _make_leaf_files(files, hostnames, moment)
+    return files
+
+
+def _make_leaf_files(
+    files: TlsFiles, hostnames: tuple[str, ...], moment: datetime.datetime
+) -> None:
     ca_key = serialization.load_pem_private_key(files.ca_key.read_bytes(), password=None)
     if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
         raise ValueError(f"{files.ca_key} is not the EC key Switchboard made")
@@ -89,7 +112,6 @@ def ensure_leaf(
     leaf = make_leaf(ca_cert, ca_key, key.public_key(), hostnames, moment)
     _write_private(files.leaf_key, _key_pem(key))
     _write_public(files.leaf_cert, leaf.public_bytes(serialization.Encoding.PEM))
-    return files
 
 
 def make_ca(key: ec.EllipticCurvePrivateKey, now: datetime.datetime) -> x509.Certificate:
@@ -187,9 +209,12 @@ def make_leaf(
 def _leaf_is_current(files: TlsFiles, hostnames: tuple[str, ...], now: datetime.datetime) -> bool:
     if not (files.leaf_cert.exists() and files.leaf_key.exists()):
         return False
-    leaf = x509.load_pem_x509_certificate(files.leaf_cert.read_bytes())
-    ca = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
-    names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    try:
+        leaf = x509.load_pem_x509_certificate(files.leaf_cert.read_bytes())
+        ca = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
+        names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (ValueError, x509.ExtensionNotFound):
+        return False  # damaged or not ours: the leaf is only ever derived, so make it again
     return (
         leaf.issuer == ca.subject  # the CA was replaced: its old leaf no longer chains
         and set(names.get_values_for_type(x509.DNSName)) == set(hostnames)

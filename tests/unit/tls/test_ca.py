@@ -142,3 +142,13 @@ def test_made_once_and_the_leaf_renewed_near_expiry(tmp_path: Path) -> None:
     ensure_leaf(tmp_path, now=later)
     assert files.ca_cert.read_bytes() == ca_before
     assert files.leaf_cert.read_bytes() != leaf_before
+
+
+def test_a_damaged_leaf_is_made_again_under_the_same_ca(tmp_path: Path) -> None:
+    files = ensure_leaf(tmp_path)
+    ca_before = files.ca_cert.read_bytes()
+    files.leaf_cert.write_text("not a certificate")
+    ensure_leaf(tmp_path)
+    leaf = x509.load_pem_x509_certificate(files.leaf_cert.read_bytes())
+    assert files.ca_cert.read_bytes() == ca_before
+    assert leaf.issuer == x509.load_pem_x509_certificate(ca_before).subject
