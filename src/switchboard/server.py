@@ -20,7 +20,7 @@ from starlette.types import ASGIApp
 
 from switchboard.activity import Activity
 from switchboard.api.app import build_app
-from switchboard.api.auth import Authenticator
+from switchboard.api.auth import Authenticator, SigningKey
 from switchboard.api.context import ApiContext
 from switchboard.api.routes_switchboard import switchboard_routes
 from switchboard.calls.engine import Engine
@@ -99,7 +99,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         )
         network = simulator
     sender = HttpWebhookSender(destinations=destinations)
-    authenticator = Authenticator(token_secret(settings.data_dir), settings.token_lifetime_seconds)
+    # The signing key is re-read when its file changes or goes: deleting it revokes every token.
+    authenticator = Authenticator(
+        SigningKey(settings.data_dir / "token-signing.key"),
+        settings.token_lifetime_seconds,
+        settings.auth_throttle,
+    )
 
     # The engine asks for an account's limits several times per call: build them once per
     # account, again only when provisioning replaced the account (Account is frozen).

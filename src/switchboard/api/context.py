@@ -43,7 +43,8 @@ class ApiContext:
 
     async def authorize(self, request: Request, account_id: str) -> Principal:
         await self.refresh_provisioning()
-        return await self.auth.authorize(request.headers.get("authorization"), account_id)
+        source = request.client.host if request.client else None  # failed attempts, per address
+        return await self.auth.authorize(request.headers.get("authorization"), account_id, source)
 
     def base_url(self, request: Request) -> str:
         """Where absolute URLs handed out start: `[server] public_url` when set, else the

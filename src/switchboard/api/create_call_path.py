@@ -96,7 +96,10 @@ class CreateCallPath:
                 headers[name] = value
 
         await context.refresh_provisioning()
-        await context.auth.authorize(_text(headers.get(b"authorization")), account_id)
+        client = scope.get("client")
+        await context.auth.authorize(
+            _text(headers.get(b"authorization")), account_id, client[0] if client else None
+        )
         context.check_accepting_calls()
         check_json_content_type(_text(headers.get(b"content-type")))
         check_declared_length(_text(headers.get(b"content-length")))

@@ -24,7 +24,10 @@ async def issue_token(request: Request) -> Response:
                 f"Unsupported grant_type {grant_type!r}: only client_credentials is supported"
             )
         await context.refresh_provisioning()
-        token = await context.auth.issue_token(request.headers.get("authorization"))
+        token = await context.auth.issue_token(
+            request.headers.get("authorization"),
+            request.client.host if request.client else None,
+        )
     except SwitchboardError as error:
         return _oauth_error(error)
     return JsonResponse(

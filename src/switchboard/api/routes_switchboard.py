@@ -95,7 +95,9 @@ async def act_as_callee(request: Request) -> Response:
 async def _authenticated(request: Request) -> ApiContext:
     context = context_of(request)
     await context.refresh_provisioning()
-    await context.auth.authenticate(request.headers.get("authorization"))
+    await context.auth.authenticate(
+        request.headers.get("authorization"), request.client.host if request.client else None
+    )
     return context
 
 
