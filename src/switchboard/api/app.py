@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from switchboard.api import routes_call_control, routes_calls, routes_oauth, routes_recordings
 from switchboard.api.context import ApiContext, context_of
 from switchboard.api.create_call_path import CreateCallPath
+from switchboard.api.redirects import HostFreeRedirects
 from switchboard.api.responses import (
     JsonResponse,
     error_response,
@@ -93,7 +94,9 @@ def build_app(
     )
     app.state.context = context
     # createCall skips Starlette's request cycle (see api/create_call_path.py).
-    served = CreateCallPath(CatchAll(app), context, create_route)
+    served: ASGIApp = CreateCallPath(CatchAll(app), context, create_route)
+    # Redirects never point at the host a client's Host header named (issue 23).
+    served = HostFreeRedirects(served, context.settings.public_url)
     if context.metrics is not None:
         return RequestObserver(served, context.metrics, app)
     return WithState(served, app)

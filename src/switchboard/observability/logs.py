@@ -26,6 +26,27 @@ CONTEXT_FIELDS = (
 )
 
 
+# Control characters (C0, DEL, C1) and Unicode's line and paragraph separators, as escapes: a
+# request path is decoded (%0a becomes a newline), and written raw it could forge a log line.
+_CONTROL_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))} | {
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
+}
+
+
+def escape_controls(text: str) -> str:
+    """`text` on one line: every control character as its \\xNN escape."""
+    return text.translate(_CONTROL_ESCAPES)
+
+
+class TextFormatter(logging.Formatter):
+    """One line per record whatever the values in it carry; a traceback, appended after the
+    line by Formatter.format, keeps its own line breaks."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return escape_controls(super().formatMessage(record))
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -48,7 +69,7 @@ def configure_logging(level: str = "info", log_format: str = "text") -> None:
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root = logging.getLogger("switchboard")
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
