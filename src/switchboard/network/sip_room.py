@@ -14,22 +14,31 @@ call hangs it up. A leg that ended before or during the join simply stops taking
 
 from __future__ import annotations
 
+import weakref
+
 from switchboard.media.relay import RelayBuffer, route
 from switchboard.media.rtp import RtpSession
 
 
 class _Direction:
-    """One way through the room: the source session's tap, feeding the target's relay."""
+    """One way through the room: the source session's tap, feeding the target's relay.
+
+    It holds the sessions weakly: a session's tap refers to its direction, so strong
+    references would make a cycle through the two directions (A → B → A) that only the
+    garbage collector could free if a room were dropped without being closed."""
 
     __slots__ = ("buffer", "source", "target")
 
     def __init__(self, source: RtpSession, target: RtpSession) -> None:
-        self.source = source
-        self.target = target
+        self.source = weakref.ref(source)
+        self.target = weakref.ref(target)
         self.buffer = RelayBuffer()
 
     def __call__(self, payload_type: int, timestamp: int, payload: bytes) -> None:
-        heard, to = self.source.remote, self.target.remote
+        source, target = self.source(), self.target()
+        if source is None or target is None:
+            return
+        heard, to = source.remote, target.remote
         if heard is None or to is None:
             return
         # Looked up per packet (a dict hit in lru_cache): a re-INVITE may change either side.
@@ -43,13 +52,15 @@ class SipRoom:
     def __init__(self, leg_ids: tuple[str, ...], sessions: list[RtpSession]) -> None:
         self._leg_ids = leg_ids
         self._directions: list[_Direction] = []
-        if len(sessions) == 2:
-            first, second = sessions
-            self._directions = [_Direction(first, second), _Direction(second, first)]
-        for direction in self._directions:
+        if len(sessions) != 2:
+            return
+        first, second = sessions
+        for source, target in ((first, second), (second, first)):
+            direction = _Direction(source, target)
+            self._directions.append(direction)
             # The last room to join a leg relays to it (a call closes its old room first).
-            direction.source.on_packet = direction
-            direction.target.relay = direction.buffer
+            source.on_packet = direction
+            target.relay = direction.buffer
 
     @property
     def leg_ids(self) -> tuple[str, ...]:
@@ -62,8 +73,9 @@ class SipRoom:
 
     def close(self) -> None:
         for direction in self._directions:
-            if direction.source.on_packet is direction:
-                direction.source.on_packet = None
-            if direction.target.relay is direction.buffer:
-                direction.target.relay = None
+            source, target = direction.source(), direction.target()
+            if source is not None and source.on_packet is direction:
+                source.on_packet = None
+            if target is not None and target.relay is direction.buffer:
+                target.relay = None
         self._directions = []

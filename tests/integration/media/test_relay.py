@@ -7,9 +7,11 @@ come at the times the test says, so "at most one frame of delay" is measured exa
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import random
 import struct
+import weakref
 from collections.abc import AsyncIterator, Callable
 from types import SimpleNamespace
 
@@ -325,3 +327,23 @@ async def test_the_sip_network_joins_its_legs_by_the_ids_they_were_placed_with(
         assert leg_a.relay is None and leg_a.on_packet is None and leg_c.relay is None
     with pytest.raises(RoomsUnsupported, match="two legs at a time"):
         network.open_room(("call-a", "call-a/forward", "call-c"))
+
+
+async def test_a_room_dropped_without_close_keeps_neither_leg_alive() -> None:
+    """The runner always closes its room; should one be dropped anyway, reference counting
+    alone frees its legs' sessions once they are closed (no cycle through the room)."""
+    gc.disable()
+    try:
+        first = await RtpSession.open("127.0.0.1", PORTS, lambda digit: None)
+        second = await RtpSession.open("127.0.0.1", PORTS, lambda digit: None)
+        for session in (first, second):
+            session.start(MediaDescription("127.0.0.1", 9, "PCMU", 0, 101))
+        SipRoom(("a", "b"), [first, second])  # dropped at once, never closed
+        first.close()
+        second.close()
+        await asyncio.sleep(0.05)  # the transports' connection_lost
+        legs = weakref.ref(first), weakref.ref(second)
+        del first, second, session
+        assert [leg() for leg in legs] == [None, None]
+    finally:
+        gc.enable()
