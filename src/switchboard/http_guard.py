@@ -93,9 +93,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
-        self._in_head = True
         self._head_bytes = 0
         self._tail = b""  # the last bytes of the head so far, to find its end across reads
+        # When the head being read must be complete; None between requests. One timer per
+        # connection checks it, re-armed only when it fires: a request costs no timer.
+        self._head_deadline: float | None = None
         self._head_timer: asyncio.TimerHandle | None = None
         self._linger_timer: asyncio.TimerHandle | None = None
         self._refused = False
@@ -115,7 +117,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             )
             return
         self._reserved = others >= self.limits.max_connections - self.limits.reserved_connections
-        self._start_head_timer()
+        self._start_head()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
@@ -128,7 +130,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return  # lingering: read and drop
-        if self._in_head:
+        cycle = self.cycle
+        if cycle is None or not cycle.more_body:  # reading a head (the body's end was seen)
             before = self._head_bytes
             self._head_bytes += len(data)
             if self._head_bytes > self.limits.max_header_bytes:
@@ -143,7 +146,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                         f"The request's headers exceed {self.limits.max_header_bytes} bytes",
                     )
                     return
-            self._tail = (self._tail + data)[-3:]
+            self._tail = data[-3:] if len(data) >= 3 else (self._tail + data)[-3:]
         super().data_received(data)
 
     def send_400_response(self, msg: str) -> None:
@@ -153,22 +156,21 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._head_timer is None:
-            self._start_head_timer()
+        if self._head_deadline is None:
+            self._start_head()
 
-    def on_url(self, url: bytes) -> None:
-        if len(self.url) + len(url) > self.limits.max_request_line_bytes:
+    def on_headers_complete(self) -> None:
+        self._head_deadline = None
+        self._head_bytes = 0  # what comes after this request's body is the next head
+        self._tail = b""
+        if len(self.url) > self.limits.max_request_line_bytes:
+            # Checked once the head is in: the head's own cap bounds it until then.
             self._refuse(
                 400,
                 "validation",
                 f"The request line exceeds {self.limits.max_request_line_bytes} bytes",
             )
             raise _Refused
-        super().on_url(url)
-
-    def on_headers_complete(self) -> None:
-        self._in_head = False
-        self._cancel_head_timer()
         if self._reserved and not any(name == b"authorization" for name, _ in self.headers):
             app, self.app = self.app, _reserved_refusal
             try:
@@ -181,28 +183,27 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             # A reserved slot serves one request, then frees itself for the next client.
             self.cycle.keep_alive = False
 
-    def on_message_complete(self) -> None:
-        super().on_message_complete()
-        self._in_head = True
-        self._head_bytes = 0
-        self._tail = b""
-
     # -- timers and refusals ----------------------------------------------------------------
-    def _start_head_timer(self) -> None:
-        self._cancel_head_timer()
-        self._head_timer = self.loop.call_later(
-            self.limits.header_timeout_seconds, self._head_timed_out
-        )
+    def _start_head(self) -> None:
+        self._head_deadline = self.loop.time() + self.limits.header_timeout_seconds
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_at(self._head_deadline, self._check_head)
 
     def _cancel_head_timer(self) -> None:
+        self._head_deadline = None
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
 
-    def _head_timed_out(self) -> None:
+    def _check_head(self) -> None:
         self._head_timer = None
-        if self.transport.is_closing() or self._refused:
+        deadline = self._head_deadline
+        if deadline is None or self.transport.is_closing() or self._refused:
+            return  # no head being read: the next one arms the timer again
+        if self.loop.time() < deadline:  # a later head than the one the timer was set for
+            self._head_timer = self.loop.call_at(deadline, self._check_head)
             return
+        self._head_deadline = None
         if self.cycle is not None and not self.cycle.response_complete:
             # A response is still being made on this connection (a pipelined request behind
             # it is what stalls): finish it, then close.
