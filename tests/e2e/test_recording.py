@@ -254,3 +254,91 @@ def test_put_recording_pauses_and_resumes_and_409_without_a_recording(
     vserver.advance(30)
     saved = entries(timeline(switchboard, call_id), "recording", event="saved")
     assert [e["duration"] for e in saved] == ["PT5S"]  # 10 s less the 5 s paused
+
+
+# -- transcription -------------------------------------------------------------------------
+
+
+def test_record_with_transcribe_gives_the_callers_words_and_transcription_available(
+    vserver: VirtualTimeServer,
+    app: Receiver,
+    switchboard: httpx.Client,
+    calls_api: Any,
+    recordings_api: RecordingsApi,
+) -> None:
+    words = "Please call me back tomorrow"
+    phone(switchboard, answer_after=1.0, speech=[{"at": 1.5, "text": words}], digits="")
+    record = Record(
+        transcribe=True,
+        transcription_available_url="/transcription-available",
+        max_duration=6,
+    )
+    app.on("/answer", Response([SpeakSentence(GREETING), record]).to_bxml())
+    call_id = create_call(calls_api, app, CALLER)
+    vserver.advance(60)
+    (event,) = app.events("transcriptionAvailable")
+    recording_id = event["recordingId"]
+    assert event["callId"] == call_id and event["transcription"]["status"] == "available"
+    assert event["transcription"]["id"].startswith("t-")
+    assert event["transcription"]["url"].endswith(f"/recordings/{recording_id}/transcription")
+    assert "channels" not in event
+    result = recordings_api.get_recording_transcription(ACCOUNT_ID, call_id, recording_id)
+    # Known text: the greeting was before the recording; only the caller's words are in it.
+    assert [(t.text, t.confidence) for t in result.transcripts] == [(words, 1.0)]
+    (listed,) = recordings_api.list_call_recordings(ACCOUNT_ID, call_id)
+    assert listed.transcription.status == "available"
+
+    recordings_api.delete_recording_transcription(ACCOUNT_ID, call_id, recording_id)
+    gone = switchboard.get(
+        f"/api/v2/accounts/{ACCOUNT_ID}/calls/{call_id}/recordings/{recording_id}/transcription"
+    )
+    assert gone.status_code == 404 and set(gone.json()) == {"type", "description", "id"}
+
+
+def test_a_recording_too_short_to_transcribe_says_so(
+    vserver: VirtualTimeServer, app: Receiver, switchboard: httpx.Client, calls_api: Any
+) -> None:
+    phone(switchboard, answer_after=1.0, speech="", digits=[{"at": 0.3, "digits": "#"}])
+    record = Record(transcribe=True, transcription_available_url="/transcription-available")
+    app.on("/answer", Response([record]).to_bxml())
+    create_call(calls_api, app, CALLER)
+    vserver.advance(30)
+    (event,) = app.events("transcriptionAvailable")
+    assert event["transcription"]["status"] == "file-size-too-small"
+
+
+@pytest.mark.slow
+def test_a_transcription_requested_through_the_api_uses_the_speech_engine(
+    vserver: VirtualTimeServer,
+    app: Receiver,
+    switchboard: httpx.Client,
+    calls_api: Any,
+    recordings_api: RecordingsApi,
+) -> None:
+    phone(
+        switchboard,
+        answer_after=1.0,
+        speech=[{"at": 0.5, "text": "hello world"}],
+        digits=[{"at": 4.0, "digits": "#"}],
+    )
+    app.on("/answer", Response([Record(max_duration=10)]).to_bxml())
+    call_id = create_call(calls_api, app, CALLER)
+    vserver.advance(30)
+    (listed,) = recordings_api.list_call_recordings(ACCOUNT_ID, call_id)
+    response = switchboard.post(
+        f"/api/v2/accounts/{ACCOUNT_ID}/calls/{call_id}/recordings/{listed.recording_id}"
+        "/transcription",
+        json={"callbackUrl": app.url("/transcribed"), "tag": "requested"},
+    )
+    assert response.status_code == 204, response.text
+    for _ in range(200):  # the engine runs in a thread, in real time
+        vserver.settle()
+        if app.events("transcriptionAvailable"):
+            break
+    (event,) = app.events("transcriptionAvailable")
+    assert event["tag"] == "requested" and event["transcription"]["status"] == "available"
+    result = recordings_api.get_recording_transcription(ACCOUNT_ID, call_id, listed.recording_id)
+    (transcript,) = result.transcripts
+    # The engine heard words in the audio (silence gives none) and is not certain of them, as
+    # known text would be; its accuracy on espeak-ng's voice is measured in benchmarks.md.
+    assert transcript.text.strip() and 0.0 <= transcript.confidence < 1.0

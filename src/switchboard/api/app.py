@@ -124,6 +124,17 @@ def recording_routes() -> list[Route]:
         Route(recording, routes_recordings.delete_recording, methods=["DELETE"]),
         Route(recording + "/media", routes_recordings.download_media, methods=["GET"]),
         Route(recording + "/media", routes_recordings.delete_media, methods=["DELETE"]),
+        Route(recording + "/transcription", routes_recordings.get_transcription, methods=["GET"]),
+        Route(
+            recording + "/transcription",
+            routes_recordings.request_transcription,
+            methods=["POST"],
+        ),
+        Route(
+            recording + "/transcription",
+            routes_recordings.delete_transcription,
+            methods=["DELETE"],
+        ),
     ]
 
 

@@ -8,6 +8,9 @@ GET    /calls/{callId}/recordings/{recordingId}           getCallRecording
 DELETE /calls/{callId}/recordings/{recordingId}           deleteRecording
 GET    /calls/{callId}/recordings/{recordingId}/media     downloadCallRecording
 DELETE /calls/{callId}/recordings/{recordingId}/media     deleteRecordingMedia
+GET    /calls/{callId}/recordings/{recordingId}/transcription  getRecordingTranscription
+POST   /calls/{callId}/recordings/{recordingId}/transcription  transcribeCallRecording
+DELETE /calls/{callId}/recordings/{recordingId}/transcription  deleteRecordingTranscription
 
 Isolation as for calls: 401 without valid credentials, 403 for another account's path, and a
 recording of another account (or of another call than the path's) reads exactly like an unknown
@@ -27,13 +30,16 @@ from switchboard.api.body import read_json_object
 from switchboard.api.context import ApiContext, context_of
 from switchboard.api.responses import JsonResponse
 from switchboard.api.routes_call_control import _call_of_account
+from switchboard.calls import validation as check
 from switchboard.calls.ids import format_time
 from switchboard.calls.listing import parse_list_query
 from switchboard.errors import ConflictError, NotFoundError, UnavailableError, ValidationError
 from switchboard.recordings.model import MEDIA_TYPES, Recording
 from switchboard.recordings.storage import MediaStorage
 from switchboard.recordings.store import RecordingStore
+from switchboard.recordings.transcription import transcript_key
 from switchboard.recordings.urls import media_url
+from switchboard.webhooks.request import WebhookRequest
 
 # The spec: "The list is capped at 1000 entries".
 LIST_CAP = 1000
@@ -207,3 +213,58 @@ async def update_recording_state(request: Request) -> Response:
     assert context.engine is not None
     await context.engine.update_recording(call, str(state))
     return Response(status_code=200)
+
+
+async def get_transcription(request: Request) -> Response:
+    """recordingTranscriptions: the stored transcript; 404 while there is none."""
+    context, recording = await _recording_of_path(request)
+    _, storage = _backend(context)
+    data = None
+    meta = recording.transcription
+    if meta is not None and meta.status == "available":
+        data = await asyncio.to_thread(storage.read, transcript_key(recording.recording_id))
+    if data is None:
+        status = meta.status if meta is not None else "none"
+        raise NotFoundError(
+            f"Recording [{recording.recording_id}] has no transcription (status {status})"
+        )
+    return Response(data, media_type="application/json")
+
+
+async def request_transcription(request: Request) -> Response:
+    """transcribeCallRecording: 204 now; the transcription follows (transcriptionAvailable to
+    callbackUrl). One per recording: a new request replaces the old transcript."""
+    context, recording = await _recording_of_path(request)
+    _refuse_while_recording(recording)
+    if recording.media_key is None or recording.status != "complete":
+        raise ConflictError(f"Recording [{recording.recording_id}] has no media to transcribe")
+    body = await read_json_object(request)
+    callback_url = check.url(body, "callbackUrl")
+    method = check.method(body, "callbackMethod") or "POST"
+    timeout = check.number(body, "callbackTimeout", minimum=1, maximum=25)
+    callback = (
+        WebhookRequest(
+            callback_url,
+            method,  # type: ignore[arg-type]
+            {},
+            check.string(body, "username", max_length=1024),
+            check.string(body, "password", max_length=1024),
+            float(timeout if timeout is not None else 15),
+        )
+        if callback_url
+        else None
+    )
+    tag = check.string(body, "tag", max_length=256)
+    assert context.engine is not None
+    context.engine.transcribe_recording(recording, callback, tag)
+    return Response(status_code=204)
+
+
+async def delete_transcription(request: Request) -> Response:
+    context, recording = await _recording_of_path(request)
+    if recording.transcription is None:
+        raise NotFoundError(f"Recording [{recording.recording_id}] has no transcription")
+    store, storage = _backend(context)
+    await asyncio.to_thread(storage.delete, transcript_key(recording.recording_id))
+    await store.save_recording(recording.evolve(transcription=None))
+    return Response(status_code=204)

@@ -14,6 +14,7 @@ import logging
 import math
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 
 from switchboard.activity import Activity
@@ -29,6 +30,7 @@ from switchboard.calls.runner import (
     RecordingState,
     RunnerEvent,
     TagUpdate,
+    speech_engine,
 )
 from switchboard.calls.state import End
 from switchboard.calls.transfer_targets import target_call
@@ -37,12 +39,15 @@ from switchboard.clock import Clock, TimerHandle
 from switchboard.errors import ConflictError, RateLimitError
 from switchboard.limits.account import AccountLimiter, Decision, LimitSettings
 from switchboard.network.base import IncomingCalls, Network, OpenLeg
+from switchboard.recordings.model import Recording
 from switchboard.recordings.storage import MediaStorage
 from switchboard.recordings.store import RecordingStore
+from switchboard.recordings.transcription import available_payload, decode_media, transcribe
 from switchboard.store.base import Store
 from switchboard.webhooks.delivery import WebhookSender
 from switchboard.webhooks.dispatch import Dispatcher
 from switchboard.webhooks.outbox import ABANDONED, OutboxEntry, RetryPolicy
+from switchboard.webhooks.request import WebhookRequest
 
 logger = logging.getLogger("switchboard.engine")
 PURGE_INTERVAL_SECONDS = 3600.0
@@ -339,6 +344,39 @@ class Engine:
         if runner is None or runner.call_recording is None:
             raise ConflictError(f"Call [{call.call_id}] has no active recording")
         runner.post(RecordingState(recording_state))
+
+    def transcribe_recording(
+        self, recording: Recording, callback: WebhookRequest | None, tag: str | None
+    ) -> None:
+        """POST .../recordings/{id}/transcription: transcribe it in the background (the speech
+        engine on the stored media), then send transcriptionAvailable to `callback`."""
+        backend = self.recording_backend
+        assert backend is not None
+        store, storage = backend
+
+        async def job() -> None:
+            data = await asyncio.to_thread(storage.read, recording.media_key or "")
+            if data is None:
+                return
+            audio = await asyncio.to_thread(decode_media, data, recording.file_format)
+            done = await transcribe(
+                recording, audio, None, speech_engine(), store, storage, self.clock.wall()
+            )
+            if callback is None:
+                return
+            payload = available_payload(done, self.clock.wall(), tag)
+            entry = OutboxEntry(
+                recording.call_id,
+                "transcriptionAvailable",
+                replace(callback, payload=payload),
+                None,
+                asynchronous=True,
+            )
+            entry_id = await store_event(entry)
+            await self.services.dispatcher.deliver(replace(entry, id=entry_id))
+
+        store_event = self.services.store.record_event
+        self.activity.spawn(job())
 
     async def replace_bxml(self, call: Call, document: Document) -> None:
         runner = self.runners.get(call.call_id)

@@ -28,11 +28,13 @@ from switchboard.calls.transfer_targets import caller_id_for, parent_of
 from switchboard.clock import Clock, TimerHandle
 from switchboard.network import base as net
 from switchboard.recordings import active as rec
+from switchboard.recordings import transcription
 from switchboard.recordings.model import Recording
 from switchboard.recordings.recorder import Recorder
 from switchboard.recordings.storage import MediaStorage
 from switchboard.recordings.store import RecordingStore
 from switchboard.redact import redact_text
+from switchboard.speech.stt import PocketSphinxTranscriber, Transcriber
 from switchboard.store.base import Store
 from switchboard.webhooks import payloads
 from switchboard.webhooks.dispatch import Dispatcher
@@ -1010,9 +1012,8 @@ class CallRunner:
         backend = self.services.recordings
         if backend is None:
             return None
-        saved = await rec.save(
-            active, self.clock.wall(), self.clock.monotonic(), backend[0], backend[1]
-        )
+        ended_at = self.clock.monotonic()
+        saved, audio = await rec.save(active, self.clock.wall(), ended_at, backend[0], backend[1])
         self.note(
             "recording",
             event="saved",
@@ -1021,9 +1022,58 @@ class CallRunner:
             duration=saved.duration,
         )
         await self._recording_available(active.verb, saved)
+        if active.verb.transcribe and saved.status == "complete":
+            known = None
+            if self.services.network.knows_speech:
+                known = transcription.known_transcripts(
+                    active.voices, active.recorder.started_at, ended_at, audio.channels
+                )
+            transcribed = await transcription.transcribe(
+                saved,
+                audio,
+                known,
+                None if known is not None else speech_engine(),
+                backend[0],
+                backend[1],
+                self.clock.wall(),
+            )
+            assert transcribed.transcription is not None
+            self.note(
+                "recording",
+                event="transcribed",
+                recordingId=saved.recording_id,
+                status=transcribed.transcription.status,
+            )
+            await self._transcription_available(active.verb, transcribed)
         if self.call.state == DISCONNECTED:
             await self._flush_timeline()  # saved after the end: nobody else will write it
         return saved
+
+    async def _transcription_available(self, verb: rec.RecordingVerb, done: Recording) -> None:
+        if verb.transcription_available_url is None or done.transcription is None:
+            return
+        fields: dict[str, object] = {
+            **rec.event_fields(done),
+            "transcription": done.transcription.to_json(),
+        }
+        fields.pop("channels", None)  # transcriptionAvailable.mdx lists no channels
+        if self.interpreter is not None:
+            fields = self.interpreter.fields(**fields)
+        await self._send_callback(
+            act.SendCallback(
+                event_type="transcriptionAvailable",
+                url=verb.transcription_available_url,
+                method=verb.transcription_available_method,
+                fallback_url=None,
+                fallback_method="POST",
+                username=verb.username,
+                password=verb.password,
+                fallback_username=None,
+                fallback_password=None,
+                fields=fields,
+                expects_bxml=False,
+            )
+        )
 
     async def _recording_available(self, verb: rec.RecordingVerb, saved: Recording) -> None:
         if verb.recording_available_url is None:
@@ -1336,6 +1386,16 @@ class CallRunner:
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
+
+
+_speech_engines: list[Transcriber] = []
+
+
+def speech_engine() -> Transcriber:
+    """The speech engine, loaded once (its model takes a while) and only when first needed."""
+    if not _speech_engines:
+        _speech_engines.append(PocketSphinxTranscriber())
+    return _speech_engines[0]
 
 
 def _content_type_hint(content_type: str | None) -> str:

@@ -250,6 +250,9 @@ class Network(Protocol):
     # Whether open_room can join legs (<Transfer>, <Bridge>, <Forward> check before they ring
     # anyone: a party who could never be heard is worse than an error).
     joins_legs: bool
+    # Whether the Voice segments it reports carry the text that was said (the simulated
+    # network's scripted speech): then a transcript is that text, not the speech engine's guess.
+    knows_speech: bool
 
     def open_room(self, leg_ids: tuple[str, ...]) -> Room:
         """Join these legs (by the id they were placed or taken with) so they hear each other,

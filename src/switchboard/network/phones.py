@@ -84,6 +84,9 @@ class SimulatorSettings:
     default: PhoneBehaviour = PhoneBehaviour()
     phones: dict[str, PhoneBehaviour] = field(default_factory=dict)
     calls: tuple[ScriptedCall, ...] = ()
+    # Transcripts of recordings: "known" (the scripted speech's text) or "engine" (PocketSphinx
+    # on the recorded audio).
+    transcription: str = "known"
 
 
 _DIGIT_CHARS = set("0123456789*#ABCD")
@@ -228,7 +231,14 @@ def parse_simulator(raw: dict[str, Any]) -> SimulatorSettings:
             raise PhoneConfigError(f"{where} needs a number")
         phones[dialable(entry["number"])] = parse_behaviour(entry, default, where)
     calls = _scripted_calls(table.get("calls", []))
-    return SimulatorSettings(float(time_scale), float(words_per_minute), default, phones, calls)
+    transcription = table.get("transcription", "known")
+    if transcription not in ("known", "engine"):
+        raise PhoneConfigError(
+            f'simulator.transcription must be "known" or "engine", got {transcription!r}'
+        )
+    return SimulatorSettings(
+        float(time_scale), float(words_per_minute), default, phones, calls, transcription
+    )
 
 
 def _scripted_calls(entries: object) -> tuple[ScriptedCall, ...]:

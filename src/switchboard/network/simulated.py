@@ -497,6 +497,7 @@ class SimulatedNetwork:
         self.phones: dict[str, PhoneBehaviour] = dict(settings.phones)
         self.legs: dict[str, SimulatedLeg] = {}
         self.rooms: set[SimulatedRoom] = set()
+        self.knows_speech = settings.transcription == "known"
         self.incoming: IncomingCalls | None = None
 
     def open_room(self, leg_ids: tuple[str, ...]) -> SimulatedRoom:

@@ -503,6 +503,7 @@ def _family_mismatch(remote: str, local_host: str) -> str | None:
 class SipNetwork:
     """Places every call over SIP: `sip:` URIs directly, numbers through the configured proxy."""
 
+    knows_speech = False  # what callers say is only audio: transcripts come from the engine
     joins_legs = True  # two legs at a time: RTP relayed between them (sip_room.py)
 
     def __init__(self, settings: SipSettings, activity: Activity, audio: AudioFiles) -> None:

@@ -18,7 +18,7 @@ from switchboard.calls.ids import format_time
 from switchboard.calls.model import Call
 from switchboard.network.base import Audio, Tap, Voice
 from switchboard.recordings.model import Recording, iso_duration
-from switchboard.recordings.recorder import Recorder, encode
+from switchboard.recordings.recorder import RecordedAudio, Recorder, encode
 from switchboard.recordings.storage import MediaStorage
 from switchboard.recordings.store import RecordingStore
 
@@ -83,7 +83,7 @@ async def save(
     at: float,
     store: RecordingStore,
     storage: MediaStorage,
-) -> Recording:
+) -> tuple[Recording, RecordedAudio]:
     """Stop listening, encode what was heard, write the file, then the row (a row says
     `complete` only once its file is whole; a failure leaves it `error`)."""
     if active.tap is not None:
@@ -104,7 +104,7 @@ async def save(
     else:
         recording = recording.evolve(status="complete", media_key=key, media_bytes=size)
     await store.save_recording(recording)
-    return recording
+    return recording, audio
 
 
 def event_fields(recording: Recording) -> dict[str, object]:
