@@ -59,8 +59,9 @@ from schemathesis.core.parameters import ParameterLocation  # noqa: E402
 from schemathesis.generation.meta import CoverageScenario  # noqa: E402
 
 EXAMPLES = int(os.environ.get("SWITCHBOARD_FUZZ_EXAMPLES", "30"))
-# The voice operations Switchboard implements; conferences, recordings and transcriptions
-# answer 404 and are not fuzzed.
+
+# The call operations fuzzed here; the recordings' are fuzzed in test_recordings_openapi.py
+# (they need a stored recording), and conferences do not exist yet.
 OPERATIONS = [
     "createCall",
     "listCalls",

@@ -29,7 +29,7 @@ from switchboard.errors import NotFoundError, UnsupportedMediaTypeError, Validat
 MAX_BXML_BYTES = 64 * 1024
 
 
-async def _call_of_account(request: Request) -> tuple[ApiContext, Call]:
+async def call_of_account(request: Request) -> tuple[ApiContext, Call]:
     context = context_of(request)
     account_id = request.path_params["account_id"]
     await context.authorize(request, account_id)
@@ -48,7 +48,7 @@ async def _call_of_account(request: Request) -> tuple[ApiContext, Call]:
 
 
 async def get_call(request: Request) -> Response:
-    context, call = await _call_of_account(request)
+    context, call = await call_of_account(request)
     live = context.engine.current(call.call_id) if context.engine else None
     return JsonResponse(call_state(live or call))
 
@@ -82,7 +82,7 @@ async def list_calls(request: Request) -> Response:
 
 
 async def update_call(request: Request) -> Response:
-    context, call = await _call_of_account(request)
+    context, call = await call_of_account(request)
     update = parse_update_call(await read_json_object(request), call.request.answer_url)
     assert context.engine is not None
     await context.engine.update_call(call, update)
@@ -90,7 +90,7 @@ async def update_call(request: Request) -> Response:
 
 
 async def update_call_bxml(request: Request) -> Response:
-    context, call = await _call_of_account(request)
+    context, call = await call_of_account(request)
     content_type = request.headers.get("content-type", "application/xml")
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type not in ("application/xml", "text/xml") and not media_type.endswith("+xml"):

@@ -29,7 +29,7 @@ from starlette.responses import Response
 from switchboard.api.body import read_json_object
 from switchboard.api.context import ApiContext, context_of
 from switchboard.api.responses import JsonResponse
-from switchboard.api.routes_call_control import _call_of_account
+from switchboard.api.routes_call_control import call_of_account
 from switchboard.calls import validation as check
 from switchboard.calls.ids import format_time
 from switchboard.calls.listing import parse_list_query
@@ -153,7 +153,7 @@ async def list_call_recordings(request: Request) -> Response:
         # A call of this account with no recordings lists none; an unknown call, or another
         # account's, is 404 as in getCallState. (Recordings outlive their call's row: 30 days
         # against the calls' retention, so a call known only by its recordings is known.)
-        await _call_of_account(request)
+        await call_of_account(request)
     return JsonResponse([_view(context, request, recording) for recording in recordings])
 
 
@@ -202,7 +202,7 @@ async def delete_media(request: Request) -> Response:
 
 
 async def update_recording_state(request: Request) -> Response:
-    context, call = await _call_of_account(request)
+    context, call = await call_of_account(request)
     body = await read_json_object(request)
     state = body.get("state")
     if state not in RECORDING_STATES:

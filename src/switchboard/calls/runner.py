@@ -398,9 +398,8 @@ class CallRunner:
             case net.Failed(reason=reason, sip_code=code):
                 self.leg_ended = True
                 self.sip_response_code = code
-                message = f"The call could not be placed: {reason}" + (
-                    f" (SIP {code})" if code else ""
-                )
+                what = "failed" if self.call.direction == "inbound" else "could not be placed"
+                message = f"The call {what}: {reason}" + (f" (SIP {code})" if code else "")
                 await self._end(state.End("error", message, _id()))
             case net.RemoteHangup():
                 # A caller who gives up before we answer cancels the call (disconnect.mdx:
