@@ -20,6 +20,7 @@ from datetime import timedelta
 from switchboard.activity import Activity
 from switchboard.bxml.interpreter import RedirectRequest
 from switchboard.bxml.verbs import Document, Transfer
+from switchboard.calls.feed import CallFeed
 from switchboard.calls.ids import format_time, new_call_id
 from switchboard.calls.model import ANSWERED, DISCONNECTED, INITIATED, QUEUED, Call
 from switchboard.calls.runner import (
@@ -76,9 +77,11 @@ class Engine:
             activity=activity,
             finished=self._finished,
             dispatcher=Dispatcher(sender, store, clock, activity, retry_policy),
+            feed=CallFeed(),
             post=self.post,
             start_targets=self.start_transfer_targets,
             recordings=recordings,
+            count_start=self.count_start,
         )
         self.runners: dict[str, CallRunner] = {}
         default_limits = LimitSettings()
@@ -92,6 +95,11 @@ class Engine:
         self._purge_timer: TimerHandle | None = None
         # Takes the calls the network offers (calls/inbound.py); None: every one is refused.
         self.incoming: IncomingCalls | None = None
+
+    @property
+    def feed(self) -> CallFeed:
+        assert self.services.feed is not None
+        return self.services.feed
 
     @property
     def activity(self) -> Activity:
@@ -188,6 +196,10 @@ class Engine:
     def release(self, call: Call) -> None:
         """The insert failed: give the call's place back."""
         self._limiter(call.account_id).ended(call.call_id)
+
+    def count_start(self, account_id: str) -> None:
+        """A <Forward> leg: allowed, but counted against the account's calls per second."""
+        self._limiter(account_id).count_start(self.clock.monotonic())
 
     def admit_inbound(self, account_id: str, call_id: str) -> str | None:
         """An inbound call starts now or not at all: None when admitted, else the reason."""
@@ -409,6 +421,7 @@ class Engine:
             )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.activity.wait_idle(self.is_quiet), flush_seconds)
+        self.feed.close()  # the console's event streams end, so the server can stop
 
     # -- virtual time and shutdown ----------------------------------------------------------
     def is_quiet(self) -> bool:

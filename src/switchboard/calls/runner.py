@@ -22,6 +22,7 @@ from switchboard.bxml.verbs import Bridge as BridgeVerb
 from switchboard.bxml.verbs import Document, Record, Transfer
 from switchboard.bxml.verbs import Forward as ForwardVerb
 from switchboard.calls import bridge, state, transfer
+from switchboard.calls.feed import CallFeed
 from switchboard.calls.model import ANSWERED, DISCONNECTED, INITIATED, QUEUED, Call
 from switchboard.calls.timeline import Timeline
 from switchboard.calls.transfer_targets import caller_id_for, parent_of
@@ -58,6 +59,8 @@ class EngineServices:
     activity: Activity
     finished: Callable[[str], None]
     dispatcher: Dispatcher  # every webhook goes through it (the outbox), never straight out
+    # The live feed of timeline entries (the web console's); None: nobody listens.
+    feed: CallFeed | None = None
     # The bus: post a message to another call's runner (nothing happens if it has ended).
     post: Callable[[str, Any], bool] = lambda _call_id, _message: False
     # Store and dial a <Transfer>'s targets: (the targets' callIds and destinations, and the
@@ -68,6 +71,8 @@ class EngineServices:
     ) = None
     # Where recordings' rows and media go (None: this server records nothing).
     recordings: tuple[RecordingStore, MediaStorage] | None = None
+    # Count a start against an account's calls per second without refusing it (<Forward>).
+    count_start: Callable[[str], None] = lambda _account_id: None
 
 
 # Events a runner handles besides the network's own.
@@ -247,7 +252,11 @@ class CallRunner:
         self.services = services
         self.queue: Mailbox[RunnerEvent] = Mailbox()
         self.task: asyncio.Task[None] | None = None
-        self.timeline = Timeline(call.call_id, last_timeline_sequence)
+        self.timeline = Timeline(
+            call.call_id,
+            last_timeline_sequence,
+            services.feed.listener(call.account_id, call.call_id) if services.feed else None,
+        )
         self.leg: net.Leg | None = None
         self.leg_ended = False
         self.interpreter: Interpreter | None = None
@@ -1131,6 +1140,7 @@ class CallRunner:
         caller_id = verb.from_ or self.call.request.to  # forward.mdx: the original leg's "to"
         self.note("forward", event="started", to=verb.to, **{"from": caller_id})
         caller = net.CallerId(None, caller_id in PRIVATE_CALLER_IDS, verb.uui)
+        self.services.count_start(self.call.account_id)
         self.forward_leg = self.services.network.originate(
             f"{self.call.call_id}/forward",
             verb.to,

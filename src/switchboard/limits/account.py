@@ -123,6 +123,13 @@ class AccountLimiter:
         self._start(now, call_id)
         return Admission(Decision.START)
 
+    def count_start(self, now: float) -> None:
+        """A start that is allowed whatever the rate, but counts against it (rateLimits.mdx:
+        "If a rate limit is hit during a <Forward>, the call will be allowed, but will still
+        count against the limit")."""
+        self._seconds_until_start(now)  # drop starts that left the window
+        self._starts.append(now)
+
     def requeue(self, call_id: str, priority: int) -> None:
         """Put back a call found queued in the store (after a restart)."""
         if call_id not in self._queued and call_id not in self.active:

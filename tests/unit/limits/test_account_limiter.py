@@ -120,3 +120,30 @@ def test_rate_held_over_a_long_window() -> None:
         limiter.admit(0.0, f"c{i}", 5)
     started = sum(len(limiter.dequeue(t / 10)) for t in range(1, 1001))  # 100 s in 0.1 s steps
     assert started == 500  # 5 per second for 100 s, on top of the first second's burst
+
+
+def test_inbound_calls_start_now_or_are_refused_never_queued() -> None:
+    limiter = AccountLimiter(LimitSettings(calls_per_second=2, concurrent_calls=3))
+    assert [limiter.admit_now(0.0, f"in{i}").decision for i in range(3)] == [
+        Decision.START,
+        Decision.START,
+        Decision.REJECT,
+    ]
+    assert limiter.queue_size == 0
+    refused = limiter.admit_now(0.5, "late")
+    assert (refused.decision, refused.reason, refused.retry_after) == (
+        Decision.REJECT,
+        RATE_LIMITED,
+        1.0,
+    )
+    assert limiter.admit_now(1.0, "next").decision is Decision.START  # the window moved on
+    assert limiter.admit_now(1.0, "full").reason == CONCURRENCY_LIMITED  # 3 active now
+
+
+def test_a_forward_leg_is_allowed_over_the_rate_but_counts_against_it() -> None:
+    limiter = AccountLimiter(LimitSettings(calls_per_second=1))
+    assert limiter.admit_now(0.0, "caller").decision is Decision.START
+    limiter.count_start(0.1)  # its <Forward> leg: allowed though the second is used up
+    limiter.count_start(0.2)
+    assert limiter.admit_now(1.05, "next").decision is Decision.REJECT  # two starts still in
+    assert limiter.admit_now(1.25, "later").decision is Decision.START
