@@ -6,6 +6,7 @@ Entries are buffered per call and written in batches by the engine; secrets neve
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,17 +28,26 @@ class TimelineEntry:
 class Timeline:
     """The entries of one call not yet written to the store."""
 
-    def __init__(self, call_id: str, last_sequence: int = 0) -> None:
+    def __init__(
+        self,
+        call_id: str,
+        last_sequence: int = 0,
+        listener: Callable[[TimelineEntry], None] | None = None,
+    ) -> None:
         """`last_sequence`: the last entry already stored for this call. A call handed to a new
         runner (resumed after a restart, later taken over) continues its timeline after it;
         starting again at 1 would collide with, and so lose, the history already written."""
         self.call_id = call_id
         self._sequence = last_sequence
         self.pending: list[TimelineEntry] = []
+        self._listener = listener  # the live feed (calls/feed.py), told of each entry at once
 
     def add(self, at: datetime, kind: str, **data: Any) -> None:
         self._sequence += 1
-        self.pending.append(TimelineEntry(self._sequence, format_new_time(at), kind, data))
+        entry = TimelineEntry(self._sequence, format_new_time(at), kind, data)
+        self.pending.append(entry)
+        if self._listener is not None:
+            self._listener(entry)
 
     def take(self) -> list[TimelineEntry]:
         entries, self.pending = self.pending, []
