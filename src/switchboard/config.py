@@ -21,6 +21,7 @@ from switchboard.hardening import (
     parse_throttle,
 )
 from switchboard.limits.account import LimitSettings
+from switchboard.limits.call_bounds import CallBounds, CallBoundsConfigError, parse_call_bounds
 from switchboard.network.phones import PhoneConfigError, SimulatorSettings, parse_simulator
 from switchboard.provisioning.voice_settings import KEYS as VOICE_KEYS
 from switchboard.provisioning.voice_settings import (
@@ -139,6 +140,8 @@ class Settings:
     # [http] and [auth]: what an unauthenticated client can cost (switchboard/hardening.py).
     http: HttpLimits = field(default_factory=HttpLimits)
     auth_throttle: ThrottleSettings = field(default_factory=ThrottleSettings)
+    # [calls]: what one call, and the disk under all of them, may cost (limits/call_bounds.py).
+    call_bounds: CallBounds = field(default_factory=CallBounds)
     config_file: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -210,8 +213,9 @@ def _hardening(raw: dict[str, Any]) -> dict[str, Any]:
         return {
             "http": parse_http_limits(_table(raw, "http")),
             "auth_throttle": parse_throttle(_table(raw, "auth")),
+            "call_bounds": parse_call_bounds(_table(raw, "calls")),
         }
-    except HardeningConfigError as error:
+    except (HardeningConfigError, CallBoundsConfigError) as error:
         raise ConfigError(str(error)) from None
 
 

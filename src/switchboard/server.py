@@ -137,6 +137,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         retention=timedelta(days=settings.retention_days),
         retry_policy=settings.webhook_retries,
         recordings=(store, media),
+        bounds=settings.call_bounds,
     )
     calls = CallService(
         store, clock.wall, enforce_https_credentials=settings.profile == "production"

@@ -39,6 +39,7 @@ from switchboard.calls.update_request import UpdateCallRequest
 from switchboard.clock import Clock, TimerHandle
 from switchboard.errors import ConflictError, RateLimitError
 from switchboard.limits.account import AccountLimiter, Decision, LimitSettings
+from switchboard.limits.call_bounds import CallBounds
 from switchboard.network.base import IncomingCalls, Network, OpenLeg
 from switchboard.recordings.model import Recording
 from switchboard.recordings.storage import MediaStorage
@@ -66,6 +67,7 @@ class Engine:
         retention: timedelta | None = None,
         retry_policy: RetryPolicy | None = None,
         recordings: tuple[RecordingStore, MediaStorage] | None = None,
+        bounds: CallBounds | None = None,
     ) -> None:
         activity = activity or Activity()
         # Where recordings' rows and media go (issue 13); None: the server has none (tests).
@@ -81,6 +83,7 @@ class Engine:
             post=self.post,
             start_targets=self.start_transfer_targets,
             recordings=recordings,
+            bounds=bounds or CallBounds(),
             count_start=self.count_start,
         )
         self.runners: dict[str, CallRunner] = {}

@@ -8,7 +8,7 @@ import logging
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 from switchboard.activity import Activity
@@ -27,6 +27,7 @@ from switchboard.calls.model import ANSWERED, DISCONNECTED, INITIATED, QUEUED, C
 from switchboard.calls.timeline import Timeline
 from switchboard.calls.transfer_targets import caller_id_for, parent_of
 from switchboard.clock import Clock, TimerHandle
+from switchboard.limits.call_bounds import LOOP_CAUSE, CallBounds, LoopGuard
 from switchboard.network import base as net
 from switchboard.recordings import active as rec
 from switchboard.recordings import transcription
@@ -71,6 +72,8 @@ class EngineServices:
     ) = None
     # Where recordings' rows and media go (None: this server records nothing).
     recordings: tuple[RecordingStore, MediaStorage] | None = None
+    # What one call may cost: the BXML loop guard and the timeline's size ([calls]).
+    bounds: CallBounds = field(default_factory=CallBounds)
     # Count a start against an account's calls per second without refusing it (<Forward>).
     count_start: Callable[[str], None] = lambda _account_id: None
 
@@ -257,6 +260,7 @@ class CallRunner:
             last_timeline_sequence,
             services.feed.listener(call.account_id, call.call_id) if services.feed else None,
         )
+        self._loop_guard = LoopGuard(services.bounds)
         self.leg: net.Leg | None = None
         self.leg_ended = False
         self.interpreter: Interpreter | None = None
@@ -642,6 +646,9 @@ class CallRunner:
                 + _content_type_hint(final.content_type),
             )
             return
+        if self._loop_guard.fetched(self.clock.monotonic()):  # a Redirect to itself, say
+            await self._end(state.End(LOOP_CAUSE, self._loop_guard.description(), _id()))
+            return
         unset = document.none_attributes_note() if document else None
         if unset:  # attributes bandwidth-sdk 15-16 wrote as "None": tell the app's author
             self.note("bxml", source=event.event_type, **unset)
@@ -696,6 +703,8 @@ class CallRunner:
             if new_gather and isinstance(action, act.Speak | act.Play | act.StartTimer):
                 self._gather_began()
                 new_gather = False
+            if isinstance(action, _TAKES_TIME):
+                self._loop_guard.took_time()
             match action:
                 case act.Speak():
                     self._media_began(
@@ -1398,6 +1407,21 @@ class CallRunner:
 
 
 _speech_engines: list[Transcriber] = []
+
+
+# Verbs that take the caller's time: BXML documents fetched with one of these between them
+# are no loop, however many.
+_TAKES_TIME = (
+    act.Speak,
+    act.Play,
+    act.Silence,
+    act.RingTone,
+    act.StartTimer,
+    act.StartTransfer,
+    act.StartBridge,
+    act.StartForward,
+    act.StartRecord,
+)
 
 
 def speech_engine() -> Transcriber:

