@@ -477,82 +477,89 @@ class Interpreter:
         return self._stop_record("silence")
 
     def _on_record_finished(self, event: RecordFinished) -> list[Action]:
-        verb = self._record
-        self._record = None
-        if verb is None or verb.record_complete_url is None:
-            # record.mdx: without recordCompleteUrl, the verbs after <Record> continue.
-            self._state = State.RUNNING
-            return self._run()
-        callback = SendCallback(
-            event_type="recordComplete",
-            url=verb.record_complete_url,
-            method=verb.record_complete_method,
-            fallback_url=verb.record_complete_fallback_url,
-            fallback_method=verb.record_complete_fallback_method,
-            username=verb.username,
-            password=verb.password,
-            fallback_username=verb.fallback_username,
-            fallback_password=verb.fallback_password,
-            fields=self._fields(**event.fields),
-            expects_bxml=True,
+        verb, self._record = self._record, None
+        if verb is None:
+            return self._continue()
+        # record.mdx: with recordCompleteUrl its BXML runs next; else the next verbs run.
+        return self._complete(
+            "recordComplete",
+            verb.record_complete_url,
+            verb.record_complete_method,
+            verb.record_complete_fallback_url,
+            verb.record_complete_fallback_method,
+            verb,
+            event.fields,
         )
-        self._state = State.AWAITING_BXML
-        return [callback]
 
     def _on_bridge_finished(self, event: BridgeFinished) -> list[Action]:
-        verb = self._bridge
-        self._bridge = None
-        if verb is None or verb.bridge_complete_url is None:
-            # bridge.mdx: without bridgeCompleteUrl the verbs after <Bridge> continue.
-            self._state = State.RUNNING
-            return self._run()
-        callback = SendCallback(
-            event_type="bridgeComplete",
-            url=verb.bridge_complete_url,
-            method=verb.bridge_complete_method,
-            fallback_url=verb.bridge_complete_fallback_url,
-            fallback_method=verb.bridge_complete_fallback_method,
-            username=verb.username,
-            password=verb.password,
-            fallback_username=verb.fallback_username,
-            fallback_password=verb.fallback_password,
-            fields=self._fields(
-                cause=event.cause, errorMessage=event.error_message, errorId=event.error_id
-            ),
-            expects_bxml=True,
+        verb, self._bridge = self._bridge, None
+        if verb is None:
+            return self._continue()
+        return self._complete(
+            "bridgeComplete",
+            verb.bridge_complete_url,
+            verb.bridge_complete_method,
+            verb.bridge_complete_fallback_url,
+            verb.bridge_complete_fallback_method,
+            verb,
+            {"cause": event.cause, "errorMessage": event.error_message, "errorId": event.error_id},
         )
-        self._state = State.AWAITING_BXML
-        return [callback]
 
     def _on_transfer_finished(self, event: TransferFinished) -> list[Action]:
-        verb = self._transfer
-        self._transfer = None
-        if verb is None or verb.transfer_complete_url is None:
-            # transfer.mdx: without transferCompleteUrl, the verbs after <Transfer> continue.
-            self._state = State.RUNNING
-            return self._run()
-        callback = SendCallback(
-            event_type="transferComplete",
-            url=verb.transfer_complete_url,
-            method=verb.transfer_complete_method,
-            fallback_url=verb.transfer_complete_fallback_url,
-            fallback_method=verb.transfer_complete_fallback_method,
-            username=verb.username,
-            password=verb.password,
-            fallback_username=verb.fallback_username,
-            fallback_password=verb.fallback_password,
-            fields=self._fields(
-                transferCallerId=event.transfer_caller_id,
-                transferTo=event.transfer_to,
-                cause=event.cause,
-                errorMessage=event.error_message,
-                errorId=event.error_id,
-            ),
-            expects_bxml=True,
+        verb, self._transfer = self._transfer, None
+        if verb is None:
+            return self._continue()
+        return self._complete(
+            "transferComplete",
+            verb.transfer_complete_url,
+            verb.transfer_complete_method,
+            verb.transfer_complete_fallback_url,
+            verb.transfer_complete_fallback_method,
+            verb,
+            {
+                "transferCallerId": event.transfer_caller_id,
+                "transferTo": event.transfer_to,
+                "cause": event.cause,
+                "errorMessage": event.error_message,
+                "errorId": event.error_id,
+            },
         )
-        # "Verbs following the <Transfer> will be ignored when transferCompleteUrl is set."
+
+    def _continue(self) -> list[Action]:
+        self._state = State.RUNNING
+        return self._run()
+
+    def _complete(
+        self,
+        event_type: str,
+        url: str | None,
+        method: str,
+        fallback_url: str | None,
+        fallback_method: str,
+        credentials: v.Record | v.Bridge | v.Transfer,
+        fields: dict[str, object],
+    ) -> list[Action]:
+        """The end of a verb that waited (Record, Bridge, Transfer): without its *CompleteUrl
+        the verbs after it continue; with one, the callback goes out and the BXML it returns
+        runs next ("verbs following ... will be ignored", their pages say)."""
+        if url is None:
+            return self._continue()
         self._state = State.AWAITING_BXML
-        return [callback]
+        return [
+            SendCallback(
+                event_type=event_type,
+                url=url,
+                method=method,
+                fallback_url=fallback_url,
+                fallback_method=fallback_method,
+                username=credentials.username,
+                password=credentials.password,
+                fallback_username=credentials.fallback_username,
+                fallback_password=credentials.fallback_password,
+                fields=self._fields(**fields),
+                expects_bxml=True,
+            )
+        ]
 
 
 _Handler = Callable[[Interpreter, Any], list[Action]]
