@@ -66,6 +66,16 @@ class Relay(Protocol):
 PacketTap = Callable[[int, int, bytes], None]
 
 
+class Listener(Protocol):
+    """Who listens to the session's audio (network/sip_tap.py): each audio packet received
+    from the peer and each one sent, G.711 as on the wire. Called on the media paths, so it
+    must only take note (no decoding, no callbacks)."""
+
+    def heard(self, timestamp: int, payload: bytes) -> None: ...
+
+    def sent(self, timestamp: int, payload: bytes) -> None: ...
+
+
 class MediaPortsExhausted(OSError):
     """No even port of the RTP port range could be bound."""
 
@@ -225,6 +235,7 @@ class RtpSession(asyncio.DatagramProtocol):
         # A room's hooks: what to send when nothing plays, and who hears what we receive.
         self.relay: Relay | None = None
         self.on_packet: PacketTap | None = None
+        self.listener: Listener | None = None  # taps (recordings): audio in and out
         # The next frame slot to send: a tick's own index, one more when a relayed frame went
         # a frame ahead, one less when it waited a tick (media/relay.py).
         self._next_slot = 0
@@ -434,6 +445,8 @@ class RtpSession(asyncio.DatagramProtocol):
         header = _HEADER.pack(_VERSION_2, second, self._sequence, timestamp, self._ssrc)
         try:
             transport.sendto(header + (payload or self._silence), self._remote_address)
+            if payload is not None and not is_event and self.listener is not None:
+                self.listener.sent(timestamp, payload)  # (silence frames: gaps are silence)
         except (OSError, ValueError) as error:
             # A frame that can't be sent (no route, a peer address the socket can't reach) is
             # lost, as on any network; the stream's timing and the verb's end go on.
@@ -479,6 +492,9 @@ class RtpSession(asyncio.DatagramProtocol):
         tap = self.on_packet
         if tap is not None:
             tap(payload_type, timestamp, payload)
+        listener = self.listener
+        if listener is not None and payload_type == remote.payload_type:
+            listener.heard(timestamp, payload)
         if payload_type == remote.dtmf_payload_type:
             digits = self._events.feed(timestamp, payload)
         elif payload_type == remote.payload_type and self._tones is not None:

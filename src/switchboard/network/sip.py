@@ -58,9 +58,9 @@ from switchboard.network.base import (
     RoomsUnsupported,
     Tap,
     TapSink,
-    TapsUnsupported,
 )
 from switchboard.network.sip_room import SipRoom
+from switchboard.network.sip_tap import LegAudio, SipTap
 from switchboard.sip.incoming import IncomingCall
 from switchboard.sip.offer_answer import answer_offer
 from switchboard.sip.settings import SipSettings
@@ -95,6 +95,7 @@ class _MediaLeg:
         self.sink = sink
         self.sip_call_id: str | None = None
         self.rtp: RtpSession | None = None
+        self.audio: LegAudio | None = None  # its taps' audio (sip_tap.py), once one opened
         self.answered = False
         self.ended = False
         self._media_generation = 0
@@ -212,8 +213,17 @@ class _MediaLeg:
         self._emit(event)
 
     def _close_media(self) -> None:
+        if self.audio is not None:
+            self.audio.end()  # taps get what was heard up to the end, then close
         if self.rtp is not None:
             self.rtp.close()
+
+    def listen(self, sink: TapSink) -> Tap:
+        if self.ended or self.rtp is None:
+            return SipTap(None, sink)  # nothing more will be heard
+        if self.audio is None:
+            self.audio = LegAudio(self.rtp, self._loop)
+        return self.audio.add(sink)
 
     def _emit(self, event: LegEvent) -> None:
         if self.sink is not None:  # None: an inbound leg the engine has not opened yet
@@ -528,7 +538,12 @@ class SipNetwork:
         )  # it logs where it listens
 
     def open_tap(self, leg_id: str, sink: TapSink) -> Tap:
-        raise TapsUnsupported("the SIP network cannot give a leg's audio yet")
+        """The leg's audio both ways and the far end's voice (sip_tap.py); a leg that has
+        ended (or is unknown) gives a tap that hears nothing."""
+        leg = self.legs.get(leg_id)
+        if leg is None:
+            return SipTap(None, sink)
+        return leg.listen(sink)
 
     def open_room(self, leg_ids: tuple[str, ...]) -> SipRoom:
         """Relay RTP between these legs (by the id each was placed or taken with). A leg that
