@@ -126,6 +126,26 @@ def test_a_silent_new_connection_is_closed_after_the_header_timeout(
         assert read_response(client)[0] == 408
 
 
+def test_the_next_request_on_a_connection_gets_its_own_header_timeout(
+    server: GuardedServer,
+) -> None:
+    with server.connect() as client:
+        client.sendall(HEALTHZ + b"\r\n")  # at 0 s, on a new connection: served
+        assert read_response(client)[0] == 200
+        server.idle(5)
+        client.sendall(HEALTHZ)  # at 5 s, the next head starts and stalls
+        server.idle(6)  # 11 s after the connection opened, 6 s into this head
+        client.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            client.recv(1)  # nothing yet: this head has 4 s left
+        client.setblocking(True)
+        client.settimeout(10)
+        server.idle(5)  # 11 s into this head
+        status, _, body = read_response(client)
+        assert status == 408
+        assert_bandwidth_error(body, "request-timeout")
+
+
 def test_idle_keep_alive_between_requests_is_not_the_header_timeout(
     server: GuardedServer,
 ) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -87,6 +88,30 @@ def test_any_authorization_header_bytes_get_401_or_an_answer(
         return
     assert status == 401, (status, body)
     assert_bandwidth_error(body, "authentication-error")
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(value=wire_values)
+def test_any_client_authentication_bytes_at_the_token_endpoint_get_401_or_an_answer(
+    fuzzed: GuardedServer, value: bytes
+) -> None:
+    body = b"grant_type=client_credentials"
+    with fuzzed.connect() as client:
+        client.sendall(
+            b"POST /api/v1/oauth2/token HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nAuthorization: "
+            + value
+            + b"\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+            + body
+        )
+        status, _, answer = read_response(client)
+    if status == 400:
+        assert_bandwidth_error(answer, "validation")
+        return
+    assert status == 401, (status, answer)
+    parsed = orjson.loads(answer)
+    assert parsed["type"] == "authentication-error"
+    assert parsed["error"] == "invalid_client"
 
 
 # -- unknown names cost the same hash -----------------------------------------------------------
