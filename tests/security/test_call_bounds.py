@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -123,3 +124,44 @@ def test_bounds_are_settings(tmp_path: Path) -> None:
     path.write_text(CONFIG + "\n[calls]\nloop_window = 3\n")
     with pytest.raises(ConfigError, match="loop_window"):
         load_settings(path)
+
+
+def timeline_pages(api: httpx.Client, call_id: str, page_size: int) -> list[list[dict[str, Any]]]:
+    url = f"/switchboard/v1/accounts/{ACCOUNT_ID}/calls/{call_id}/timeline?pageSize={page_size}"
+    pages = []
+    while True:
+        answer = api.get(url)
+        assert answer.status_code == 200, answer.text
+        pages.append(answer.json()["timeline"])
+        if "next" not in answer.links:
+            return pages
+        url = answer.links["next"]["url"]
+
+
+def test_a_long_call_keeps_a_bounded_timeline_that_pages(
+    server: VirtualTimeServer, api: httpx.Client, app: Receiver
+) -> None:
+    app.on(
+        "/again",
+        f'<Response><Pause duration="1"/><Redirect redirectUrl="{app.url("/again")}"/></Response>',
+    )
+    call_id = create(api, app, "/again")
+    server.advance(2 * TIMELINE_MAX)  # a document a second, each several entries
+    assert api.post(f"{CALLS}/{call_id}", json={"state": "completed"}).status_code == 200
+    server.advance(1)
+
+    (whole,) = timeline_pages(api, call_id, 1000)
+    assert len(whole) == TIMELINE_MAX + 1  # the first 59, the summary, then the end's state
+    sequences = [entry["sequence"] for entry in whole]
+    assert sequences == sorted(set(sequences))
+    (summary,) = [entry for entry in whole if entry["kind"] == "entries-dropped"]
+    assert summary["sequence"] == TIMELINE_MAX
+    assert summary["dropped"] > TIMELINE_MAX
+    assert summary["description"] == f"{summary['dropped']} entries dropped"
+    assert whole[-1]["kind"] == "state" and whole[-1]["state"] == "disconnected"
+
+    pages = timeline_pages(api, call_id, 7)
+    assert [len(page) for page in pages[:-1]] == [7] * (len(pages) - 1)
+    assert [entry for page in pages for entry in page] == whole
+    bad = api.get(f"/switchboard/v1/accounts/{ACCOUNT_ID}/calls/{call_id}/timeline?pageSize=0")
+    assert bad.status_code == 400 and "pageSize" in bad.json()["description"]

@@ -1,6 +1,6 @@
 """Switchboard's own paths (never Bandwidth's): call timelines and the simulated callee.
 
-GET  /switchboard/v1/accounts/{accountId}/calls/{callId}/timeline
+GET  /switchboard/v1/accounts/{accountId}/calls/{callId}/timeline?pageSize=&afterSequence=
 POST /switchboard/v1/accounts/{accountId}/calls/{callId}/callee   {"action": ..., "digits"}
 GET  /switchboard/v1/phones/{number}
 PUT  /switchboard/v1/phones/{number}                               {"outcome": ..., ...}
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -34,6 +35,8 @@ from switchboard.network.phones import PhoneBehaviour, PhoneConfigError, parse_b
 
 PREFIX = "/switchboard/v1"
 CALLEE_ACTIONS = ("answer", "reject", "busy", "hangup", "press")
+# A timeline page: a call keeps at most [calls] timeline_max_entries entries (2,000 by default).
+TIMELINE_PAGE_SIZE = 1000
 
 
 async def _owned_call(request: Request) -> tuple[ApiContext, Call]:
@@ -48,12 +51,43 @@ async def _owned_call(request: Request) -> tuple[ApiContext, Call]:
 
 
 async def call_timeline(request: Request) -> Response:
+    """One page of the timeline: `pageSize` entries (default and most TIMELINE_PAGE_SIZE)
+    after sequence `afterSequence`; a Link rel="next" header names the next page."""
     context, call = await _owned_call(request)
+    after = _int_param(request, "afterSequence", 0, 0, 2**62)
+    size = _int_param(request, "pageSize", TIMELINE_PAGE_SIZE, 1, TIMELINE_PAGE_SIZE)
     runner = context.engine.get(call.call_id) if context.engine else None
-    entries = [entry.to_json() for entry in await context.store.timeline(call.call_id)]
-    if runner is not None:  # entries not yet written to the store
-        entries += [entry.to_json() for entry in runner.timeline.pending]
-    return JsonResponse({"callId": call.call_id, "state": call.state, "timeline": entries})
+    # One more than the page, to know whether there is a next one.
+    found = {
+        entry.sequence: entry
+        for entry in await context.store.timeline(call.call_id, after, size + 1)
+    }
+    if runner is not None:  # entries not yet written to the store (a summary replaces its row)
+        found.update((e.sequence, e) for e in runner.timeline.pending if e.sequence > after)
+    ordered = [found[sequence] for sequence in sorted(found)]
+    page, more = ordered[:size], len(ordered) > size
+    response = JsonResponse(
+        {"callId": call.call_id, "state": call.state, "timeline": [e.to_json() for e in page]}
+    )
+    if more:
+        query = urlencode({"pageSize": size, "afterSequence": page[-1].sequence})
+        response.headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
+    return response
+
+
+def _int_param(request: Request, name: str, default: int, lowest: int, highest: int) -> int:
+    text = request.query_params.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = lowest - 1
+    if not lowest <= value <= highest:
+        raise ValidationError(
+            f"Invalid {name}: must be an integer from {lowest} to {highest}, got '{text}'"
+        )
+    return value
 
 
 async def act_as_callee(request: Request) -> Response:

@@ -259,6 +259,7 @@ class CallRunner:
             call.call_id,
             last_timeline_sequence,
             services.feed.listener(call.account_id, call.call_id) if services.feed else None,
+            max_entries=services.bounds.timeline_max_entries,
         )
         self._loop_guard = LoopGuard(services.bounds)
         self.leg: net.Leg | None = None

@@ -73,7 +73,9 @@ class Store(Protocol):
 
     async def append_timeline(self, call_id: str, entries: Sequence[TimelineEntry]) -> None: ...
 
-    async def timeline(self, call_id: str) -> list[TimelineEntry]: ...
+    async def timeline(
+        self, call_id: str, after: int = 0, limit: int = -1
+    ) -> list[TimelineEntry]: ...
 
     async def last_timeline_sequence(self, call_id: str) -> int:
         """The sequence of the call's last stored timeline entry (0 when there is none)."""

@@ -396,11 +396,12 @@ class SqliteStore:
         ).fetchone()
         return int(row[0] or 0)
 
-    async def timeline(self, call_id: str) -> list[TimelineEntry]:
+    async def timeline(self, call_id: str, after: int = 0, limit: int = -1) -> list[TimelineEntry]:
+        """Entries with a sequence above `after`, in order; at most `limit` (-1: all)."""
         rows = self._read.execute(
             "SELECT sequence, at, kind, data FROM call_timeline WHERE call_id = ? "
-            "ORDER BY sequence",
-            (call_id,),
+            "AND sequence > ? ORDER BY sequence LIMIT ?",
+            (call_id, after, limit),
         ).fetchall()
         return [
             TimelineEntry(sequence, at, kind, orjson.loads(data))
@@ -570,10 +571,15 @@ def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
 
 
 _INSERT_TIMELINE = (
-    # Never OR REPLACE: an entry, once written, is history. OR IGNORE rather than failing: the
+    # Never OR REPLACE: an entry, once written, is history. A conflict is ignored, not an error: the
     # entries share a transaction with the call's state and the event it owes, which must not
     # be lost to a numbering bug (runners continue from the stored sequence, so none collide).
-    "INSERT OR IGNORE INTO call_timeline (call_id, sequence, at, kind, data) VALUES (?,?,?,?,?)"
+    "INSERT INTO call_timeline (call_id, sequence, at, kind, data) VALUES (?,?,?,?,?) "
+    # ... except a timeline's one "entries-dropped" summary (calls/timeline.py), whose count
+    # grows in place; never down (a runner that resumed a call counts its drops afresh).
+    "ON CONFLICT (call_id, sequence) DO UPDATE SET at = excluded.at, data = excluded.data "
+    "WHERE call_timeline.kind = 'entries-dropped' AND excluded.kind = 'entries-dropped' "
+    "AND json_extract(excluded.data, '$.dropped') > json_extract(call_timeline.data, '$.dropped')"
 )
 _INSERT_EVENT = "INSERT INTO outbox (call_id, event_type, data) VALUES (?, ?, ?)"
 
