@@ -29,6 +29,7 @@ from switchboard.calls.service import CallService
 from switchboard.clock import Clock, RealClock
 from switchboard.collector import FullCollections, tune_garbage_collector
 from switchboard.config import Settings
+from switchboard.console.routes import console_routes
 from switchboard.http_guard import guarded_protocol
 from switchboard.limits.account import LimitSettings, account_limits
 from switchboard.media.clock import MediaClock
@@ -205,7 +206,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
             await sender.close()
             await store.close()
 
-    return build_app(context, lifespan=lifespan, extra_routes=switchboard_routes())
+    return build_app(
+        context, lifespan=lifespan, extra_routes=switchboard_routes() + console_routes()
+    )
 
 
 def public_base_url(settings: Settings) -> str:
