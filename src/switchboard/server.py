@@ -83,7 +83,7 @@ def token_secret(data_dir: Path) -> bytes:
 def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
     """The whole server as an ASGI app; the store and the engine start and stop with the app's
     lifespan. `clock` replaces the real one (tests pass a VirtualClock)."""
-    store = SqliteStore(settings.database_path)
+    store = SqliteStore(settings.database_path, settings.call_bounds.wal_max_bytes)
     clock = clock or RealClock(settings.simulator.time_scale)
     activity = Activity()
     # One policy for every URL a client gives us: webhooks and audio alike (SSRF).

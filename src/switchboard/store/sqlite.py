@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import queue
 import sqlite3
 import threading
@@ -24,6 +25,7 @@ import orjson
 from switchboard.calls.listing import CallFilter, PageCursor
 from switchboard.calls.model import Call
 from switchboard.calls.timeline import TimelineEntry
+from switchboard.limits.call_bounds import CallBounds
 from switchboard.provisioning.models import Snapshot
 from switchboard.recordings.model import Recording
 from switchboard.store import call_queries, provisioning_db, schema
@@ -33,6 +35,7 @@ _Write = Callable[[sqlite3.Connection], object]
 _Item = tuple[_Write, asyncio.Future[None], asyncio.AbstractEventLoop]
 _Outcome = tuple[asyncio.Future[None], BaseException | None]
 _MAX_BATCH = 512
+DEFAULT_WAL_MAX_BYTES = CallBounds().wal_max_bytes
 # The columns `_call_row` gives, in its order.
 _CALL_COLUMNS = (
     "call_id, account_id, state, enqueued_time, start_time, to_number, from_number, "
@@ -122,8 +125,10 @@ def _run_one_by_one(
 
 
 class SqliteStore:
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, wal_max_bytes: int = DEFAULT_WAL_MAX_BYTES) -> None:
+        """`wal_max_bytes`: past this the WAL is checkpointed with TRUNCATE ([calls])."""
         self.path = str(path)
+        self._wal_max_bytes = wal_max_bytes
         self._writes: queue.SimpleQueue[list[_Item] | None] = queue.SimpleQueue()
         # Writes made during the current turn of each event loop, handed to the writer together
         # when the turn ends (see _write).
@@ -143,7 +148,7 @@ class SqliteStore:
         # Checkpoints (copying the WAL back into the database, with an fsync) run in a thread
         # of their own, so that no commit waits for one.
         writer_connection.execute("PRAGMA wal_autocheckpoint=0")
-        self._checkpointer = _Checkpointer(self.path)
+        self._checkpointer = _Checkpointer(self.path, self._wal_max_bytes)
         self._reader = schema.connect(self.path)
         self._writer = threading.Thread(
             target=self._write_loop, args=(writer_connection,), name="sqlite-writer", daemon=True
@@ -187,8 +192,11 @@ class SqliteStore:
                 # replays at most that many one by one.
                 for start in range(0, len(batch), _MAX_BATCH):
                     self._commit_batch(connection, batch[start : start + _MAX_BATCH])
-                if self._checkpointer is not None:
-                    self._checkpointer.committed(len(batch))
+                if self._checkpointer is not None and self._checkpointer.committed(len(batch)):
+                    # The WAL is at twice its limit: the checkpoint thread cannot win the
+                    # write lock from a storm this fast. Writes wait for this one (back
+                    # pressure), and the WAL never passes ~2x wal_max_bytes plus a batch.
+                    self._checkpointer.truncate(connection)
                 if stop:
                     return
         finally:
@@ -524,19 +532,54 @@ class _Checkpointer:
     # the WAL stays a few MB.
     EVERY_WRITES = 1000
 
-    def __init__(self, path: str) -> None:
+    # Issue 23: under a write storm (a Redirect loop: 25 MB/s of timeline rows) passive
+    # checkpoints never caught up and the WAL reached 3.4 GB: a passive checkpoint copies only
+    # frames no reader still needs, and never shrinks the file. Past `max_bytes` the next
+    # checkpoint is a TRUNCATE: it waits (busy_timeout) for readers and the writer to let go,
+    # copies everything, and empties the file. The writer checks the size after every batch,
+    # so a storm of large writes is caught before its thousandth.
+    def __init__(self, path: str, max_bytes: int = DEFAULT_WAL_MAX_BYTES) -> None:
         self._path = path
+        self._wal_path = path + "-wal"
+        self._max_bytes = max_bytes
         self._due = threading.Event()
+        self._idle = threading.Event()  # no checkpoint due or running (for tests)
+        self._idle.set()
+        self._running = threading.Lock()  # one checkpoint at a time (see truncate)
         self._stopping = False
         self._writes = 0
+        self.truncations = 0
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
         self._thread.start()
 
-    def committed(self, writes: int) -> None:
+    def committed(self, writes: int) -> bool:
+        """Called by the writer after each batch; True: the writer must checkpoint now."""
         self._writes += writes
-        if self._writes >= self.EVERY_WRITES and not self._due.is_set():
+        size = self._wal_size()
+        if size > 2 * self._max_bytes:
+            return True
+        if not self._due.is_set() and (self._writes >= self.EVERY_WRITES or size > self._max_bytes):
             self._writes = 0
+            self._idle.clear()
             self._due.set()
+        return False
+
+    def truncate(self, connection: sqlite3.Connection) -> None:
+        """Checkpoint everything and empty the WAL, once no other checkpoint runs (SQLite
+        answers a second checkpointer SQLITE_BUSY at once instead of waiting for the first)."""
+        with self._running:
+            busy = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            if not busy:
+                self.truncations += 1
+
+    def wait_idle(self, timeout: float) -> bool:
+        return self._idle.wait(timeout)
+
+    def _wal_size(self) -> int:
+        try:
+            return os.stat(self._wal_path).st_size
+        except OSError:
+            return 0
 
     def stop(self) -> None:
         self._stopping = True
@@ -551,7 +594,12 @@ class _Checkpointer:
                 self._due.clear()
                 if self._stopping:
                     break
-                connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                with self._running:
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                if self._wal_size() > self._max_bytes:
+                    self.truncate(connection)
+                if not self._due.is_set():
+                    self._idle.set()
         finally:
             connection.close()
 
