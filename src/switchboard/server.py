@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import secrets
+import shutil
 import socket
 import sys
 from collections.abc import AsyncIterator

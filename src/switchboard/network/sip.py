@@ -222,7 +222,7 @@ class _MediaLeg:
         if self.ended or self.rtp is None:
             return SipTap(None, sink)  # nothing more will be heard
         if self.audio is None:
-            self.audio = LegAudio(self.rtp, self._loop)
+            self.audio = LegAudio(self.rtp, self._loop, self.network.monotonic)
         return self.audio.add(sink)
 
     def _emit(self, event: LegEvent) -> None:
@@ -516,10 +516,18 @@ class SipNetwork:
     knows_speech = False  # what callers say is only audio: transcripts come from the engine
     joins_legs = True  # two legs at a time: RTP relayed between them (sip_room.py)
 
-    def __init__(self, settings: SipSettings, activity: Activity, audio: AudioFiles) -> None:
+    def __init__(
+        self,
+        settings: SipSettings,
+        activity: Activity,
+        audio: AudioFiles,
+        monotonic: Callable[[], float] | None = None,
+    ) -> None:
         self.settings = settings
         self.activity = activity
         self.audio = audio
+        # The engine's monotonic clock: taps stamp audio with it (None: the loop's clock).
+        self.monotonic = monotonic
         self.legs: dict[str, SipLeg | SipInboundLeg] = {}
         self._agent: SipUserAgent | None = None
         self.incoming: IncomingCalls | None = None

@@ -16,8 +16,9 @@ overlaps the audio. When a packet lands too far from where its timestamp puts it
 that restarted, a peer whose clock drifts, a process that stalled), the stream is anchored
 again there.
 
-The SIP network runs on the real clock (no time_scale), and the engine's monotonic clock is
-then the loop's clock: times here are `loop.time()`.
+Times are taken from the loop's clock and moved to the engine's monotonic clock by the offset
+between the two when the first tap opened: the SIP network runs in real time, where the
+engine's clock is the loop's from some origin.
 """
 
 from __future__ import annotations
@@ -88,7 +89,12 @@ class SipTap:
 class LegAudio:
     """A leg's audio for its taps: the RTP session's `listener` while any tap is open."""
 
-    def __init__(self, session: RtpSession, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        session: RtpSession,
+        loop: asyncio.AbstractEventLoop,
+        monotonic: Callable[[], float] | None = None,
+    ) -> None:
         # Weakly: the session holds this as its listener, and a cycle would outlive a leg
         # dropped without closing (as SipRoom does).
         self._session = weakref.ref(session)
@@ -101,6 +107,8 @@ class LegAudio:
         self._vad = EnergyVad()
         self._heard_until = 0.0  # the end of the last inbound audio given to the VAD
         self._timer: asyncio.TimerHandle | None = None
+        # Loop time + offset = engine time.
+        self._offset = 0.0 if monotonic is None else monotonic() - loop.time()
 
     # -- the session's hot paths: append only --------------------------------------------------
     def heard(self, timestamp: int, payload: bytes) -> None:
@@ -163,16 +171,17 @@ class LegAudio:
         if session is None or session.remote is None:
             return
         decode = g711.decoder(session.remote.codec)
-        pieces = _pieces("inbound", heard, self._inbound, decode)
+        pieces = _pieces("inbound", heard, self._inbound, decode, self._offset)
         voices: list[Voice] = []
         for piece in pieces:
             for start, end, _ in self._vad.feed(piece.start, piece.pcm):
                 voices.append(Voice("inbound", start, end, None))
             self._heard_until = piece.start + piece.seconds
         if final:
-            for start, end, _ in self._vad.finish(max(self._heard_until, self._loop.time())):
+            now = self._loop.time() + self._offset
+            for start, end, _ in self._vad.finish(max(self._heard_until, now)):
                 voices.append(Voice("inbound", start, end, None))
-        pieces.extend(_pieces("outbound", sent, self._outbound, decode))
+        pieces.extend(_pieces("outbound", sent, self._outbound, decode, self._offset))
         pieces.sort(key=lambda piece: piece.start)
         items: list[Audio | Voice] = [*pieces, *voices]
         for tap in list(self._taps):
@@ -187,14 +196,18 @@ class LegAudio:
 
 
 def _pieces(
-    track: Track, packets: list[_Packet], timeline: _Timeline, decode: Callable[[bytes], bytes]
+    track: Track,
+    packets: list[_Packet],
+    timeline: _Timeline,
+    decode: Callable[[bytes], bytes],
+    offset: float,
 ) -> list[Audio]:
     """Packets as Audio, the ones that follow each other without a gap joined into one."""
     pieces: list[Audio] = []
     parts: list[bytes] = []
     start = end = 0.0
     for when, timestamp, payload in packets:
-        at = timeline.place(when, timestamp, len(payload))
+        at = timeline.place(when, timestamp, len(payload)) + offset
         if parts and abs(at - end) > 1e-6:
             pieces.append(Audio(track, start, b"".join(parts)))
             parts = []
