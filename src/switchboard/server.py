@@ -94,7 +94,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
     simulator: SimulatedNetwork | None = None
     network: Network
     if settings.network_kind == "sip":
-        network = SipNetwork(settings.sip, activity, AudioFiles(destinations=destinations))
+        network = SipNetwork(
+            settings.sip, activity, AudioFiles(destinations=destinations), clock.monotonic
+        )
     else:
         simulator = SimulatedNetwork(
             settings.simulator, clock, activity, AudioDurations(destinations=destinations)
