@@ -33,6 +33,7 @@ from switchboard.config import Settings
 from switchboard.console.routes import console_routes
 from switchboard.http_guard import guarded_protocol
 from switchboard.limits.account import LimitSettings, account_limits
+from switchboard.limits.call_bounds import DiskGuard
 from switchboard.media.clock import MediaClock
 from switchboard.network.audio import AudioDurations
 from switchboard.network.audio_files import AudioFiles
@@ -163,6 +164,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         metrics=metrics,
         recordings=store,
         media=media,
+        disk=DiskGuard(
+            settings.call_bounds.min_free_disk_bytes,
+            lambda: shutil.disk_usage(settings.data_dir).free,
+            clock.monotonic,
+        ),
     )
     inbound = InboundCalls(
         store,

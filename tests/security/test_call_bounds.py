@@ -165,3 +165,35 @@ def test_a_long_call_keeps_a_bounded_timeline_that_pages(
     assert [entry for page in pages for entry in page] == whole
     bad = api.get(f"/switchboard/v1/accounts/{ACCOUNT_ID}/calls/{call_id}/timeline?pageSize=0")
     assert bad.status_code == 400 and "pageSize" in bad.json()["description"]
+
+
+def test_new_calls_get_503_saying_why_while_the_disk_is_nearly_full(
+    server: VirtualTimeServer, api: httpx.Client, app: Receiver
+) -> None:
+    app.on("/hold", '<Response><Pause duration="30"/></Response>')
+    running = create(api, app, "/hold")
+    disk = server.server.config.app.state.context.disk
+    real = disk.free_bytes
+    disk.free_bytes = lambda: 10 * 1024 * 1024  # 10 MB left, under the default 256 MB
+    try:
+        server.advance(1)  # the free space is read at most once a second
+        refused = api.post(
+            CALLS,
+            json={
+                "from": FROM_NUMBER,
+                "to": CALLEE,
+                "applicationId": APPLICATION_ID,
+                "answerUrl": app.url("/hold"),
+            },
+        )
+        assert refused.status_code == 503
+        body = refused.json()
+        assert set(body) == {"type", "description", "id"}
+        assert "10.0 MB free" in body["description"]
+        assert "min_free_disk_bytes" in body["description"]
+        # The calls already running go on.
+        assert api.get(f"{CALLS}/{running}").json()["state"] == "answered"
+    finally:
+        disk.free_bytes = real
+    server.advance(1)
+    create(api, app, "/hold")  # room again: accepted

@@ -11,6 +11,7 @@ from switchboard.calls.engine import Engine
 from switchboard.calls.service import CallService
 from switchboard.config import Settings
 from switchboard.errors import UnavailableError
+from switchboard.limits.call_bounds import DiskGuard
 from switchboard.network.simulated import SimulatedNetwork
 from switchboard.observability.metrics import Metrics
 from switchboard.recordings.storage import MediaStorage
@@ -31,15 +32,21 @@ class ApiContext:
     recordings: RecordingStore | None = None
     media: MediaStorage | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    # Refuses new calls while the disk is nearly full (issue 23); None: never.
+    disk: DiskGuard | None = None
 
     async def refresh_provisioning(self) -> None:
         if self.store.provisioning_changed():
             self.auth.use_snapshot(await self.store.load_provisioning())
 
     def check_accepting_calls(self) -> None:
-        """503 while draining (SIGTERM): no new call may start."""
+        """503 while draining (SIGTERM), or while the disk is nearly full: no new call may
+        start."""
         if self.extra.get("draining"):
             raise UnavailableError("Switchboard is shutting down and not accepting new calls")
+        refusal = self.disk.refusal() if self.disk is not None else None
+        if refusal is not None:
+            raise UnavailableError(refusal)
 
     async def authorize(self, request: Request, account_id: str) -> Principal:
         await self.refresh_provisioning()

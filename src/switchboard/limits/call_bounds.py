@@ -13,6 +13,7 @@ Nothing here reads a clock or does IO: times are passed in.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,3 +94,49 @@ class LoopGuard:
             f"{self._window:g} s with no verb that takes time between them "
             "(a Redirect to itself?); the call was ended"
         )
+
+
+class DiskGuard:
+    """Refuses new calls while the data directory's disk has under `min_free` bytes free: a
+    full disk fails every write of every call already running. `free_bytes` is read at most
+    once every `every` seconds of `now` (createCall is the hot path; statvfs is a system call)."""
+
+    def __init__(
+        self,
+        min_free: int,
+        free_bytes: Callable[[], int],
+        now: Callable[[], float],
+        every: float = 1.0,
+    ) -> None:
+        self.min_free = min_free
+        self.free_bytes = free_bytes  # replaceable: tests inject a full disk
+        self._now = now
+        self._every = every
+        self._checked_at: float | None = None
+        self._refusal: str | None = None
+
+    def refusal(self) -> str | None:
+        """Why new calls are refused now, or None."""
+        if self.min_free <= 0:
+            return None
+        now = self._now()
+        if self._checked_at is None or now - self._checked_at >= self._every:
+            self._checked_at = now
+            try:
+                free = self.free_bytes()
+            except OSError:  # the directory is gone: the writes will say so, not this
+                free = self.min_free
+            self._refusal = (
+                None
+                if free >= self.min_free
+                else (
+                    "Switchboard is not accepting new calls: its data directory's disk has "
+                    f"{_mb(free)} free, under the {_mb(self.min_free)} it keeps for the calls "
+                    "already running ([calls] min_free_disk_bytes)"
+                )
+            )
+        return self._refusal
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
