@@ -17,6 +17,9 @@
   let openCallId = null;
   let openTimeline = []; // entries of the open call, by sequence
   let renderQueued = false;
+  // The server's clock minus ours, from the newest entry the feed brought: durations of live
+  // calls then count on the server's time (a virtual clock in tests, a skewed one elsewhere).
+  let skew = 0;
 
   // -- helpers ---------------------------------------------------------------------------
   function el(tag, props, ...children) {
@@ -35,9 +38,11 @@
   async function api(method, path, body) {
     const headers = { Authorization: session.authorization };
     if (body !== undefined) headers["Content-Type"] = "application/json";
+    // credentials "omit": a 401's Basic challenge must not open the browser's login dialog.
     const response = await fetch(path, {
       method,
       headers,
+      credentials: "omit",
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();
@@ -56,7 +61,7 @@
   function duration(call) {
     const start = call.answerTime || call.startTime;
     if (!start) return "";
-    const end = call.endTime ? Date.parse(call.endTime) : Date.now();
+    const end = call.endTime ? Date.parse(call.endTime) : Date.now() + skew;
     const seconds = Math.max(0, Math.round((end - Date.parse(start)) / 1000));
     const m = Math.floor(seconds / 60);
     return `${m}:${String(seconds % 60).padStart(2, "0")}`;
@@ -190,6 +195,7 @@
   }
 
   function onEntry(item) {
+    skew = Date.parse(item.entry.at) - Date.now();
     if (item.call) calls.set(item.callId, item.call);
     if (item.callId === openCallId) {
       const last = openTimeline.length ? openTimeline[openTimeline.length - 1].sequence : 0;
