@@ -19,6 +19,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	sh scripts/install-sip-peers.sh
+	sh scripts/install-browser.sh
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
@@ -45,6 +46,12 @@ bench: $(STAMP)
 .PHONY: bench-faults
 bench-faults: $(STAMP)
 	$(BIN)/python bench/faults.py $(ARGS)
+
+# The web console's screenshots in docs/img (docs/console.md), taken by its browser test.
+.PHONY: console-screenshots
+console-screenshots: $(STAMP)
+	sh scripts/install-browser.sh
+	SWITCHBOARD_SCREENSHOTS=docs/img $(BIN)/python -m pytest tests/browser $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
