@@ -57,9 +57,20 @@ class GuardedServer:
             threading.Event().wait(0.005)
         raise AssertionError("the server never got there")
 
-    def connect(self) -> socket.socket:
+    def connect(self, counted: bool = True) -> socket.socket:
+        """A new connection, once the server has it (its header timer then runs from now, on
+        the clock `idle` moves). `counted=False`: one the server refuses at once."""
+        before = self._connections()
         client = socket.create_connection((self.host, self.port), timeout=10)
+        if counted:
+            self.until(lambda: bool(self._connections() - before))
         return client
+
+    def _connections(self) -> set[object]:
+        async def snapshot() -> set[object]:
+            return set(self.uvicorn.server_state.connections)
+
+        return asyncio.run_coroutine_threadsafe(snapshot(), self.loop).result(10)
 
 
 @contextmanager

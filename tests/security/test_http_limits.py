@@ -163,7 +163,7 @@ def test_past_the_connection_cap_a_new_connection_is_refused_503(tmp_path: Path)
         holders = [server.connect() for _ in range(4)]
         try:
             server.until(lambda: server.open_connections() == 4)
-            with server.connect() as refused:
+            with server.connect(counted=False) as refused:
                 status, _, body = read_response(refused)
                 assert status == 503
                 assert_bandwidth_error(body, "system-overloaded")
