@@ -5,6 +5,7 @@ plugin through the installed package's `pytest11` entry point, as any user's pyt
 from __future__ import annotations
 
 import shutil
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,18 @@ def test_a_failing_assertion_shows_the_calls_timeline(pytester: pytest.Pytester)
             "*state  state='disconnected'*",
         ]
     )
+
+
+def test_mistakes_are_explained_and_tests_do_not_leak_calls(pytester: pytest.Pytester) -> None:
+    suite(pytester, "edge_suite")
+
+    result = pytester.runpytest_subprocess("-v", "-p", "no:cacheprovider")
+
+    result.assert_outcomes(passed=5)
+
+
+def test_the_plugin_is_installed_as_a_pytest11_entry_point() -> None:
+    # What makes `switchboard` appear in an app's suite with no conftest: if this fails, the
+    # package was installed before the entry point existed (make reinstalls it).
+    [entry] = [e for e in entry_points(group="pytest11") if e.name == "switchboard"]
+    assert entry.value == "switchboard.testing.plugin"
