@@ -79,7 +79,7 @@ def virtual(tmp_path: Path) -> Iterator[VirtualTimeServer]:
 def page(virtual: VirtualTimeServer) -> Iterator[Any]:
     with playwright_sync.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 760})
+        context = browser.new_context(viewport={"width": 1180, "height": 680})
         page = context.new_page()
         page.set_default_timeout(15_000)
         errors: list[str] = []
@@ -123,7 +123,7 @@ def test_sign_in_watch_a_call_press_a_key_and_hang_up(
     expect(page.locator("#list-status")).to_have_text("0 calls, 0 live")
 
     # A call made through the API (as the README's curl does) appears without a reload.
-    call_id = api.post(
+    created = api.post(
         calls_path(),
         json={
             "from": FROM_NUMBER,
@@ -132,7 +132,9 @@ def test_sign_in_watch_a_call_press_a_key_and_hang_up(
             "answerUrl": app.url("/answer"),
             "tag": "browser-test",
         },
-    ).json()["callId"]
+    )
+    assert created.status_code == 201, created.text
+    call_id = created.json()["callId"]
     row = page.locator(f'tr[data-call-id="{call_id}"]')
     expect(row).to_contain_text("initiated")
     expect(row).to_contain_text(CALLEE)
@@ -141,7 +143,7 @@ def test_sign_in_watch_a_call_press_a_key_and_hang_up(
     page.get_by_role("button", name=f"Open call {call_id}").click()
     expect(page.locator("#call-title")).to_have_text(f"Call {call_id}")
     timeline = page.locator("#timeline")
-    expect(timeline.locator("li").first).to_contain_text("state=initiated")
+    expect(timeline.locator("li").first).to_contain_text("state→ initiated")
 
     page.get_by_role("button", name="Answer").click()
     expect(row).to_contain_text("answered")
@@ -149,6 +151,7 @@ def test_sign_in_watch_a_call_press_a_key_and_hang_up(
         "Saying: “Welcome to the console test. Press one for sales.”"
     )
     expect(timeline).to_contain_text("webhook answer")
+    shoot(page, "calls")
 
     # A key pressed on the keyboard while the keypad has focus.
     page.locator("#keypad").focus()
@@ -156,7 +159,7 @@ def test_sign_in_watch_a_call_press_a_key_and_hang_up(
     expect(page.locator("#callee-status")).to_have_text("Pressed 1")
     virtual.advance(0.5)  # the virtual phone's key tone takes (virtual) time to play
     gather = timeline.locator("li", has_text="webhook gather")
-    expect(gather).to_contain_text("status=200")
+    expect(gather).to_contain_text(f"POST {app.url('/gather')} → 200 in")
     gather.get_by_text("Request body").click()
     expect(gather.locator("pre").first).to_contain_text('"digits": "1"')
     expect(page.locator("#now-saying")).to_have_text("Saying: “You pressed one. Please hold.”")
@@ -164,12 +167,12 @@ def test_sign_in_watch_a_call_press_a_key_and_hang_up(
 
     page.get_by_role("button", name="Hang up").click()
     expect(row).to_contain_text("disconnected (hangup)")
-    expect(timeline.locator("li").last).to_contain_text("state=disconnected")
+    expect(timeline.locator("li").last).to_contain_text("state→ disconnected")
     expect(page.get_by_role("button", name="Answer")).to_be_disabled()
 
     # A call whose app answers with bad BXML: its error is red on the timeline.
     api.put(f"/switchboard/v1/phones/{CALLEE}", json={"outcome": "answer", "answer_after": 0})
-    bad = api.post(
+    created = api.post(
         calls_path(),
         json={
             "from": FROM_NUMBER,
@@ -177,7 +180,9 @@ def test_sign_in_watch_a_call_press_a_key_and_hang_up(
             "applicationId": APPLICATION_ID,
             "answerUrl": app.url("/bad"),
         },
-    ).json()["callId"]
+    )
+    assert created.status_code == 201, created.text
+    bad = created.json()["callId"]
     virtual.advance(1)
     page.get_by_role("button", name=f"Open call {bad}").click()
     error = page.locator("#timeline li.error", has_text="invalid-bxml")
@@ -199,3 +204,6 @@ def test_sign_in_watch_a_call_press_a_key_and_hang_up(
     expect(page.locator("#applications-body")).to_contain_text(APPLICATION_ID)
     expect(page.locator("#limits")).to_contain_text("Concurrent calls")
     shoot(page, "account")
+    page.get_by_role("button", name="Virtual phones").click()
+    expect(page.get_by_label("Number to call")).to_have_value(FROM_NUMBER)
+    shoot(page, "phones")

@@ -376,18 +376,35 @@
       ? (saying.text ? `Saying: “${saying.text}”` : `Playing: ${saying.url}`) : "";
   }
 
-  const SUMMARY_SKIP = new Set(["sequence", "at", "kind", "request", "responseBody"]);
+  const SUMMARY_SKIP = new Set(["sequence", "at", "kind", "request", "responseBody", "eventType",
+    "url", "method", "status", "latencyMs", "state", "verb", "event", "text"]);
+
+  // One line a person reads at a glance: the entry's main facts first, the rest as key=value.
+  function summaryOf(entry) {
+    const rest = Object.entries(entry)
+      .filter(([key, value]) => !SUMMARY_SKIP.has(key) && value !== null && value !== undefined && typeof value !== "object")
+      .map(([key, value]) => `${key}=${value}`).join("  ");
+    let head = "";
+    if (entry.kind === "webhook") {
+      const status = entry.status === null || entry.status === undefined ? "no answer" : entry.status;
+      head = `${entry.method} ${entry.url} → ${status} in ${entry.latencyMs} ms`;
+    } else if (entry.kind === "state") {
+      head = `→ ${entry.state}`;
+    } else if (entry.kind === "verb") {
+      head = `${entry.verb} ${entry.event}` + (entry.text ? ` “${entry.text}”` : "");
+    } else if (entry.event) {
+      head = entry.event;
+    }
+    return [head, rest].filter(Boolean).join("  ");
+  }
 
   function timelineItem(entry) {
     const failed = entry.kind === "error" || Boolean(entry.error) ||
       (entry.kind === "webhook" && (entry.status === null || entry.status >= 400));
-    const details = Object.entries(entry)
-      .filter(([key, value]) => !SUMMARY_SKIP.has(key) && value !== null && value !== undefined && typeof value !== "object")
-      .map(([key, value]) => `${key}=${value}`).join("  ");
     const item = el("li", { class: `kind-${entry.kind}${failed ? " error" : ""}` },
       el("span", { class: "at" }, entry.at.slice(11, 23)),
       el("span", { class: "kind" }, entry.kind === "webhook" ? `webhook ${entry.eventType}` : entry.kind),
-      el("span", { class: "summary" }, details),
+      el("span", { class: "summary" }, summaryOf(entry)),
     );
     if (entry.request !== undefined) {
       item.append(el("details", {}, el("summary", {}, "Request body"),
