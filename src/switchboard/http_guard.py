@@ -7,10 +7,13 @@ notes"): httptools reads a request's head whole, however large and however slowl
 - A header-read timeout: from a connection's opening, or a request's first byte, to the end of
   that request's headers. A slow or incomplete request is answered 408 and closed. It is not
   the idle keep-alive between complete requests ([server] keep_alive_seconds), which stays.
-- A cap on open connections: past it a new connection is answered 503 at once and closed. The
-  last `reserved_connections` below the cap serve only requests that carry an Authorization
-  header (others get 503), and close after one response, so an API client still gets in while
-  anonymous connections fill the rest.
+- A cap on open connections. At the cap, the oldest connection that has not yet sent the head
+  of its first request is answered 503 and closed to make room for the new one (half-open
+  connections cannot keep a client out; a real client sends its head at once, so it is the
+  newest of them and the last to go); when there is none, the new connection is answered 503
+  at once and closed. The last `reserved_connections` below the cap serve only requests that
+  carry an Authorization header (others get 503), and close after one response, so an API
+  client still gets in while anonymous connections fill the rest.
 
 Every refusal is a Bandwidth-style body {"type", "description", "id"}. After a refusal the
 connection stops writing and discards what the client still sends for a short while before it
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from typing import Any
 
 import orjson
@@ -102,9 +106,25 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._linger_timer: asyncio.TimerHandle | None = None
         self._refused = False
         self._reserved = False
+        self._first_heads: OrderedDict[GuardedHttpProtocol, None] = OrderedDict()
+        self._first_head_pending = False
 
     # -- connections ------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        # Connections that have not yet sent the head of their first request, oldest first:
+        # at the cap, the oldest of them makes room for a new one. Half-open connections
+        # cannot keep a new client out, while one whose first head is on its way (a real
+        # client sends it at once) is the newest there, the last to go.
+        waiting: OrderedDict[GuardedHttpProtocol, None] | None = getattr(
+            self.server_state, "switchboard_first_heads", None
+        )
+        if waiting is None:
+            waiting = OrderedDict()
+            self.server_state.switchboard_first_heads = waiting  # type: ignore[attr-defined]
+        self._first_heads = waiting
+        if len(self.connections) >= self.limits.max_connections and waiting:
+            oldest = next(iter(waiting))
+            oldest._evict()
         others = len(self.connections)
         super().connection_made(transport)
         if others >= self.limits.max_connections:
@@ -117,9 +137,22 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             )
             return
         self._reserved = others >= self.limits.max_connections - self.limits.reserved_connections
+        waiting[self] = None
+        self._first_head_pending = True
         self._start_head()
 
+    def _evict(self) -> None:
+        self._first_heads.pop(self, None)
+        self.connections.discard(self)  # it lingers uncounted, as a refused one does
+        self._refuse(
+            503,
+            "system-overloaded",
+            "The server is at its connection limit and this connection sent no request; "
+            "try again later",
+        )
+
     def connection_lost(self, exc: Exception | None) -> None:
+        self._first_heads.pop(self, None)
         self._cancel_head_timer()
         if self._linger_timer is not None:
             self._linger_timer.cancel()
@@ -160,6 +193,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._start_head()
 
     def on_headers_complete(self) -> None:
+        if self._first_head_pending:
+            self._first_head_pending = False
+            self._first_heads.pop(self, None)
         self._head_deadline = None
         self._head_bytes = 0  # what comes after this request's body is the next head
         self._tail = b""
@@ -219,6 +255,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._refused or self.transport.is_closing():
             return
         self._refused = True
+        self._first_heads.pop(self, None)
         self._cancel_head_timer()
         self._unset_keepalive_if_required()
         client = f"{self.client[0]}:{self.client[1]}" if self.client else "?"

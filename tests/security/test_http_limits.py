@@ -158,16 +158,22 @@ def test_idle_keep_alive_between_requests_is_not_the_header_timeout(
 
 
 def test_past_the_connection_cap_a_new_connection_is_refused_503(tmp_path: Path) -> None:
-    config = "\n[http]\nmax_connections = 4\nreserved_connections = 2\n"
+    config = "\n[http]\nmax_connections = 4\nreserved_connections = 0\n"
     with guarded_server(tmp_path, config) as server:
         holders = [server.connect() for _ in range(4)]
         try:
-            server.until(lambda: server.open_connections() == 4)
+            for holder in holders:  # each has made a request and idles, kept alive
+                holder.sendall(HEALTHZ + b"\r\n")
+                assert read_response(holder)[0] == 200
             with server.connect(counted=False) as refused:
                 status, _, body = read_response(refused)
                 assert status == 503
                 assert_bandwidth_error(body, "system-overloaded")
+                assert closed_by_server(refused)
             assert server.open_connections() == 4
+            for holder in holders:  # and the kept-alive ones were left alone
+                holder.sendall(HEALTHZ + b"\r\n")
+                assert read_response(holder)[0] == 200
         finally:
             for holder in holders:
                 holder.close()
@@ -175,6 +181,32 @@ def test_past_the_connection_cap_a_new_connection_is_refused_503(tmp_path: Path)
         with server.connect() as client:  # the slots came back
             client.sendall(HEALTHZ + b"\r\n")
             assert read_response(client)[0] == 200
+
+
+def test_at_the_cap_the_oldest_half_open_connection_makes_room(tmp_path: Path) -> None:
+    config = "\n[http]\nmax_connections = 4\nreserved_connections = 0\n"
+    with guarded_server(tmp_path, config) as server:
+        holders = [server.connect() for _ in range(4)]  # half-open: a head that never ends
+        try:
+            for holder in holders:
+                holder.sendall(b"GET /healthz HTTP/1.1\r\n")
+            first = server.connect()
+            status, _, body = read_response(holders[0])  # the oldest made room
+            assert status == 503
+            assert_bandwidth_error(body, "system-overloaded")
+            assert closed_by_server(holders[0])
+            first.sendall(HEALTHZ + b"\r\n")
+            assert read_response(first)[0] == 200  # and stays, kept alive: it sent a request
+            holders.append(first)
+            with server.connect() as second:
+                assert read_response(holders[1])[0] == 503  # then the next oldest half-open
+                second.sendall(HEALTHZ + b"\r\n")
+                assert read_response(second)[0] == 200
+            holders[2].sendall(b"Host: x\r\n\r\n")  # the others are still there
+            assert read_response(holders[2])[0] == 200
+        finally:
+            for holder in holders:
+                holder.close()
 
 
 def test_the_reserve_serves_authenticated_requests_only(tmp_path: Path) -> None:
