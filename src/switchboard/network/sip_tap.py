@@ -106,7 +106,7 @@ class LegAudio:
         self._outbound = _Timeline(arrived_at_end=False)
         self._vad = EnergyVad()
         self._heard_until = 0.0  # the end of the last inbound audio given to the VAD
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | asyncio.Handle | None = None
         # Loop time + offset = engine time.
         self._offset = 0.0 if monotonic is None else monotonic() - loop.time()
 
@@ -140,9 +140,16 @@ class LegAudio:
             self._detach()
 
     def end(self) -> None:
-        """The leg ended: what was gathered is delivered, then every tap is closed."""
+        """The leg ended: what was gathered is delivered, then every tap is closed. Soon, not
+        now: the engine may be ending the leg itself, and a sink is never called inside it."""
         if not self._taps:
             return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._loop.call_soon(self._finish)
+
+    def _finish(self) -> None:
+        self._timer = None
         self._flush(final=True)
         for tap in list(self._taps):
             tap.close()

@@ -121,14 +121,18 @@ async def test_in_a_room_the_other_party_is_on_the_outbound_track(
     loop = asyncio.get_running_loop()
     heard: Heard = []
     audio = LegAudio(leg_a, loop)
-    audio.add(listener(heard))
+    tap = audio.add(listener(heard))
     says_a = g711.ulaw_encode(tone_pcm(440, 1.0))
     says_b = g711.alaw_encode(tone_pcm(1000, 1.0))
     start = loop.time() + 0.1
     phone_a.talk(leg_a.local_port, 0, says_a, start + 0.003, 0.004, seed=5)
     last = phone_b.talk(leg_b.local_port, 8, says_b, start + 0.011, 0.004, seed=6)
     await asyncio.sleep(last + 0.5 - loop.time())
-    audio.end()  # the leg ends: what was gathered is delivered
+    before = len(heard)
+    audio.end()  # the leg ends: what was gathered is delivered, soon (never inside end())
+    assert len(heard) == before
+    await asyncio.sleep(0)
+    assert len(heard) > before and tap.closed
 
     assert joined_pcm(track(heard, "inbound")) == g711.ulaw_decode(says_a)
     relayed = track(heard, "outbound")
