@@ -9,7 +9,8 @@ application and the driver on --client-cpu, the ladder, the window, the verdict)
   <SpeakSentence> verbs, so each call's tap (network/sip_tap.py) gathers every packet sent and
   received, decodes it every 100 ms, runs the voice activity detector on what the far end
   sends, and the recorder keeps it all; when the step's calls are hung up, each recording is
-  encoded and written (after the window: that is not what is measured);
+  encoded and written, and the next step waits for every recordingAvailable (that work is
+  reported, not measured);
 - the far end talks: sipp answers with its media address at bench/sip_bridge.py's talker, one
   socket in this process that sends a 20 ms PCMU stream to every server RTP port it hears from,
   so each call receives 50 packets a second that the tap must take (sipp's -rtp_echo would send
@@ -26,6 +27,7 @@ import asyncio
 import os
 import secrets
 import sys
+import time
 from pathlib import Path
 
 import aiohttp
@@ -55,8 +57,9 @@ class RecordingApplication(Application):
 
     def __init__(self, sentences: int) -> None:
         super().__init__(sentences)
-        self.answer = self.answer.replace(b"<Response>", b"<Response><StartRecording/>", 1)
-        assert b"<StartRecording/>" in self.answer
+        start = b'<StartRecording recordingAvailableUrl="/recording-available"/>'
+        self.answer = self.answer.replace(b"<Response>", b"<Response>" + start, 1)
+        assert start in self.answer
 
 
 class RecordingDriver(Driver):
@@ -73,6 +76,7 @@ class RecordingDriver(Driver):
         self.app = RecordingApplication(options.sentences)
         self.talker_port = talker_port
         self.talker: sip_bridge.Talker | None = None
+        self.recorded = 0  # calls answered so far, each of which leaves a recording
 
     async def run(self) -> Result:
         loop = asyncio.get_running_loop()
@@ -87,9 +91,25 @@ class RecordingDriver(Driver):
             talker.stop()
 
     async def end(self, session: aiohttp.ClientSession, calls: Calls) -> float:
+        started = time.monotonic()
         seconds = await super().end(session, calls)
         if self.talker is not None:
             self.talker.forget()  # every call ended: its ports may serve other calls next
+        # Each recording is encoded and written after its call ended: wait for all of them
+        # (their recordingAvailable), or that work would land in the next step's window.
+        self.recorded += len(calls.answered)
+        deadline = started + self.options.step_timeout
+        while self.app.counts["recordingAvailable"] < self.recorded:
+            if time.monotonic() > deadline:
+                raise BenchError(
+                    f"{self.recorded - self.app.counts['recordingAvailable']} recordings were "
+                    f"not available within {self.options.step_timeout:.0f} s of the hangups"
+                )
+            await asyncio.sleep(0.1)
+        progress(
+            f"{len(calls.answered)} recordings saved {time.monotonic() - started:.1f} s "
+            "after the hangups began"
+        )
         return seconds
 
 
