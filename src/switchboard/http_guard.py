@@ -25,7 +25,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -38,6 +41,31 @@ from switchboard.hardening import HttpLimits
 logger = logging.getLogger("switchboard.http")
 LINGER_SECONDS = 2.0
 _END_OF_HEAD = b"\r\n\r\n"
+
+
+class RefusalLog:
+    """At most one warning per second about refused connections, then how many more there
+    were: a flood of 20,000 half-open connections must not become 20,000 log lines."""
+
+    def __init__(self, interval: float = 1.0, now: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self._now = now
+        self._last = -math.inf
+        self._unlogged = 0
+
+    def note(self, client: tuple[str, int] | None, status: int, description: str) -> None:
+        now = self._now()
+        if now - self._last < self.interval:
+            self._unlogged += 1
+            return
+        self._last = now
+        more = f" (and {self._unlogged} more refused since the last line)" if self._unlogged else ""
+        self._unlogged = 0
+        peer = f"{client[0]}:{client[1]}" if client else "?"
+        logger.warning("refused a connection from %s: %d %s%s", peer, status, description, more)
+
+
+_refusal_log = RefusalLog()
 
 
 class _Refused(Exception):
@@ -258,8 +286,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._first_heads.pop(self, None)
         self._cancel_head_timer()
         self._unset_keepalive_if_required()
-        client = f"{self.client[0]}:{self.client[1]}" if self.client else "?"
-        logger.warning("refused a connection from %s: %d %s", client, status, description)
+        _refusal_log.note(self.client, status, description)
         self.transport.write(refusal_bytes(status, error_type, description))
         if self.transport.can_write_eof():
             self.transport.write_eof()
