@@ -526,6 +526,7 @@ def _calls_show(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         call["request"].pop("password", None)
         call["request"].pop("fallback_password", None)
+        call["request"].pop("url_credentials", None)  # the passwords of user:password@ URLs
         detection = call["request"].get("machine_detection") or {}
         detection.pop("password", None)
         detection.pop("fallback_password", None)

@@ -6,8 +6,9 @@ import re
 from urllib.parse import urlsplit, urlunsplit
 
 MASK = "*****"
-# user:password@ (or user@) in any URL inside a text.
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)[^/@\s\"'<>]+@")
+# user:password@ (or user@) in any URL inside a text, up to the authority's last @ (a password
+# may hold a raw @; the authority ends at the first / ? or #, which user info cannot hold).
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)[^/?#\s\"'<>]+@")
 # password="..." / fallbackPassword='...' / destinationPassword="..." in BXML (any case).
 _PASSWORD_ATTRIBUTE = re.compile(
     r"(?P<name>\b[A-Za-z]*[Pp]assword\s*=\s*)(?P<quote>[\"'])(?P<value>.*?)(?P=quote)", re.S

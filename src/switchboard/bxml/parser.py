@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable
 from typing import Any, Literal
 
+from switchboard.url_credentials import split_credentials
+
 from . import attributes as a
 from .errors import BxmlError
 from .schema import (
@@ -154,6 +156,7 @@ class _DocumentReader:
         problems_before = len(self.problems)
         fields = self._attributes(element, schema)
         _CONTENT_READERS[schema.content](self, element, fields)
+        self._split_credentials(element, fields)
         if len(self.problems) > problems_before:
             return None
         verb = schema.verb(**fields, line=element.line, column=element.column)
@@ -180,6 +183,38 @@ class _DocumentReader:
             hint = f' ({name}="{UNSET}" is read as unset)' if name in unset else ""
             self.problem(f"<{element.name}> needs the attribute {name}{hint}", element)
         return fields
+
+    def _split_credentials(self, element: Element, fields: dict[str, Any]) -> None:
+        """user:password@ off every URL attribute (DESIGN.md rule 7): from here on no URL
+        that is stored, shown or sent carries it. The verb's username/password (or
+        fallbackUsername/fallbackPassword, for the fallback URLs) take it unless they were
+        given (then they win, as they did over the URL's own). The URLs sharing one pair must
+        carry the same credentials or none; otherwise, which went where would be a guess."""
+        carried: dict[str, list[tuple[str, tuple[str | None, str | None] | None]]] = {}
+        for name, value in list(fields.items()):
+            if not name.endswith("url") or not isinstance(value, str):
+                continue
+            bare, user, password = split_credentials(value)
+            fields[name] = bare
+            group = "fallback_" if "fallback" in name else ""
+            pair = (user, password) if user is not None or password is not None else None
+            carried.setdefault(group, []).append((name, pair))
+        for group, urls in carried.items():
+            pairs = {pair for _name, pair in urls}
+            if pairs == {None} or fields.get(f"{group}username") is not None:
+                continue
+            if len(pairs) > 1:
+                names = ", ".join(_camel_case(name) for name, _pair in urls)
+                self.problem(
+                    f"<{element.name}>: of {names}, which share {_camel_case(group + 'username')}"
+                    f" and {_camel_case(group + 'password')}, not all carry the same "
+                    "user:password@; give the credentials in those attributes instead",
+                    element,
+                )
+                continue
+            (pair,) = pairs
+            assert pair is not None
+            fields[f"{group}username"], fields[f"{group}password"] = pair
 
     def _none_attribute(self, element: Element, name: str) -> None:
         self.none_attributes.append(NoneAttribute(element.name, name, element.line, element.column))
@@ -262,6 +297,7 @@ class _DocumentReader:
                 continue
             problems_before = len(self.problems)
             target_fields = self._attributes(child, schema)
+            self._split_credentials(child, target_fields)
             raw = self._leaf_text(child).strip()
             coerce = a.e164 if child.name == "PhoneNumber" else a.sip_uri
             try:
@@ -329,6 +365,11 @@ def _suggest(name: str, candidates: list[str], shape: str, kind: str) -> str:
         name, candidates, n=1
     )
     return f" (did you mean {shape.format(close[0])}?)" if close else ""
+
+
+def _camel_case(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word.capitalize() for word in rest)
 
 
 def _snake_case(name: str) -> str:

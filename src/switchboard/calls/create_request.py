@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from switchboard.calls import validation as check
 from switchboard.errors import ValidationError
+from switchboard.url_credentials import split_credentials
 
 REQUIRED_FIELDS = ("from", "to", "answerUrl", "applicationId")
 OPTIONAL_FIELDS = frozenset(
@@ -92,6 +93,21 @@ class CreateCallRequest:
     machine_detection: MachineDetection | None = None
     priority: int = 5
     tag: str | None = None
+    # user:password@ split off answerUrl, answerFallbackUrl and disconnectUrl as they came in
+    # (DESIGN.md rule 7): {"answerUrl": [user, password]}. Each URL's own: username/password
+    # serve both answerUrl and disconnectUrl, which may be different hosts. Never shown.
+    url_credentials: dict[str, list[str]] | None = field(default=None, repr=False)
+
+    def credentials_for(self, url_field: str) -> tuple[str | None, str | None]:
+        """The Basic credentials to send to `url_field`'s URL: the request's fields win (as
+        they did over a URL's own), else what its URL carried."""
+        if url_field == "answerFallbackUrl":
+            if self.fallback_username is not None or self.fallback_password is not None:
+                return self.fallback_username, self.fallback_password
+        elif self.username is not None or self.password is not None:
+            return self.username, self.password
+        carried = (self.url_credentials or {}).get(url_field)
+        return (carried[0], carried[1]) if carried else (None, None)
 
 
 def parse_create_call(body: Mapping[str, Any]) -> CreateCallRequest:
@@ -106,12 +122,22 @@ def parse_create_call(body: Mapping[str, Any]) -> CreateCallRequest:
     application_id = check.string(body, "applicationId", max_length=256)
     answer_url = check.url(body, "answerUrl")
     assert to and from_ and application_id and answer_url  # guaranteed by the required check
+    carried: dict[str, list[str]] = {}
+    answer_url = _split(answer_url, "answerUrl", carried)
 
     if body.keys().isdisjoint(OPTIONAL_FIELDS):
         # The commonest body (the seed's example): nothing else to check, every default holds.
-        return CreateCallRequest(to, from_, application_id, answer_url)
+        return CreateCallRequest(
+            to, from_, application_id, answer_url, url_credentials=carried or None
+        )
     privacy = check.boolean(body, "privacy")
     display_name = _display_name(body, privacy)
+    answer_fallback_url = check.url(body, "answerFallbackUrl")
+    disconnect_url = check.url(body, "disconnectUrl")
+    if answer_fallback_url is not None:
+        answer_fallback_url = _split(answer_fallback_url, "answerFallbackUrl", carried)
+    if disconnect_url is not None:
+        disconnect_url = _split(disconnect_url, "disconnectUrl", carried)
     return CreateCallRequest(
         to=to,
         from_=from_,
@@ -123,18 +149,26 @@ def parse_create_call(body: Mapping[str, Any]) -> CreateCallRequest:
         uui=uui_header(body),
         username=check.string(body, "username", max_length=MAX_CREDENTIAL_LENGTH),
         password=check.string(body, "password", max_length=MAX_CREDENTIAL_LENGTH),
-        answer_fallback_url=check.url(body, "answerFallbackUrl"),
+        answer_fallback_url=answer_fallback_url,
         answer_fallback_method=check.method(body, "answerFallbackMethod") or "POST",
         fallback_username=check.string(body, "fallbackUsername", max_length=MAX_CREDENTIAL_LENGTH),
         fallback_password=check.string(body, "fallbackPassword", max_length=MAX_CREDENTIAL_LENGTH),
-        disconnect_url=check.url(body, "disconnectUrl"),
+        disconnect_url=disconnect_url,
         disconnect_method=check.method(body, "disconnectMethod") or "POST",
         call_timeout=_or(check.number(body, "callTimeout", minimum=1, maximum=300), 30),
         callback_timeout=_or(check.number(body, "callbackTimeout", minimum=1, maximum=25), 15),
         machine_detection=_machine_detection(body),
         priority=_or(check.integer(body, "priority", minimum=1, maximum=5), 5),
         tag=check.string(body, "tag", max_length=MAX_TAG_LENGTH),
+        url_credentials=carried or None,
     )
+
+
+def _split(url: str, name: str, carried: dict[str, list[str]]) -> str:
+    bare, user, password = split_credentials(url)
+    if user is not None or password is not None:
+        carried[name] = [user or "", password or ""]
+    return bare
 
 
 T = TypeVar("T")
@@ -204,6 +238,24 @@ def _machine_detection(body: Mapping[str, Any]) -> MachineDetection | None:
         if mode not in ("sync", "async"):
             raise check.invalid("mode", f"must be sync or async, got '{mode}'")
         defaults = MachineDetection()
+        # Each of these URLs has a username/password of its own: what a URL carries goes
+        # there, unless the fields were given (they win, as they did over the URL's own).
+        callback_url, callback_user, callback_password = _split_optional(
+            check.url(raw, "callbackUrl")
+        )
+        fallback_url, fallback_user, fallback_password = _split_optional(
+            check.url(raw, "fallbackUrl")
+        )
+        username = check.string(raw, "username", max_length=MAX_CREDENTIAL_LENGTH)
+        password = check.string(raw, "password", max_length=MAX_CREDENTIAL_LENGTH)
+        if username is None and callback_user is not None:
+            username, password = callback_user, callback_password
+        fallback_username = check.string(raw, "fallbackUsername", max_length=MAX_CREDENTIAL_LENGTH)
+        fallback_password_field = check.string(
+            raw, "fallbackPassword", max_length=MAX_CREDENTIAL_LENGTH
+        )
+        if fallback_username is None and fallback_user is not None:
+            fallback_username, fallback_password_field = fallback_user, fallback_password
         return MachineDetection(
             mode=mode,
             detection_timeout=_or(seconds("detectionTimeout"), defaults.detection_timeout),
@@ -212,21 +264,23 @@ def _machine_detection(body: Mapping[str, Any]) -> MachineDetection | None:
             speech_end_threshold=_or(seconds("speechEndThreshold"), defaults.speech_end_threshold),
             machine_speech_end_threshold=seconds("machineSpeechEndThreshold"),
             delay_result=_or(check.boolean(raw, "delayResult"), False),
-            callback_url=check.url(raw, "callbackUrl"),
+            callback_url=callback_url,
             callback_method=check.method(raw, "callbackMethod") or "POST",
-            username=check.string(raw, "username", max_length=MAX_CREDENTIAL_LENGTH),
-            password=check.string(raw, "password", max_length=MAX_CREDENTIAL_LENGTH),
-            fallback_url=check.url(raw, "fallbackUrl"),
+            username=username,
+            password=password,
+            fallback_url=fallback_url,
             fallback_method=check.method(raw, "fallbackMethod") or "POST",
-            fallback_username=check.string(
-                raw, "fallbackUsername", max_length=MAX_CREDENTIAL_LENGTH
-            ),
-            fallback_password=check.string(
-                raw, "fallbackPassword", max_length=MAX_CREDENTIAL_LENGTH
-            ),
+            fallback_username=fallback_username,
+            fallback_password=fallback_password_field,
         )
     except ValidationError as error:
         # Name the nested field the way a developer wrote it: machineDetection.silenceTimeout.
         raise ValidationError(
             error.description.replace("Invalid ", "Invalid machineDetection.", 1)
         ) from None
+
+
+def _split_optional(url: str | None) -> tuple[str | None, str | None, str | None]:
+    if url is None:
+        return None, None, None
+    return split_credentials(url)

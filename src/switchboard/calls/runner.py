@@ -569,8 +569,7 @@ class CallRunner:
             request.answer_url,
             request.answer_method,  # type: ignore[arg-type]
             payload,
-            request.username,
-            request.password,
+            *request.credentials_for("answerUrl"),
             float(request.callback_timeout),
         )
         fallback = None
@@ -579,8 +578,7 @@ class CallRunner:
                 request.answer_fallback_url,
                 request.answer_fallback_method,  # type: ignore[arg-type]
                 payload,
-                request.fallback_username,
-                request.fallback_password,
+                *request.credentials_for("answerFallbackUrl"),
                 float(request.callback_timeout),
             )
         entry = OutboxEntry(self.call.call_id, event_type, primary, fallback, asynchronous=False)
@@ -613,7 +611,7 @@ class CallRunner:
                 status=attempt.status,
                 latencyMs=round(attempt.latency_ms, 1),
                 # BXML may carry verb credentials: the timeline keeps none of them.
-                responseBody=_response_excerpt(attempt.body[:BODY_EXCERPT]),
+                responseBody=_response_excerpt(attempt.body),
                 error=redact_text(attempt.error) if attempt.error else None,
             )
 
@@ -1379,8 +1377,7 @@ class CallRunner:
             request.disconnect_url,
             request.disconnect_method,  # type: ignore[arg-type]
             payload,
-            request.username,
-            request.password,
+            *request.credentials_for("disconnectUrl"),
             float(request.callback_timeout),
         )
         event_type = "disconnect" if self.parent_call_id is None else "transferDisconnect"
@@ -1444,9 +1441,12 @@ def _id() -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def _response_excerpt(excerpt: bytes) -> str:
-    """What the timeline keeps of a response body (cached: apps send the same BXML again)."""
-    return redact_text(excerpt.decode("utf-8", "replace"))
+def _response_excerpt(body: bytes) -> str:
+    """What the timeline keeps of a response body (cached: apps send the same BXML again).
+    Redacted whole, then cut (issue 23): a password="..." or a user:password@ cut at the
+    boundary no longer matches the redaction and showed its first characters. Bodies are at
+    most the sender's cap (MAX_BXML_KB)."""
+    return redact_text(body.decode("utf-8", "replace"))[:BODY_EXCERPT]
 
 
 # Parsed BXML by (response body, the URL that served it): applications answer the same

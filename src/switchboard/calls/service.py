@@ -88,13 +88,13 @@ class CallService:
 
 def _check_https_with_credentials(request: CreateCallRequest) -> None:
     """Bandwidth's rule, enforced in the production profile: credentials only over https."""
-    pairs = (
-        ("answerUrl", request.answer_url, request.username or request.password),
-        ("disconnectUrl", request.disconnect_url, request.username or request.password),
+    pairs = (  # with the user:password@ each URL carried (split off in parse_create_call)
+        ("answerUrl", request.answer_url, any(request.credentials_for("answerUrl"))),
+        ("disconnectUrl", request.disconnect_url, any(request.credentials_for("disconnectUrl"))),
         (
             "answerFallbackUrl",
             request.answer_fallback_url,
-            request.fallback_username or request.fallback_password,
+            any(request.credentials_for("answerFallbackUrl")),
         ),
     )
     for field, url, credentials in pairs:

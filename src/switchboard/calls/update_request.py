@@ -21,6 +21,7 @@ from urllib.parse import urljoin, urlsplit
 from switchboard.calls import validation as check
 from switchboard.calls.create_request import MAX_CREDENTIAL_LENGTH, MAX_TAG_LENGTH
 from switchboard.errors import ValidationError
+from switchboard.url_credentials import split_credentials
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,18 +44,29 @@ def parse_update_call(body: Mapping[str, Any], base_url: str | None = None) -> U
         raise check.invalid("state", f"must be active or completed, got '{state}'")
     if base_url is not None:
         body = _resolved(body, base_url, ("redirectUrl", "redirectFallbackUrl"))
-    redirect_url = check.url(body, "redirectUrl")
+    # user:password@ is split off each URL here (DESIGN.md rule 7): each URL has a pair of
+    # its own, which the URL's credentials fill unless it was given (it wins, as before).
+    redirect_url, username, password = _with_credentials(
+        check.url(body, "redirectUrl"),
+        check.string(body, "username", max_length=MAX_CREDENTIAL_LENGTH),
+        check.string(body, "password", max_length=MAX_CREDENTIAL_LENGTH),
+    )
+    fallback_url, fallback_username, fallback_password = _with_credentials(
+        check.url(body, "redirectFallbackUrl"),
+        check.string(body, "fallbackUsername", max_length=MAX_CREDENTIAL_LENGTH),
+        check.string(body, "fallbackPassword", max_length=MAX_CREDENTIAL_LENGTH),
+    )
     tag = check.string(body, "tag", max_length=MAX_TAG_LENGTH)
     request = UpdateCallRequest(
         state=state,
         redirect_url=redirect_url,
         redirect_method=check.method(body, "redirectMethod") or "POST",
-        redirect_fallback_url=check.url(body, "redirectFallbackUrl"),
+        redirect_fallback_url=fallback_url,
         redirect_fallback_method=check.method(body, "redirectFallbackMethod") or "POST",
-        username=check.string(body, "username", max_length=MAX_CREDENTIAL_LENGTH),
-        password=check.string(body, "password", max_length=MAX_CREDENTIAL_LENGTH),
-        fallback_username=check.string(body, "fallbackUsername", max_length=MAX_CREDENTIAL_LENGTH),
-        fallback_password=check.string(body, "fallbackPassword", max_length=MAX_CREDENTIAL_LENGTH),
+        username=username,
+        password=password,
+        fallback_username=fallback_username,
+        fallback_password=fallback_password,
         tag=tag,
     )
     if state == "completed":
@@ -70,6 +82,17 @@ def parse_update_call(body: Mapping[str, Any], base_url: str | None = None) -> U
             "Invalid redirectUrl: required when state is active (or send only a tag to change it)"
         )
     return request
+
+
+def _with_credentials(
+    url: str | None, username: str | None, password: str | None
+) -> tuple[str | None, str | None, str | None]:
+    if url is None:
+        return None, username, password
+    bare, user, secret = split_credentials(url)
+    if username is None and user is not None:
+        return bare, user, secret
+    return bare, username, password
 
 
 def _resolved(body: Mapping[str, Any], base_url: str, fields: tuple[str, ...]) -> Mapping[str, Any]:

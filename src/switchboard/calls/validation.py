@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from switchboard.errors import ValidationError
+from switchboard.redact import redact_text
 
 # \Z, not $: `$` also matches before a trailing newline, which must never pass as a number.
 E164 = re.compile(r"^\+[1-9][0-9]{1,14}\Z")
@@ -108,16 +109,18 @@ def url(body: Mapping[str, Any], field: str) -> str | None:
 @functools.lru_cache(maxsize=1024)
 def _url_problem(value: str) -> str | None:
     """What is wrong with a URL (None: nothing). Cached: clients send the same few URLs with
-    every call, and checking one character by character was a tenth of parse_create_call."""
+    every call, and checking one character by character was a tenth of parse_create_call.
+    The URL is named without its user:password@ (the 400 body is an API response too)."""
+    shown = redact_text(value)
     if any(char.isspace() or unicodedata.category(char) == "Cc" for char in value):
-        return f"must not contain spaces or control characters, got {value!r}"
+        return f"must not contain spaces or control characters, got {shown!r}"
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 -- raises ValueError for a port that is not a number 0-65535
     except ValueError as exc:
-        return f"'{value}' is not a valid URL ({exc})"
+        return f"'{shown}' is not a valid URL ({redact_text(str(exc))})"
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return f"must be an absolute http or https URL, got '{value}'"
+        return f"must be an absolute http or https URL, got '{shown}'"
     return None
 
 
