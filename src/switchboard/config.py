@@ -23,6 +23,11 @@ from switchboard.hardening import (
 from switchboard.limits.account import LimitSettings
 from switchboard.limits.call_bounds import CallBounds, CallBoundsConfigError, parse_call_bounds
 from switchboard.network.phones import PhoneConfigError, SimulatorSettings, parse_simulator
+from switchboard.observability.metrics_access import (
+    MetricsAccess,
+    MetricsConfigError,
+    parse_metrics_access,
+)
 from switchboard.provisioning.voice_settings import KEYS as VOICE_KEYS
 from switchboard.provisioning.voice_settings import (
     VoiceSettings,
@@ -142,6 +147,8 @@ class Settings:
     auth_throttle: ThrottleSettings = field(default_factory=ThrottleSettings)
     # [calls]: what one call, and the disk under all of them, may cost (limits/call_bounds.py).
     call_bounds: CallBounds = field(default_factory=CallBounds)
+    # [metrics]: who may read /metrics (observability/metrics_access.py).
+    metrics_access: MetricsAccess = field(default_factory=MetricsAccess)
     config_file: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -214,8 +221,9 @@ def _hardening(raw: dict[str, Any]) -> dict[str, Any]:
             "http": parse_http_limits(_table(raw, "http")),
             "auth_throttle": parse_throttle(_table(raw, "auth")),
             "call_bounds": parse_call_bounds(_table(raw, "calls")),
+            "metrics_access": parse_metrics_access(_table(raw, "metrics")),
         }
-    except (HardeningConfigError, CallBoundsConfigError) as error:
+    except (HardeningConfigError, CallBoundsConfigError, MetricsConfigError) as error:
         raise ConfigError(str(error)) from None
 
 

@@ -53,6 +53,20 @@ async def metrics(request: Request) -> Response:
     context = context_of(request)
     if context.metrics is None:
         return Response(status_code=404)
+    settings = context.settings
+    refused = settings.metrics_access.refusal(
+        request.headers.get("authorization"), settings.profile == "production"
+    )
+    if refused is not None:  # its labels carry account ids (issue 23)
+        status, description = refused
+        return JsonResponse(
+            {
+                "type": "unauthorized" if status == 401 else "not-found",
+                "description": description,
+                "id": None,
+            },
+            status_code=status,
+        )
     return Response(context.metrics.render(), media_type="text/plain; version=0.0.4")
 
 
