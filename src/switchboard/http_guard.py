@@ -7,11 +7,11 @@ notes"): httptools reads a request's head whole, however large and however slowl
 - A header-read timeout: from a connection's opening, or a request's first byte, to the end of
   that request's headers. A slow or incomplete request is answered 408 and closed. It is not
   the idle keep-alive between complete requests ([server] keep_alive_seconds), which stays.
-- A cap on open connections. At the cap, the oldest connection that has not yet sent the head
-  of its first request is answered 503 and closed to make room for the new one (half-open
-  connections cannot keep a client out; a real client sends its head at once, so it is the
-  newest of them and the last to go); when there is none, the new connection is answered 503
-  at once and closed. The last `reserved_connections` below the cap serve only requests that
+- A cap on open connections. From `max_connections - reserved_connections` on, the oldest
+  connection that has not yet sent the head of its first request is answered 503 and closed
+  to make room for each new one (half-open connections cannot keep a client out, nor push it
+  into the reserve; a real client sends its head at once, so it is the newest of them and the
+  last to go). At the cap with none of them, the new connection is answered 503 and closed. The last `reserved_connections` below the cap serve only requests that
   carry an Authorization header (others get 503), and close after one response, so an API
   client still gets in while anonymous connections fill the rest.
 
@@ -140,9 +140,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     # -- connections ------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         # Connections that have not yet sent the head of their first request, oldest first:
-        # at the cap, the oldest of them makes room for a new one. Half-open connections
-        # cannot keep a new client out, while one whose first head is on its way (a real
-        # client sends it at once) is the newest there, the last to go.
+        # once the connections reach the reserve, the oldest of them makes room for a new
+        # one. Half-open connections cannot keep a new client out, while one whose first head
+        # is on its way (a real client sends it at once) is the newest there, the last to go.
         waiting: OrderedDict[GuardedHttpProtocol, None] | None = getattr(
             self.server_state, "switchboard_first_heads", None
         )
@@ -150,7 +150,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             waiting = OrderedDict()
             self.server_state.switchboard_first_heads = waiting  # type: ignore[attr-defined]
         self._first_heads = waiting
-        if len(self.connections) >= self.limits.max_connections and waiting:
+        # From where the reserve starts: so half-open connections never push a new one into
+        # the reserve (where only requests with credentials are served).
+        room = self.limits.max_connections - self.limits.reserved_connections
+        if len(self.connections) >= room and waiting:
             oldest = next(iter(waiting))
             oldest._evict()
         others = len(self.connections)

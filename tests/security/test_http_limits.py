@@ -209,13 +209,34 @@ def test_at_the_cap_the_oldest_half_open_connection_makes_room(tmp_path: Path) -
                 holder.close()
 
 
-def test_the_reserve_serves_authenticated_requests_only(tmp_path: Path) -> None:
+def test_half_open_connections_never_push_a_new_client_into_the_reserve(
+    tmp_path: Path,
+) -> None:
     config = "\n[http]\nmax_connections = 4\nreserved_connections = 2\n"
     with guarded_server(tmp_path, config) as server:
-        holders = [server.connect() for _ in range(2)]  # anonymous, half-open
+        holders = [server.connect() for _ in range(2)]  # half-open, up to the reserve
         try:
             for holder in holders:
                 holder.sendall(b"GET /healthz HTTP/1.1\r\n")
+            with server.connect() as client:  # makes room: the oldest half-open one goes
+                assert read_response(holders[0])[0] == 503
+                client.sendall(HEALTHZ + b"\r\n")  # anonymous, and served: not in the reserve
+                status, headers, _ = read_response(client)
+                assert status == 200
+                assert headers.get("connection") != "close"
+        finally:
+            for holder in holders:
+                holder.close()
+
+
+def test_the_reserve_serves_authenticated_requests_only(tmp_path: Path) -> None:
+    config = "\n[http]\nmax_connections = 4\nreserved_connections = 2\n"
+    with guarded_server(tmp_path, config) as server:
+        holders = [server.connect() for _ in range(2)]  # anonymous, kept alive
+        try:
+            for holder in holders:
+                holder.sendall(HEALTHZ + b"\r\n")
+                assert read_response(holder)[0] == 200
             server.until(lambda: server.open_connections() == 2)
             with server.connect() as anonymous:  # into the reserve, without credentials
                 anonymous.sendall(HEALTHZ + b"\r\n")
