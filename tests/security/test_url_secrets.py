@@ -210,3 +210,27 @@ def test_a_password_cut_at_the_excerpt_boundary_shows_none_of_it(run: Run) -> No
     for surface, texts in run.surfaces.items():
         for text in texts:
             assert EXCERPT_SECRET[:4] not in text, surface
+
+
+def test_production_refuses_credentials_in_an_http_url(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from tests.integration.api.test_profiles import with_server_settings
+
+    server = start_virtual_server(
+        tmp_path_factory.mktemp("production"), with_server_settings('profile = "production"')
+    )
+    try:
+        with httpx.Client(base_url=server.base_url, auth=(USERNAME, PASSWORD)) as api:
+            body = {
+                "from": FROM_NUMBER,
+                "to": CALLEE,
+                "applicationId": APPLICATION_ID,
+                "answerUrl": f"http://me:{quote(SECRETS['answer-user'], safe='')}@app.example/a",
+            }
+            refused = api.post(CALLS, json=body)
+            assert refused.status_code == 400
+            assert "answerUrl: must use https" in refused.json()["description"]
+            assert "me:" not in refused.text
+    finally:
+        server.stop()
