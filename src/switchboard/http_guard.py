@@ -11,9 +11,10 @@ notes"): httptools reads a request's head whole, however large and however slowl
   connection that has not yet sent the head of its first request is answered 503 and closed
   to make room for each new one (half-open connections cannot keep a client out, nor push it
   into the reserve; a real client sends its head at once, so it is the newest of them and the
-  last to go). At the cap with none of them, the new connection is answered 503 and closed. The last `reserved_connections` below the cap serve only requests that
-  carry an Authorization header (others get 503), and close after one response, so an API
-  client still gets in while anonymous connections fill the rest.
+  last to go). At the cap with none of them, the new connection is answered 503 and closed.
+  The last `reserved_connections` below the cap serve only requests that carry an
+  Authorization header (others get 503), and close after one response, so an API client still
+  gets in while anonymous connections that did send requests fill the rest.
 
 Every refusal is a Bandwidth-style body {"type", "description", "id"}. After a refusal the
 connection stops writing and discards what the client still sends for a short while before it
@@ -230,8 +231,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._head_deadline = None
         self._head_bytes = 0  # what comes after this request's body is the next head
         self._tail = b""
-        if len(self.url) > self.limits.max_request_line_bytes:
-            # Checked once the head is in: the head's own cap bounds it until then.
+        # "METHOD target HTTP/1.1": checked once the head is in (its own cap bounds it until
+        # then), and only when the target alone could make it too long.
+        if len(self.url) > self.limits.max_request_line_bytes - 18 and (
+            len(self.url) + len(self.parser.get_method()) + 10 > self.limits.max_request_line_bytes
+        ):
             self._refuse(
                 400,
                 "validation",

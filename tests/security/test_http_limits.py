@@ -71,6 +71,18 @@ def test_a_head_just_under_the_cap_is_served(server: GuardedServer) -> None:
         assert read_response(client)[0] == 200
 
 
+def test_a_request_line_of_exactly_the_cap_is_served(server: GuardedServer) -> None:
+    target = b"/healthz?" + b"q" * (8192 - len(b"GET /healthz? HTTP/1.1"))
+    line = b"GET " + target + b" HTTP/1.1"
+    assert len(line) == 8192
+    with server.connect() as client:
+        client.sendall(line + b"\r\nHost: x\r\n\r\n")
+        assert read_response(client)[0] == 200
+    with server.connect() as client:
+        client.sendall(b"GET " + target + b"q HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_response(client)[0] == 400
+
+
 def test_an_overlong_request_line_is_refused_400(server: GuardedServer) -> None:
     with server.connect() as client:
         client.sendall(b"GET /healthz?" + b"q" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
