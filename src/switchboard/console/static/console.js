@@ -16,6 +16,7 @@
   let page = 0;
   let openCallId = null;
   let openTimeline = []; // entries of the open call, by sequence
+  let timelineLoaded = false; // false while the open call's timeline is being fetched
   let renderQueued = false;
   // The server's clock minus ours, from the newest entry the feed brought: durations of live
   // calls then count on the server's time (a virtual clock in tests, a skewed one elsewhere).
@@ -201,10 +202,12 @@
       const last = openTimeline.length ? openTimeline[openTimeline.length - 1].sequence : 0;
       if (item.entry.sequence > last) {
         openTimeline.push(item.entry);
-        $("timeline").append(timelineItem(item.entry));
-        showNowSaying();
+        if (timelineLoaded) {
+          $("timeline").append(timelineItem(item.entry));
+          showNowSaying();
+        }
       }
-      if (item.call) showFacts(item.call);
+      if (item.call && timelineLoaded) showFacts(item.call);
     }
   }
 
@@ -320,6 +323,8 @@
   // -- one call: facts, timeline, its virtual phone --------------------------------------
   async function openCall(callId, focus) {
     openCallId = callId;
+    openTimeline = []; // entries the feed brings while the timeline loads gather here
+    timelineLoaded = false;
     let data;
     try {
       data = await api("GET", `${accountPath()}/calls/${encodeURIComponent(callId)}/timeline`);
@@ -328,7 +333,10 @@
       return;
     }
     if (openCallId !== callId) return;
-    openTimeline = data.timeline;
+    const loaded = data.timeline;
+    const last = loaded.length ? loaded[loaded.length - 1].sequence : 0;
+    openTimeline = loaded.concat(openTimeline.filter((entry) => entry.sequence > last));
+    timelineLoaded = true;
     $("no-call").hidden = true;
     $("call-detail").hidden = false;
     $("call-title").textContent = `Call ${callId}`;
