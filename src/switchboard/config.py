@@ -35,6 +35,7 @@ from switchboard.provisioning.voice_settings import (
     parse_voice_settings,
 )
 from switchboard.sip.settings import SipConfigError, SipSettings, parse_sip_settings
+from switchboard.webhooks.account_share import DEFAULT_SHARE
 from switchboard.webhooks.outbox import RetryPolicy
 
 T = TypeVar("T")
@@ -149,6 +150,8 @@ class Settings:
     call_bounds: CallBounds = field(default_factory=CallBounds)
     # [metrics]: who may read /metrics (observability/metrics_access.py).
     metrics_access: MetricsAccess = field(default_factory=MetricsAccess)
+    # [webhooks] connections_per_account: one account's share of the webhook connections.
+    webhook_connections_per_account: int = DEFAULT_SHARE
     config_file: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -206,6 +209,7 @@ def load_settings(
         retention_days=_retention(server),
         recording_retention_days=_recording_retention(_table(raw, "recordings")),
         webhook_retries=_retry_policy(_table(raw, "webhooks")),
+        webhook_connections_per_account=_connections_per_account(_table(raw, "webhooks")),
         drain_seconds=_non_negative(server, "drain_seconds", 30.0),
         keep_alive_seconds=_positive(server, "keep_alive_seconds", DEFAULT_KEEP_ALIVE_SECONDS),
         tls=_tls(server, config_file, listen_host, listen_port),
@@ -480,7 +484,12 @@ def _networks(server: dict[str, Any], key: str) -> tuple[str, ...]:
 
 def _retry_policy(table: dict[str, Any]) -> RetryPolicy:
     """[webhooks]: extra delivery rounds for asynchronous events (off by default)."""
-    unknown = set(table) - {"retries", "backoff_seconds", "max_backoff_seconds"}
+    unknown = set(table) - {
+        "retries",
+        "backoff_seconds",
+        "max_backoff_seconds",
+        "connections_per_account",  # read by _connections_per_account
+    }
     if unknown:
         raise ConfigError(f"[webhooks]: unknown key(s) {', '.join(sorted(unknown))}")
     retries = _get(table, "retries", int, 0, "webhooks")
@@ -491,6 +500,15 @@ def _retry_policy(table: dict[str, Any]) -> RetryPolicy:
         backoff_seconds=_non_negative(table, "backoff_seconds", 1.0, "webhooks"),
         max_backoff_seconds=_non_negative(table, "max_backoff_seconds", 60.0, "webhooks"),
     )
+
+
+def _connections_per_account(table: dict[str, Any]) -> int:
+    """[webhooks] connections_per_account: each account's share of the outgoing webhook
+    connections (webhooks/account_share.py)."""
+    value = _get(table, "connections_per_account", int, DEFAULT_SHARE, "webhooks")
+    if value < 1:
+        raise ConfigError(f"webhooks.connections_per_account must be at least 1, got {value}")
+    return value
 
 
 def _non_negative(table: dict[str, Any], key: str, default: float, where: str = "server") -> float:

@@ -103,7 +103,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
             settings.simulator, clock, activity, AudioDurations(destinations=destinations)
         )
         network = simulator
-    sender = HttpWebhookSender(destinations=destinations)
+    sender = HttpWebhookSender(
+        destinations=destinations, per_account=settings.webhook_connections_per_account
+    )
     # The signing key is re-read when its file changes or goes: deleting it revokes every token.
     authenticator = Authenticator(
         SigningKey(settings.data_dir / "token-signing.key"),

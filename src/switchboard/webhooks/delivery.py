@@ -43,6 +43,7 @@ import errno
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from types import SimpleNamespace, TracebackType
 from typing import Protocol, Self
@@ -51,6 +52,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
+from switchboard.webhooks.account_share import DEFAULT_SHARE, AccountShares
 from switchboard.webhooks.guard import DestinationPolicy, GuardedConnector, denial_in
 from switchboard.webhooks.request import (
     DeliveryResult,
@@ -119,6 +121,7 @@ class HttpWebhookSender:
         url_guard: UrlGuard | None = None,
         keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT,
         destinations: DestinationPolicy | None = None,
+        per_account: int = DEFAULT_SHARE,
     ) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1 connection")
@@ -129,6 +132,9 @@ class HttpWebhookSender:
         self._url_guard = url_guard
         self._keepalive_timeout = keepalive_timeout
         self._destinations = destinations or DestinationPolicy()
+        # Each account's share of `limit` (account_share.py), keyed by the payload's accountId;
+        # a share of the whole pool is no share: then only the pool limits.
+        self.shares = AccountShares(per_account) if per_account < limit else None
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
 
@@ -201,19 +207,23 @@ class HttpWebhookSender:
         response: aiohttp.ClientResponse | None = None
         try:
             async with asyncio.timeout(request.timeout):
-                response = await session.request(
-                    request.method,
-                    url,
-                    data=data,
-                    headers=headers,
-                    allow_redirects=False,
-                    trace_request_ctx=progress,
-                )
-                progress.status = response.status
-                progress.content_type = response.headers.get("Content-Type")
-                # Read up to the cap even when Content-Length is over it: the start of the
-                # body goes on the timeline, and the cap bounds what it costs.
-                body, complete = await self._read_capped(response)
+                account = request.payload.get("accountId") if self.shares else None
+                progress.account_waiting = True
+                async with _place(self.shares, account):
+                    progress.account_waiting = False
+                    response = await session.request(
+                        request.method,
+                        url,
+                        data=data,
+                        headers=headers,
+                        allow_redirects=False,
+                        trace_request_ctx=progress,
+                    )
+                    progress.status = response.status
+                    progress.content_type = response.headers.get("Content-Type")
+                    # Read up to the cap even when Content-Length is over it: the start of
+                    # the body goes on the timeline, and the cap bounds what it costs.
+                    body, complete = await self._read_capped(response)
         except TimeoutError as exc:
             failure, error = self._timeout_reason(request, progress)
             _forget_tracebacks(exc)
@@ -283,6 +293,12 @@ class HttpWebhookSender:
 
     def _timeout_reason(self, request: WebhookRequest, progress: _Progress) -> tuple[Failure, str]:
         url, within = request.url, f"within {request.timeout} s (callbackTimeout)"
+        if progress.account_waiting and self.shares is not None:
+            return Failure.TIMEOUT, (
+                f"{url}: no free outgoing connection {within}; all {self.shares.share} of "
+                f"account {request.payload.get('accountId')}'s share of Switchboard's webhook "
+                "connections are busy ([webhooks] connections_per_account)"
+            )
         if progress.queued:
             return Failure.TIMEOUT, (
                 f"{url}: no free outgoing connection {within}; all {self._limit} of "
@@ -320,11 +336,18 @@ class HttpWebhookSender:
         return self._session
 
 
+def _place(shares: AccountShares | None, account: object) -> AbstractAsyncContextManager[None]:
+    if shares is None or not isinstance(account, str):
+        return nullcontext()
+    return shares.place(account)
+
+
 @dataclass
 class _Progress:
     """How far one request got, filled in by tracing hooks, to word a timeout truthfully."""
 
     queued: bool = False
+    account_waiting: bool = False  # for one of the account's places (account_share.py)
     connected: bool = False
     status: int | None = None
     content_type: str | None = None
