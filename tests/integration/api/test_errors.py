@@ -18,8 +18,7 @@ from tests.support.server import ACCOUNT_ID
 @pytest.mark.parametrize(
     ("method", "path"),
     [
-        ("GET", "/"),
-        ("GET", "/nope"),
+        ("GET", "/nope"),  # (GET / is the web console's page: tests/integration/console)
         ("POST", "/api/v2/accounts"),
         ("POST", f"/api/v2/accounts/{ACCOUNT_ID}/nothing"),
         ("POST", f"/api/v2/accounts/{ACCOUNT_ID}/calls/c-1/extra/parts"),
