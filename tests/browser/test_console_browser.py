@@ -77,7 +77,7 @@ def virtual(tmp_path: Path) -> Iterator[VirtualTimeServer]:
 
 
 @pytest.fixture
-def page(virtual: VirtualTimeServer) -> Iterator[Any]:
+def page() -> Iterator[Any]:
     with playwright_sync.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1180, "height": 680})
@@ -281,5 +281,48 @@ def test_a_thousand_live_calls_arrive_and_the_list_stays_quick(
             # No single task held the tab for a second while 1,000 calls streamed in.
             assert page.evaluate("window.longestTask") < 1000
             browser.close()
+    finally:
+        server.stop()
+
+
+def test_a_virtual_phone_dials_in_and_presses_keys_as_the_caller(
+    tmp_path: Path, app: Receiver, page: Any
+) -> None:
+    """The Virtual phones view dials one of the account's numbers: an inbound call to its
+    application, which the page opens; the phone is the caller, so it cannot answer, reject or
+    be busy, but presses keys once the app answered, and the gather webhook carries them."""
+    config = CONFIG.replace(
+        '  name = "IVR"\n',
+        f'  name = "IVR"\n  numbers = ["{FROM_NUMBER}"]\n'
+        f'  call_initiated_callback_url = "{app.url("/initiate")}"\n',
+        1,
+    )
+    assert config != CONFIG
+    app.on("/initiate", GATHER)
+    app.on("/gather", AFTER_GATHER)
+    server = start_virtual_server(tmp_path, config)
+    try:
+        page.goto(server.base_url + "/")
+        page.get_by_label("Account id").fill(ACCOUNT_ID)
+        page.get_by_label("API user").fill(USERNAME)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_label("Password").press("Enter")
+        expect(page.locator("#connection")).to_have_text("Live")
+        page.get_by_role("button", name="Virtual phones").click()
+        page.get_by_label("Calling from (a virtual phone's number)").fill("+15555550123")
+        page.get_by_label("Number to call").select_option(FROM_NUMBER)
+        page.get_by_role("button", name="Dial").click()
+        expect(page.locator("#call-title")).to_contain_text("Call c-")
+        facts = page.locator("#call-facts")
+        expect(facts).to_contain_text("inbound")
+        expect(facts).to_contain_text("answered")
+        expect(page.get_by_role("button", name="Answer")).to_be_disabled()
+        expect(page.locator("#now-saying")).to_contain_text("Press one for sales")
+        page.get_by_role("button", name="1", exact=True).click()
+        expect(page.locator("#callee-status")).to_have_text("Pressed 1")
+        server.advance(0.5)
+        expect(page.locator("#timeline li", has_text="webhook gather")).to_contain_text("→ 200")
+        page.get_by_role("button", name="Hang up").click()
+        expect(facts).to_contain_text("disconnected")
     finally:
         server.stop()
