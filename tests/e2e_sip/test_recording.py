@@ -24,14 +24,17 @@ from bandwidth.models.bxml import (
     PlayAudio,
     Record,
     Response,
+    SipUri,
     SpeakSentence,
     StartRecording,
     StopRecording,
+    Transfer,
 )
 
 from tests.e2e.flow import create_call
 from tests.e2e_sip.conftest import write_peer_audio
 from tests.e2e_sip.test_baresip import tone_wav
+from tests.e2e_sip.test_rooms import AGENT_HUM, hum_wav
 from tests.e2e_sip.timeline import wait_for_timeline
 from tests.support.baresip import BaresipPhone, start_baresip
 from tests.support.receiver import Raw, Receiver
@@ -227,3 +230,43 @@ def _wait_until(when: datetime) -> None:
     """Until the server's clock (this machine's) says `when`: a real call runs in real time."""
     while (left := (when - datetime.now(UTC)).total_seconds()) > 0:
         time.sleep(min(left, 0.05))
+
+
+@pytest.fixture
+def agent(tmp_path: Path) -> Iterator[BaresipPhone]:
+    """The transfer's target: PCMA only (the relay re-encodes), a 700 Hz hum for 6 s, then it
+    hangs up."""
+    wav = hum_wav(tmp_path / "agent.wav", AGENT_HUM, 6.0)
+    running = start_baresip(tmp_path / "agent", wav, codecs="PCMA/8000/1")
+    yield running
+    running.stop()
+
+
+def test_a_recorded_transfer_has_the_callee_on_channel_0_and_the_target_on_channel_1(
+    app: Receiver,
+    calls_api: CallsApi,
+    switchboard: httpx.Client,
+    phone: BaresipPhone,
+    agent: BaresipPhone,
+) -> None:
+    start = StartRecording(multi_channel=True, recording_available_url="/recording-available")
+    app.on("/answer", Response([start, Transfer([SipUri(agent.uri)]), Hangup()]).to_bxml())
+    call_id = create_call(calls_api, app, phone.uri)
+    wait_for_timeline(switchboard, call_id, "transfer", event="joined", timeout=20)
+
+    (available,) = app.wait_events("recordingAvailable", timeout=40)  # the agent hangs up at 6 s
+    assert available["status"] == "complete" and available["callId"] == call_id
+    channels, (callee, heard) = download(switchboard, available["mediaUrl"])
+    assert channels == 2
+    seconds = len(heard) / RATE
+    # startRecording.mdx: during a Transfer the A-leg on channel 0, the B-leg on channel 1.
+    assert_hum(callee, 0.3, seconds - 0.3)
+    joined = [
+        t / 10
+        for t in range(int(seconds * 10) - 1)
+        if pitch_power(heard, AGENT_HUM, t / 10, t / 10 + 0.1) > 1_000_000  # 3000 peak: 2.25e6
+    ]
+    span = longest_run(joined, 0.1) if joined else (0.0, 0.0)
+    assert span[1] - span[0] >= 4.0, f"the target's hum on channel 1 only over {span}"
+    assert pitch_power(callee, AGENT_HUM, *span) < 1000  # each party on its own channel
+    assert pitch_power(heard, HUM, *span) < 1000
