@@ -146,6 +146,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         recordings=(store, media),
         bounds=settings.call_bounds,
     )
+    if simulator is not None:  # a phone set over the API answers its account's calls only
+        simulator.account_of = lambda call_id: (
+            runner.call.account_id if (runner := engine.runners.get(call_id)) else None
+        )
     calls = CallService(
         store, clock.wall, enforce_https_credentials=settings.profile == "production"
     )

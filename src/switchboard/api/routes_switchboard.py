@@ -32,11 +32,13 @@ from switchboard.errors import (
 )
 from switchboard.network.base import CallRefused
 from switchboard.network.phones import PhoneBehaviour, PhoneConfigError, parse_behaviour
+from switchboard.network.simulated import PhoneLimitError
 
 PREFIX = "/switchboard/v1"
 CALLEE_ACTIONS = ("answer", "reject", "busy", "hangup", "press")
 # A timeline page: a call keeps at most [calls] timeline_max_entries entries (2,000 by default).
 TIMELINE_PAGE_SIZE = 1000
+MAX_PHONE_NUMBER_CHARS = 64
 
 
 async def _owned_call(request: Request) -> tuple[ApiContext, Call]:
@@ -126,13 +128,25 @@ async def act_as_callee(request: Request) -> Response:
     return Response(status_code=204)
 
 
-async def _authenticated(request: Request) -> ApiContext:
+async def _authenticated(request: Request) -> tuple[ApiContext, str]:
+    """The context and the account of the credentials: phones set over the API are that
+    account's (issue 23), so one account's PUT never changes another's calls."""
     context = context_of(request)
     await context.refresh_provisioning()
-    await context.auth.authenticate(
+    principal = await context.auth.authenticate(
         request.headers.get("authorization"), request.client.host if request.client else None
     )
-    return context
+    return context, principal.account_id
+
+
+def _phone_number(request: Request) -> str:
+    number = str(request.path_params["number"])
+    if not 0 < len(number) <= MAX_PHONE_NUMBER_CHARS or not number.isprintable():
+        raise ValidationError(
+            f"Invalid phone number in the path: 1 to {MAX_PHONE_NUMBER_CHARS} printable "
+            "characters (E.164 like +15555550123)"
+        )
+    return number
 
 
 def _behaviour_json(number: str, behaviour: PhoneBehaviour) -> dict[str, Any]:
@@ -142,30 +156,35 @@ def _behaviour_json(number: str, behaviour: PhoneBehaviour) -> dict[str, Any]:
 
 
 async def get_phone(request: Request) -> Response:
-    context = await _authenticated(request)
-    number = request.path_params["number"]
+    """The phone as it answers the calls of the credentials' account."""
+    context, account_id = await _authenticated(request)
+    number = _phone_number(request)
     if context.simulator is None:
         raise NotFoundError("The simulated network is not in use")
-    return JsonResponse(_behaviour_json(number, context.simulator.behaviour_for(number)))
+    behaviour = context.simulator.behaviour_for(number, account_id)
+    return JsonResponse(_behaviour_json(number, behaviour))
 
 
 async def put_phone(request: Request) -> Response:
-    context = await _authenticated(request)
-    number = request.path_params["number"]
+    """Configure the phone for the calls of the credentials' account only."""
+    context, account_id = await _authenticated(request)
+    number = _phone_number(request)
     if context.simulator is None:
         raise NotFoundError("The simulated network is not in use")
     body = await read_json_object(request)
     try:
         behaviour = parse_behaviour(body, context.simulator.settings.default, "phone")
+        context.simulator.set_phone(number, behaviour, account_id)
     except PhoneConfigError as error:
         raise ValidationError(str(error)) from None
-    context.simulator.set_phone(number, behaviour)
+    except PhoneLimitError as error:
+        raise ConflictError(str(error)) from None
     return JsonResponse(_behaviour_json(number, behaviour))
 
 
 async def dial_from_phone(request: Request) -> Response:
     """A virtual phone calls one of an account's numbers (an inbound call)."""
-    context = await _authenticated(request)
+    context, account_id = await _authenticated(request)
     number = request.path_params["number"]
     if context.simulator is None:
         raise NotFoundError("The simulated network is not in use: real phones dial in over SIP")
@@ -179,7 +198,7 @@ async def dial_from_phone(request: Request) -> Response:
         raise ValidationError("Missing field: to (the number to call, e.g. +15555551212)")
     try:
         call_id = await context.simulator.dial(
-            number, to, uui=uui_header(body), diversion=_diversion(body)
+            number, to, uui=uui_header(body), diversion=_diversion(body), account_id=account_id
         )
     except CallRefused as refused:
         if refused.kind == "not-found":

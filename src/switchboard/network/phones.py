@@ -45,6 +45,14 @@ class SpokenLine:
 
 
 MAX_SPEECH_CHARS = 20_000  # what media/tts.py synthesises at most
+# Every key is bounded (issue 23): 20,000 PUTs of a phone with 60 KB of digits once added
+# 1.07 GB of memory. A phone's keys for one Gather (BXML's maxDigits is at most 50), entries
+# of a list (digits per Gather, timed digits, lines of speech), seconds (Bandwidth's calls last
+# at most 4 hours), and its speech in all.
+MAX_DIGITS = 64
+MAX_ENTRIES = 32
+MAX_SECONDS = 4 * 3600.0
+MAX_SPEECH_TOTAL_CHARS = MAX_SPEECH_CHARS
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +120,8 @@ def parse_behaviour(raw: dict[str, Any], base: PhoneBehaviour, where: str) -> Ph
     if "outcome" in raw:
         if raw["outcome"] not in OUTCOMES:
             raise PhoneConfigError(
-                f"{where}.outcome must be one of {', '.join(OUTCOMES)}, got {raw['outcome']!r}"
+                f"{where}.outcome must be one of {', '.join(OUTCOMES)}, "
+                f"got {_shown(raw['outcome'])}"
             )
         behaviour = replace(behaviour, outcome=raw["outcome"])
     if "answer_after" in raw:
@@ -144,6 +153,11 @@ def _speech(value: object, where: str) -> tuple[SpokenLine, ...]:
     if isinstance(value, str):
         return (SpokenLine(0.0, _text(value, where)),) if value.strip() else ()
     if isinstance(value, list) and all(isinstance(item, dict) for item in value):
+        _at_most(value, where)
+        if sum(len(str(item.get("text", ""))) for item in value) > MAX_SPEECH_TOTAL_CHARS:
+            raise PhoneConfigError(
+                f"{where}: its lines hold more than {MAX_SPEECH_TOTAL_CHARS} characters in all"
+            )
         lines = []
         for index, item in enumerate(value):
             unknown = set(item) - {"at", "text"}
@@ -160,7 +174,7 @@ def _speech(value: object, where: str) -> tuple[SpokenLine, ...]:
 
 def _text(value: object, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise PhoneConfigError(f"{where} must be some text to say, got {value!r}")
+        raise PhoneConfigError(f"{where} must be some text to say, got {_shown(value)}")
     if len(value) > MAX_SPEECH_CHARS:
         raise PhoneConfigError(f"{where} is {len(value)} characters; at most {MAX_SPEECH_CHARS}")
     return value
@@ -174,6 +188,8 @@ def _digits(behaviour: PhoneBehaviour, value: object, where: str) -> PhoneBehavi
             repeat_gather_digits=True,
             timed_digits=(),
         )
+    if isinstance(value, list):
+        _at_most(value, where)
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return replace(
             behaviour,
@@ -197,14 +213,33 @@ def _digits(behaviour: PhoneBehaviour, value: object, where: str) -> PhoneBehavi
 
 def _keys(value: object, where: str) -> str:
     if not isinstance(value, str) or not set(value) <= _DIGIT_CHARS:
-        raise PhoneConfigError(f"{where} must contain only 0-9 * # A-D, got {value!r}")
+        raise PhoneConfigError(f"{where} must contain only 0-9 * # A-D, got {_shown(value)}")
+    if len(value) > MAX_DIGITS:
+        raise PhoneConfigError(f"{where} is {len(value)} keys; at most {MAX_DIGITS}")
     return value
 
 
 def _seconds(value: object, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise PhoneConfigError(f"{where} must be a number of seconds >= 0, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 <= value <= MAX_SECONDS  # NaN fails this too
+    ):
+        raise PhoneConfigError(
+            f"{where} must be a number of seconds from 0 to {MAX_SECONDS:g}, got {_shown(value)}"
+        )
     return float(value)
+
+
+def _at_most(items: list[Any], where: str) -> None:
+    if len(items) > MAX_ENTRIES:
+        raise PhoneConfigError(f"{where} has {len(items)} entries; at most {MAX_ENTRIES}")
+
+
+def _shown(value: object) -> str:
+    """A value for an error sentence, cut short: an error must not echo 60 KB back."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def parse_simulator(raw: dict[str, Any]) -> SimulatorSettings:

@@ -476,6 +476,14 @@ class SimulatedRoom:
         self.network.rooms.discard(self)
 
 
+# Phones one account may configure over the API (issue 23: memory per account is bounded).
+MAX_PHONES_PER_ACCOUNT = 1000
+
+
+class PhoneLimitError(Exception):
+    pass
+
+
 class SimulatedNetwork:
     joins_legs = True
 
@@ -494,7 +502,12 @@ class SimulatedNetwork:
         # PlayAudio's whole file, decoded, only when a tap listens (the same SSRF policy).
         self.files = files or AudioFiles(destinations=self.audio.destinations)
         self.phrases = Phrases()
+        # The file's phones ([[simulator.phones]]) answer every account's calls; a phone set
+        # over the API belongs to the account that set it (issue 23): account -> number ->.
         self.phones: dict[str, PhoneBehaviour] = dict(settings.phones)
+        self.account_phones: dict[str, dict[str, PhoneBehaviour]] = {}
+        # Which account placed a call (by call id), for its phones; set by the server.
+        self.account_of: Callable[[str], str | None] = lambda _call_id: None
         self.legs: dict[str, SimulatedLeg] = {}
         self.rooms: set[SimulatedRoom] = set()
         self.knows_speech = settings.transcription == "known"
@@ -525,11 +538,31 @@ class SimulatedNetwork:
                         joined.append((leg, room.opened_at))
         return joined
 
-    def behaviour_for(self, destination: str) -> PhoneBehaviour:
-        return self.phones.get(dialable(destination), self.settings.default)
+    def behaviour_for(self, destination: str, account_id: str | None = None) -> PhoneBehaviour:
+        """How the phone behaves on a call of `account_id`: as that account set it, else as
+        the file configures it, else the default."""
+        number = dialable(destination)
+        if account_id is not None:
+            own = self.account_phones.get(account_id)
+            if own is not None and number in own:
+                return own[number]
+        return self.phones.get(number, self.settings.default)
 
-    def set_phone(self, number: str, behaviour: PhoneBehaviour) -> None:
-        self.phones[dialable(number)] = behaviour
+    def set_phone(
+        self, number: str, behaviour: PhoneBehaviour, account_id: str | None = None
+    ) -> None:
+        """`account_id` None: every account's phone (the file's). Raises PhoneLimitError past
+        MAX_PHONES_PER_ACCOUNT numbers of one account."""
+        number = dialable(number)
+        if account_id is None:
+            self.phones[number] = behaviour
+            return
+        own = self.account_phones.setdefault(account_id, {})
+        if number not in own and len(own) >= MAX_PHONES_PER_ACCOUNT:
+            raise PhoneLimitError(
+                f"Account {account_id} has configured {len(own)} phones, the most it may"
+            )
+        own[number] = behaviour
 
     async def start(self, incoming: IncomingCalls | None = None) -> None:
         self.incoming = incoming  # virtual phones need no socket
@@ -562,13 +595,15 @@ class SimulatedNetwork:
         *,
         uui: str | None = None,
         diversion: dict[str, str] | None = None,
+        account_id: str | None = None,
     ) -> str:
         """A virtual phone calls one of our numbers; it behaves as the `from_` phone is
         configured (digits, hangup_after). `uui` and `diversion` stand for the SIP headers a
-        real caller may send. Returns the new callId or raises CallRefused."""
+        real caller may send; `account_id`, whose phones to use (the one asking). Returns the
+        new callId or raises CallRefused."""
         if self.incoming is None:
             raise CallRefused("Switchboard is not taking calls", 503, "unavailable")
-        behaviour = self.behaviour_for(from_)
+        behaviour = self.behaviour_for(from_, account_id)
 
         def open_leg(call_id: str, events: EventSink) -> SimulatedLeg:
             leg = SimulatedLeg(self, call_id, behaviour, events, inbound=True)
@@ -586,7 +621,9 @@ class SimulatedNetwork:
         events: EventSink,
         caller: CallerId = NO_CALLER_ID,  # a virtual phone shows no caller id
     ) -> SimulatedLeg:
-        leg = SimulatedLeg(self, call_id, self.behaviour_for(to), events)
+        # The phone as the calling account set it ("{callId}/forward" legs are the call's).
+        account_id = self.account_of(call_id.split("/", 1)[0])
+        leg = SimulatedLeg(self, call_id, self.behaviour_for(to, account_id), events)
         self.legs[call_id] = leg
         leg.start()
         return leg

@@ -503,6 +503,7 @@ class Switchboard:
         await self._step(self.clock.monotonic() + DEFAULT_WAIT_SECONDS, quiet)
         if context.simulator is not None:
             context.simulator.phones = dict(context.simulator.settings.phones)
+            context.simulator.account_phones.clear()  # phones set over the API, per account
         current = await self._application()
         if current != self._original_application:
             original = self._original_application

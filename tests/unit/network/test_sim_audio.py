@@ -118,7 +118,10 @@ def test_speech_key_said_once_answered_or_at_times() -> None:
     [
         (3, "p.speech must be a string or a list of {at, text} tables"),
         ([{"at": 1}], "p.speech[0].text must be some text to say, got None"),
-        ([{"at": -1, "text": "x"}], "p.speech[0].at must be a number of seconds >= 0, got -1"),
+        (
+            [{"at": -1, "text": "x"}],
+            "p.speech[0].at must be a number of seconds from 0 to 14400, got -1",
+        ),
         (
             [{"text": "x", "voice": "y"}],
             "p.speech[0]: unknown key(s) voice; known keys are at, text",
