@@ -7,7 +7,8 @@ a room what was relayed from the other leg). Those two calls only append to a li
 decoded, and no one is called, on the paths that receive and send media, so a tap adds no delay
 to the relay or to sending. Every FLUSH_SECONDS a timer decodes what was gathered (G.711 to
 PCM16), places it on the engine's clock, runs the voice activity detector (media/vad.py) on
-what the far end sent, and gives each open tap its `Audio` and `Voice` pieces, in time order.
+what the far end sent, and gives each open tap its `Audio` and `Voice` pieces, in time order;
+closing a tap does the same first, so a recording stopped now ends with what was just heard.
 
 Placing audio on the clock: each packet's RTP timestamp says where its samples belong in its
 stream; the first packet anchors the stream to the loop's clock when it arrived (or was sent),
@@ -70,7 +71,8 @@ class _Timeline:
 
 
 class SipTap:
-    """One listener's tap (network/base.py Tap)."""
+    """One listener's tap (network/base.py Tap). Closing it delivers what the leg heard up to
+    then first (inside close(), as the simulated network's taps do)."""
 
     def __init__(self, audio: LegAudio | None, sink: TapSink) -> None:
         self._audio = audio
@@ -81,9 +83,10 @@ class SipTap:
         return self._audio is None
 
     def close(self) -> None:
-        audio, self._audio = self._audio, None
+        audio = self._audio
         if audio is not None:
-            audio.remove(self)
+            audio.remove(self)  # (delivers to this tap too: it is open until that is done)
+            self._audio = None
 
 
 class LegAudio:
@@ -107,6 +110,7 @@ class LegAudio:
         self._vad = EnergyVad()
         self._heard_until = 0.0  # the end of the last inbound audio given to the VAD
         self._timer: asyncio.TimerHandle | asyncio.Handle | None = None
+        self._flushing = False  # a sink that closes a tap while it is called
         # Loop time + offset = engine time.
         self._offset = 0.0 if monotonic is None else monotonic() - loop.time()
 
@@ -134,7 +138,11 @@ class LegAudio:
         return tap
 
     def remove(self, tap: SipTap) -> None:
-        if tap in self._taps:
+        if tap in self._taps and not self._flushing:
+            # What was heard up to now is delivered first, here, as the simulated network's
+            # taps do: a recording stopped now holds its last 100 ms too.
+            self._flush()
+        if tap in self._taps:  # (a sink may have closed it meanwhile)
             self._taps.remove(tap)
         if not self._taps:
             self._detach()
@@ -172,6 +180,13 @@ class LegAudio:
             self._timer = self._loop.call_later(FLUSH_SECONDS, self._tick)
 
     def _flush(self, final: bool = False) -> None:
+        self._flushing = True
+        try:
+            self._deliver(final)
+        finally:
+            self._flushing = False
+
+    def _deliver(self, final: bool) -> None:
         session = self._session()
         heard, sent = self._heard, self._sent
         self._heard, self._sent = [], []
