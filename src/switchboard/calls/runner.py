@@ -456,8 +456,10 @@ class CallRunner:
                 await self._transfer_go()
             case VoiceHeard(voice=voice):
                 for active in (self.record, self.call_recording):
-                    if active is not None:
-                        active.voices.append(voice)  # what was said, for a transcript
+                    if active is not None and voice.text:
+                        # What was said, for a known-text transcript. Only segments with
+                        # words: SIP's voice detector reports each one ~10 times a second.
+                        active.voices.append(voice)
                 if self.record is not None and voice.track == "inbound":
                     self.record.last_voice_end = max(self.record.last_voice_end, voice.end)
             case SilenceCheck():
