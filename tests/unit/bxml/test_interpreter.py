@@ -70,7 +70,8 @@ class TestTheEnd:
 
     def test_an_unsupported_verb_is_only_fatal_when_reached(self) -> None:
         interpreter, first = started(
-            '<SpeakSentence>Hi</SpeakSentence><Redirect redirectUrl="/next"/><Conference>room</Conference>'
+            '<SpeakSentence>Hi</SpeakSentence><Redirect redirectUrl="/next"/>'
+            "<Conference>room</Conference>"
         )
         assert first == [speak("Hi")]
         assert interpreter.handle(FINISHED) == [
