@@ -27,6 +27,7 @@ from switchboard.network.base import CallRefused, InboundOffer, OpenLeg
 from switchboard.provisioning.models import Application, Snapshot
 from switchboard.provisioning.vault import Vault, VaultError
 from switchboard.store.base import Store
+from switchboard.url_credentials import split_credentials
 
 INBOUND = "inbound"
 
@@ -49,23 +50,41 @@ def origin_request(
     """The application's voice settings as the call's own webhook settings (see above)."""
     voice = application.voice.with_passwords(vault.open)
     assert voice.call_initiated_callback_url is not None
+    # The config file and the CLI refuse user:password@ in these URLs (voice_settings.py); an
+    # application stored before they did may still carry one: split it off here, as createCall
+    # does, so that only the bare URL is stored, shown and sent to, each with its own credentials.
+    carried: dict[str, list[str]] = {}
+    answer_url = _split(voice.call_initiated_callback_url, "answerUrl", carried)
+    fallback_url = _split(voice.call_initiated_fallback_url, "answerFallbackUrl", carried)
+    disconnect_url = _split(voice.call_status_callback_url, "disconnectUrl", carried)
+    assert answer_url is not None
     return CreateCallRequest(
         to=offer.to,
         from_=offer.from_,
         application_id=application.id,
-        answer_url=voice.call_initiated_callback_url,
+        answer_url=answer_url,
         answer_method=voice.call_initiated_method,
         uui=offer.uui,
         username=voice.callback_username,
         password=voice.callback_password,
-        answer_fallback_url=voice.call_initiated_fallback_url,
+        answer_fallback_url=fallback_url,
         answer_fallback_method=voice.call_initiated_fallback_method,
         fallback_username=voice.fallback_username,
         fallback_password=voice.fallback_password,
-        disconnect_url=voice.call_status_callback_url,
+        disconnect_url=disconnect_url,
         disconnect_method=voice.call_status_method,
         callback_timeout=voice.callback_timeout,
+        url_credentials=carried or None,
     )
+
+
+def _split(url: str | None, name: str, carried: dict[str, list[str]]) -> str | None:
+    if url is None:
+        return None
+    bare, user, password = split_credentials(url)
+    if user is not None or password is not None:
+        carried[name] = [user or "", password or ""]
+    return bare
 
 
 def inbound_call(

@@ -15,6 +15,7 @@ from typing import Any
 
 from switchboard.calls import validation as check
 from switchboard.errors import ValidationError
+from switchboard.url_credentials import split_credentials
 
 DEFAULT_CALLBACK_TIMEOUT = 15.0  # webhooks/about.mdx: "a 15s request timeout by default"
 MAX_CREDENTIAL_LENGTH = 1024
@@ -31,6 +32,12 @@ CREDENTIAL_KEYS = (
     "fallback_password",
 )
 PASSWORD_KEYS = ("callback_password", "fallback_password")
+# The credential keys that serve each URL (CallbackCreds serve both callback URLs).
+URL_CREDENTIAL_KEYS = {
+    "call_initiated_callback_url": ("callback_username", "callback_password"),
+    "call_initiated_fallback_url": ("fallback_username", "fallback_password"),
+    "call_status_callback_url": ("callback_username", "callback_password"),
+}
 KEYS = (*URL_KEYS, *METHOD_KEYS, *CREDENTIAL_KEYS, "callback_timeout")
 
 
@@ -91,6 +98,8 @@ def parse_voice_settings(
     for key in URL_KEYS:
         if key in raw:
             changes[key] = _checked(raw, key, where, check.url) or None
+            if changes[key] is not None:
+                _refuse_credentials(changes[key], key, where)
     for key in METHOD_KEYS:
         if key in raw:
             changes[key] = _checked(raw, key, where, check.method) or "POST"
@@ -112,6 +121,23 @@ def parse_voice_settings(
         )
         changes["callback_timeout"] = DEFAULT_CALLBACK_TIMEOUT if value is None else float(value)
     return replace(base or VoiceSettings(), **changes)
+
+
+def _refuse_credentials(url: str, key: str, where: str) -> None:
+    """A URL's user:password@ is refused, not taken as the callback credentials (issue 23): a
+    URL is stored, shown (`applications show`, the timeline) and logged, so a password inside it
+    would be too; and one pair, CallbackCreds, serves both callback URLs, so taking one URL's
+    password as that pair would send it to the other URL's host as well. The message names
+    neither the URL nor its password."""
+    _, user, password = split_credentials(url)
+    if user is None and password is None:
+        return
+    user_key, password_key = URL_CREDENTIAL_KEYS[key]
+    raise VoiceSettingsError(
+        f"{where}.{key} must not carry user:password@ (URLs are stored, shown and logged, and "
+        f"the password would be too): give the URL without it and the credentials as "
+        f"{where}.{user_key} and {where}.{password_key}"
+    )
 
 
 def _checked(

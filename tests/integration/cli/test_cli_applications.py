@@ -102,6 +102,23 @@ def test_bad_settings_are_refused_with_the_option_named(acme: Cli) -> None:
     )
 
 
+def test_a_url_carrying_user_password_is_refused_naming_the_options_to_use(acme: Cli) -> None:
+    # Issue 23: the password would be stored, shown by `applications show` and logged.
+    acme.ok("applications", "add", "1234567", "IVR", "--id", APP)
+    refused = acme.fails(
+        "applications",
+        "update",
+        APP,
+        "--call-status-callback-url",
+        f"https://hook:{SECRET}@ivr.example/status",
+    )
+    assert "--call-status-callback-url must not carry user:password@" in refused
+    assert "--callback-username and --callback-password" in refused
+    assert SECRET not in refused
+    assert SECRET not in stored_voice(acme)
+    assert "call_status_callback_url" not in acme.ok("applications", "show", APP)
+
+
 def test_numbers_assign_and_unassign(acme: Cli) -> None:
     acme.ok("applications", "add", "1234567", "IVR", "--id", APP)
     acme.ok("numbers", "add", "1234567", "+15555550001")

@@ -150,3 +150,25 @@ def test_scripted_call_mistakes(tmp_path: Path, table: str, message: str) -> Non
     with pytest.raises(ConfigError) as raised:
         settings_from(tmp_path, "", simulator=f"[[simulator.calls]]\n{table}")
     assert message in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "credential_keys"),
+    [
+        ("call_initiated_callback_url", "callback_username and "),
+        ("call_status_callback_url", "callback_username and "),
+        ("call_initiated_fallback_url", "fallback_username and "),
+    ],
+)
+def test_a_url_carrying_user_password_is_refused_without_echoing_it(
+    tmp_path: Path, key: str, credential_keys: str
+) -> None:
+    # Issue 23: a password inside a URL would be stored, shown and logged with the URL.
+    password = "S3cr%40t%3A%2F%C3%A9"  # S3cr@t:/é, percent-encoded as a URL must carry it
+    with pytest.raises(ConfigError) as raised:
+        settings_from(tmp_path, f'  {key} = "https://hook:{password}@app.example/x"')
+    message = str(raised.value)
+    place = "accounts[0].applications[0]"
+    assert f"{place}.{key} must not carry user:password@" in message
+    assert f"{place}.{credential_keys}" in message
+    assert "S3cr" not in message and "hook" not in message
