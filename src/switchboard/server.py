@@ -23,6 +23,7 @@ from switchboard.activity import Activity
 from switchboard.api.app import build_app
 from switchboard.api.auth import Authenticator, SigningKey
 from switchboard.api.context import ApiContext
+from switchboard.api.routes_examples import answer_url, disconnect_url, example_routes
 from switchboard.api.routes_switchboard import switchboard_routes
 from switchboard.calls.engine import Engine
 from switchboard.calls.inbound import InboundCalls
@@ -222,7 +223,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
             await store.close()
 
     return build_app(
-        context, lifespan=lifespan, extra_routes=switchboard_routes() + console_routes()
+        context,
+        lifespan=lifespan,
+        extra_routes=switchboard_routes() + console_routes() + example_routes(),
     )
 
 
@@ -248,13 +251,19 @@ def demo_banner(demo: DemoAccount, settings: Settings) -> str:
         f"  application id  {demo.application_id}",
         f"  numbers         {', '.join(demo.numbers)}",
         "",
-        "Create a call:",
+        # The example app Switchboard serves itself (api/routes_examples.py): the first call
+        # greets, gathers a key and says it, with no webhook app of the user's running yet.
+        "Create a call to a virtual phone, answered by Switchboard's example app:",
         f"  curl -X POST '{base}/api/v2/accounts/{demo.account_id}/calls' \\",
         f"    -u '{demo.username}:{demo.password}' \\",
         "    -H 'Content-type: application/json' \\",
         f'    --data-raw \'{{"from": "{demo.numbers[0]}", "to": "+15555551313", '
-        f'"answerUrl": "http://127.0.0.1:9000/answer", '
+        f'"answerUrl": "{answer_url(public_base_url(settings))}", '
+        f'"disconnectUrl": "{disconnect_url(public_base_url(settings))}", '
         f'"applicationId": "{demo.application_id}"}}\'',
+        "",
+        f"Then watch it in the web console: {base}/ (sign in with the account id, user and",
+        "password above).",
         "",
         f"The password is shown only this once; it is stored hashed in {settings.database_path}.",
         "",

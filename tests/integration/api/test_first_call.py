@@ -1,0 +1,89 @@
+"""A newcomer's first call (issue 14): the curl command the demo banner prints, run as printed,
+creates a call that Switchboard's own example app answers, and the call runs to its end with
+nothing else listening."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from switchboard.api.routes_examples import GREETING
+from switchboard.config import load_settings
+from switchboard.provisioning.setup import DemoAccount
+from switchboard.server import demo_banner, prepare_data_dir
+from tests.support.server import VirtualTimeServer, start_virtual_server
+
+DEMO_CONFIG = """
+[server]
+data_dir = "data"
+"""
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[VirtualTimeServer, str, DemoAccount]]:
+    """A server with only the demo account, as `make run` starts, and the banner it prints."""
+    config_file = tmp_path / "switchboard.toml"
+    config_file.write_text(DEMO_CONFIG)
+    settings = load_settings(config_file)
+    account = prepare_data_dir(settings)  # the first start: the password is shown once
+    assert account is not None and account.password is not None
+    server = start_virtual_server(tmp_path, DEMO_CONFIG)
+    try:
+        # The banner as `serve` prints it for the address the server listens on.
+        port = urlsplit(server.base_url).port
+        assert port is not None
+        yield server, demo_banner(account, replace(settings, port=port)), account
+    finally:
+        server.stop()
+
+
+def printed_curl(banner: str) -> list[str]:
+    """The banner's curl command, split the way a shell splits it when pasted."""
+    command = re.search(r"^  curl .*?'\n\n", banner, re.MULTILINE | re.DOTALL)
+    assert command is not None, banner
+    return shlex.split(command.group(0).replace("\\\n", " "))
+
+
+def test_the_printed_curl_creates_a_call_that_the_example_app_runs_to_its_end(
+    demo: tuple[VirtualTimeServer, str, DemoAccount],
+) -> None:
+    server, banner, account = demo
+    words = printed_curl(banner)
+    assert words[:3] == ["curl", "-X", "POST"]
+    user, password = words[words.index("-u") + 1].split(":", 1)
+    name, value = words[words.index("-H") + 1].split(":", 1)
+    body = words[words.index("--data-raw") + 1]
+    assert json.loads(body)["answerUrl"].startswith(server.base_url)  # nothing else to run
+
+    created = httpx.post(
+        words[3], auth=(user, password), headers={name: value.strip()}, content=body
+    )
+    assert created.status_code == 201, created.text
+    call_id = created.json()["callId"]
+    server.advance(60)
+
+    with httpx.Client(base_url=server.base_url, auth=(user, password)) as client:
+        call = client.get(f"/api/v2/accounts/{account.account_id}/calls/{call_id}").json()
+        path = f"/switchboard/v1/accounts/{account.account_id}/calls/{call_id}/timeline"
+        items = client.get(path).json()["timeline"]
+    assert (call["state"], call["disconnectCause"]) == ("disconnected", "hangup")
+    assert [(e["eventType"], e["status"]) for e in items if e["kind"] == "webhook"] == [
+        ("answer", 200),
+        ("gather", 200),
+        ("disconnect", 204),
+    ]
+    said = [
+        e["text"]
+        for e in items
+        if (e["kind"], e.get("verb"), e.get("event")) == ("verb", "SpeakSentence", "started")
+    ]
+    assert said == [GREETING, "You pressed nothing. Goodbye."]  # the default phone presses none
+    assert f"{server.base_url}/" in banner  # and where to watch it: the web console
