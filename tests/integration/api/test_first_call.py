@@ -15,11 +15,20 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from switchboard.api.routes_examples import GREETING
+from switchboard.api.routes_examples import GREETING, answer_url
 from switchboard.config import load_settings
 from switchboard.provisioning.setup import DemoAccount
 from switchboard.server import demo_banner, prepare_data_dir
-from tests.support.server import VirtualTimeServer, start_virtual_server
+from tests.support.server import (
+    ACCOUNT_ID,
+    APPLICATION_ID,
+    CONFIG,
+    FROM_NUMBER,
+    PASSWORD,
+    USERNAME,
+    VirtualTimeServer,
+    start_virtual_server,
+)
 
 DEMO_CONFIG = """
 [server]
@@ -87,3 +96,49 @@ def test_the_printed_curl_creates_a_call_that_the_example_app_runs_to_its_end(
     ]
     assert said == [GREETING, "You pressed nothing. Goodbye."]  # the default phone presses none
     assert f"{server.base_url}/" in banner  # and where to watch it: the web console
+
+
+PRODUCTION = CONFIG.replace('data_dir = "data"', 'data_dir = "data"\nprofile = "production"', 1)
+
+
+@pytest.mark.parametrize(
+    ("config", "cause"),
+    [
+        # The server's own address is loopback: a private destination, refused in production...
+        (PRODUCTION, "callback-error"),
+        # ...unless the operator lists it, as for any webhook app of theirs on a private network.
+        (
+            PRODUCTION.replace(
+                'profile = "production"',
+                'profile = "production"\nallowed_destinations = ["127.0.0.1"]',
+                1,
+            ),
+            "hangup",
+        ),
+    ],
+    ids=["refused", "allowed"],
+)
+def test_in_production_the_example_app_is_a_private_destination_like_any_other(
+    tmp_path: Path, config: str, cause: str
+) -> None:
+    server = start_virtual_server(tmp_path, config)
+    try:
+        with httpx.Client(base_url=server.base_url, auth=(USERNAME, PASSWORD)) as client:
+            created = client.post(
+                f"/api/v2/accounts/{ACCOUNT_ID}/calls",
+                json={
+                    "from": FROM_NUMBER,
+                    "to": "+15555551313",
+                    "applicationId": APPLICATION_ID,
+                    "answerUrl": answer_url(server.base_url),
+                },
+            )
+            assert created.status_code == 201, created.text
+            call_id = created.json()["callId"]
+            server.advance(60)
+            call = client.get(f"/api/v2/accounts/{ACCOUNT_ID}/calls/{call_id}").json()
+    finally:
+        server.stop()
+    assert (call["state"], call["disconnectCause"]) == ("disconnected", cause)
+    if cause == "callback-error":
+        assert "server.allow_private_destinations" in call["errorMessage"], call
