@@ -77,8 +77,12 @@ class VoiceSettings:
         )
 
     def described(self) -> dict[str, Any]:
-        """What may be shown (CLI, logs): passwords only as whether they are set."""
+        """What may be shown (CLI, logs): passwords only as whether they are set, URLs without
+        the user:password@ an application stored before the rule against them may carry."""
         shown = self.to_json()
+        for key in URL_KEYS:
+            if key in shown:
+                shown[key] = split_credentials(shown[key])[0]
         for key in PASSWORD_KEYS:
             if key in shown:
                 shown[key] = "(set)"

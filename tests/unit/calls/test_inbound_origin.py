@@ -58,3 +58,18 @@ def test_the_application_s_callback_credentials_win_over_a_url_s(tmp_path: Path)
     )
     assert request.answer_url == "https://app.example/initiate"
     assert request.credentials_for("answerUrl") == ("hook", "new")
+
+
+def test_a_stored_url_s_credentials_are_not_shown() -> None:
+    voice = VoiceSettings(
+        call_initiated_callback_url=f"https://hook:{ENCODED}@app.example/initiate",
+        callback_password="sealed",
+    )
+    assert voice.described() == {
+        "call_initiated_callback_url": "https://app.example/initiate",
+        "call_initiated_method": "POST",
+        "call_initiated_fallback_method": "POST",
+        "call_status_method": "POST",
+        "callback_password": "(set)",
+        "callback_timeout": 15.0,
+    }
