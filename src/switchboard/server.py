@@ -184,6 +184,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         Vault.in_directory(settings.data_dir),
         clock.wall,
         lambda: public_base_url(settings),
+        unavailable=lambda: context.disk.refusal() if context.disk is not None else None,
     )
     engine.incoming = inbound
 

@@ -25,6 +25,7 @@ from tests.support.server import (
 )
 
 CALLEE = "+15555550160"
+INBOUND_NUMBER = "+15555550177"
 LOOP_MAX = 20
 TIMELINE_MAX = 60
 BOUNDS = f"""
@@ -36,6 +37,18 @@ timeline_max_entries = {TIMELINE_MAX}
 [[simulator.phones]]
 number = "{CALLEE}"
 answer_after = 1.0
+
+[[accounts]]
+id = "9900003"
+numbers = ["{INBOUND_NUMBER}"]
+  [[accounts.users]]
+  username = "carol"
+  password = "carol-secret-password"
+  [[accounts.applications]]
+  id = "3c0e5f4a-0000-4000-8000-000000000003"
+  numbers = ["{INBOUND_NUMBER}"]
+  # Port 9 (discard): nothing answers, and the disk floor test needs no initiate answered.
+  call_initiated_callback_url = "http://127.0.0.1:9/initiate"
 """
 CALLS = f"/api/v2/accounts/{ACCOUNT_ID}/calls"
 
@@ -197,3 +210,26 @@ def test_new_calls_get_503_saying_why_while_the_disk_is_nearly_full(
         disk.free_bytes = real
     server.advance(1)
     create(api, app, "/hold")  # room again: accepted
+
+
+def test_new_inbound_calls_get_503_saying_why_while_the_disk_is_nearly_full(
+    server: VirtualTimeServer, api: httpx.Client
+) -> None:
+    disk = server.server.config.app.state.context.disk
+    real = disk.free_bytes
+    disk.free_bytes = lambda: 10 * 1024 * 1024  # 10 MB left, under the default 256 MB
+    dial = f"/switchboard/v1/phones/{CALLEE}/calls"
+    try:
+        server.advance(1)  # the free space is read at most once a second
+        refused = api.post(dial, json={"to": INBOUND_NUMBER})
+        # The dial API's 503 is the SIP 503 a real caller gets: the same CallRefused.
+        assert refused.status_code == 503, refused.text
+        body = refused.json()
+        assert set(body) == {"type", "description", "id"}
+        assert "10.0 MB free" in body["description"]
+        assert "min_free_disk_bytes" in body["description"]
+    finally:
+        disk.free_bytes = real
+    server.advance(1)
+    accepted = api.post(dial, json={"to": INBOUND_NUMBER})  # room again: the call comes in
+    assert accepted.status_code == 201, accepted.text

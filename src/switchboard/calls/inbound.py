@@ -126,6 +126,7 @@ class InboundCalls:
         vault: Vault,
         now: Callable[[], datetime],
         base_url: Callable[[], str],
+        unavailable: Callable[[], str | None] | None = None,
     ) -> None:
         self.store = store
         self.gate = gate
@@ -133,6 +134,9 @@ class InboundCalls:
         self.vault = vault
         self.now = now
         self.base_url = base_url
+        # Why no new call may start now, or None: the disk floor (limits/call_bounds.py
+        # DiskGuard), as createCall asks it (api/context.py check_accepting_calls).
+        self.unavailable = unavailable
         # (account or "none", reason) -> calls refused; shown on /metrics.
         self.refused: Counter[tuple[str, str]] = Counter()
 
@@ -164,6 +168,11 @@ class InboundCalls:
                     "not-found",
                 ),
             )
+        refusal = self.unavailable() if self.unavailable is not None else None
+        if refusal is not None:
+            # A nearly full disk fails every write of the calls already running: an inbound
+            # call is refused as createCall is (SIP 503, the dial API's 503), saying why.
+            raise self._refuse(account_id, CallRefused(refusal, 503, "unavailable"))
         try:
             request = origin_request(offer, application, self.vault)
         except VaultError as error:
