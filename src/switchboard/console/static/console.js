@@ -21,6 +21,7 @@
   // The server's clock minus ours, from the newest entry the feed brought: durations of live
   // calls then count on the server's time (a virtual clock in tests, a skewed one elsewhere).
   let skew = 0;
+  let account = null; // the overview read at sign-in: numbers and applications
 
   // -- helpers ---------------------------------------------------------------------------
   function el(tag, props, ...children) {
@@ -102,6 +103,8 @@
 
   $("sign-out").addEventListener("click", () => {
     session = null;
+    account = null;
+    $("example-call-status").textContent = "";
     if (stream) stream.close();
     stream = null;
     clearTimeout(reconnectTimer);
@@ -125,6 +128,7 @@
   }
 
   function showAccount(overview) {
+    account = overview;
     const facts = $("account-facts");
     facts.replaceChildren(
       el("dt", {}, "Account id"), el("dd", {}, overview.accountId),
@@ -446,6 +450,42 @@
     if (/^[0-9*#]$/.test(event.key)) {
       event.preventDefault();
       callee("press", event.key);
+    }
+  });
+
+  // -- a first call: the example app Switchboard serves itself ---------------------------
+  // An outbound call from the account's first number to a virtual phone, its answerUrl the
+  // example app on this same server (api/routes_examples.py), so it runs with nothing else
+  // listening. The server calls that URL itself, so it is this page's origin: the address
+  // the browser reached the server at.
+  const EXAMPLE = "/switchboard/v1/examples/ivr";
+  const EXAMPLE_CALLEE = "+15555551313"; // a virtual phone that answers after 2 s
+
+  $("example-call").addEventListener("click", async () => {
+    const status = $("example-call-status");
+    // From the account's first number with an application (else its first number), on that
+    // application (else the account's first).
+    const numbers = account ? account.numbers : [];
+    const number = numbers.find((n) => n.applicationId) || numbers[0];
+    const from = number && number.number;
+    const applicationId = (number && number.applicationId) ||
+      (account && account.applications.length ? account.applications[0].applicationId : null);
+    if (!from || !applicationId) {
+      status.textContent = "The account needs a number and an application to place a call.";
+      return;
+    }
+    try {
+      const call = await api("POST", callsPath(), {
+        from, to: EXAMPLE_CALLEE, applicationId,
+        answerUrl: `${location.origin}${EXAMPLE}/answer`,
+        disconnectUrl: `${location.origin}${EXAMPLE}/disconnect`,
+        tag: "example app",
+      });
+      status.textContent = `Calling ${EXAMPLE_CALLEE}: call ${call.callId}. ` +
+        "Once it is answered, press a key on its keypad.";
+      openCall(call.callId, true);
+    } catch (error) {
+      status.textContent = `The call failed: ${error.message}`;
     }
   });
 
