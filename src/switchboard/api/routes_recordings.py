@@ -75,7 +75,9 @@ def _view(context: ApiContext, request: Request, recording: Recording) -> dict[s
         for name, value in recording.to_json().items()
         if value is not None or name in _NULLABLE
     }
-    has_media = recording.media_key is not None or recording.media_url is not None
+    # Only a file that was written whole can be downloaded: a recording still `processing`, or
+    # one a crash interrupted (`error`), has no media to point at.
+    has_media = recording.media_key is not None
     body["mediaUrl"] = (
         media_url(context.base_url(request), recording)
         if has_media and recording.status != "deleted"
