@@ -1,10 +1,14 @@
 """The console's one-click first call (issue 14): "Call a virtual phone with the example app"
 places a call that Switchboard's own example app answers, opens it, and the user presses a key
 on its keypad and hears the app say it, with no webhook app of theirs running. Debian's headless
-Chromium driven by Playwright, a real server on 127.0.0.1 on a virtual clock."""
+Chromium driven by Playwright, a real server on 127.0.0.1 on a virtual clock.
+
+With SWITCHBOARD_SCREENSHOTS=<directory> it saves console-example-call.png, the README's
+picture of a first call (`make console-screenshots`)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,6 +93,10 @@ def test_one_click_calls_a_virtual_phone_that_the_example_app_answers(
     gather = timeline.locator("li", has_text="webhook gather")
     expect(gather).to_contain_text(f"{virtual.base_url}/switchboard/v1/examples/ivr/gather → 200")
     expect(page.locator("#now-saying")).to_have_text("Saying: “You pressed 5. Goodbye.”")
+    gather.get_by_text("Request body").click()
+    expect(gather.locator("pre").first).to_contain_text('"digits": "5"')
+    if directory := os.environ.get("SWITCHBOARD_SCREENSHOTS"):
+        page.screenshot(path=str(Path(directory) / "console-example-call.png"))
 
     virtual.advance(10)  # the goodbye, then <Hangup/>
     expect(row).to_contain_text("disconnected (hangup)")
