@@ -36,6 +36,7 @@ from tests.support.server import (
     RunningServer,
     start_server,
 )
+from tests.support.sipp import start_sipp
 
 
 @pytest.fixture(scope="module")
@@ -259,3 +260,35 @@ def test_a_caller_with_the_digest_credentials_gets_through(
     challenge = received_response(caller, 401)
     assert 'WWW-Authenticate: Digest realm="switchboard"' in challenge
     assert "qop=" in challenge
+
+
+def test_a_transfer_of_a_diverted_inbound_call_stacks_the_diversion_on_the_new_invite(
+    server: RunningServer, app: Receiver, tmp_path: Path
+) -> None:
+    """transfer.mdx's diversionTreatment="stack": the Diversion the call came with (sipp's
+    uac_ivr_dtmf.xml sends one) is copied to the target's INVITE, with one for the number that
+    was called on top, carrying diversionReason."""
+    target_dir = tmp_path / "target"
+    target_dir.mkdir()
+    target = start_sipp("uas_busy.xml", target_dir, extra=["-trace_msg"])
+    transfer = (
+        '<Response><Transfer diversionTreatment="stack" diversionReason="user-busy">'
+        f"<SipUri>{target.uri()}</SipUri></Transfer><Hangup/></Response>"
+    )
+    app.on("/initiate", transfer)
+    app.on("/status", "")
+    caller = dial_with_sipp("uac_ivr_dtmf.xml", tmp_path, sip_port(server), OUR_NUMBER[1:])
+    try:
+        app.wait_events("disconnect", timeout=30)
+        assert target.wait() == 0, target.errors()  # it got the INVITE and said busy
+    finally:
+        caller.stop()
+        target.stop()
+    log = "".join(p.read_text(errors="replace") for p in target.workdir.glob("*_messages.log"))
+    invite = log[log.index("INVITE sip:") :]
+    invite = invite[: invite.index("\n\n")]
+    diversion = next(line for line in invite.splitlines() if line.startswith("Diversion:"))
+    assert diversion == (
+        f"Diversion: <tel:{OUR_NUMBER}>;reason=user-busy;counter=1, "
+        "<tel:+15558884444>;reason=unavailable;privacy=off;counter=1"
+    )

@@ -25,7 +25,7 @@ from switchboard.calls import bridge, state, transfer
 from switchboard.calls.feed import CallFeed
 from switchboard.calls.model import ANSWERED, DISCONNECTED, INITIATED, QUEUED, Call
 from switchboard.calls.timeline import Timeline
-from switchboard.calls.transfer_targets import caller_id_for, parent_of
+from switchboard.calls.transfer_targets import caller_id_for, diversion_header, parent_of
 from switchboard.clock import Clock, TimerHandle
 from switchboard.limits.call_bounds import LOOP_CAUSE, CallBounds, LoopGuard
 from switchboard.network import base as net
@@ -378,7 +378,13 @@ class CallRunner:
         else:  # started at once: stored initiated by the insert (CallService.create)
             self.timeline.add(self.call.start_time or self.clock.wall(), "state", state=INITIATED)
         request = self.call.request
-        caller = net.CallerId(request.display_name, bool(request.privacy), request.uui)
+        diversion = self.call.extra.get("diversion_header")
+        caller = net.CallerId(
+            request.display_name,
+            bool(request.privacy),
+            request.uui,
+            diversion if isinstance(diversion, str) else None,
+        )
         self.leg = self.services.network.originate(
             self.call.call_id, request.to, request.from_, self.post, caller
         )
@@ -1149,7 +1155,12 @@ class CallRunner:
             return
         caller_id = verb.from_ or self.call.request.to  # forward.mdx: the original leg's "to"
         self.note("forward", event="started", to=verb.to, **{"from": caller_id})
-        caller = net.CallerId(None, caller_id in PRIVATE_CALLER_IDS, verb.uui)
+        caller = net.CallerId(
+            None,
+            caller_id in PRIVATE_CALLER_IDS,
+            verb.uui,
+            diversion_header(self.call, verb.diversion_treatment, verb.diversion_reason),
+        )
         self.services.count_start(self.call.account_id)
         self.forward_leg = self.services.network.originate(
             f"{self.call.call_id}/forward",

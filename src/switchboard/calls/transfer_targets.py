@@ -72,6 +72,9 @@ def target_call(
         last_update=now,
         extra={
             PARENT_CALL_ID: parent.call_id,
+            "diversion_header": diversion_header(
+                parent, verb.diversion_treatment, verb.diversion_reason
+            ),
             # transferAnswer and transferDisconnect carry the original call's from and to.
             "parent_from": parent.request.from_,
             "parent_to": parent.request.to,
@@ -79,6 +82,25 @@ def target_call(
             "transfer_to": target.destination,
         },
     )
+
+
+def diversion_header(parent: Call, treatment: str, reason: str) -> str | None:
+    """The Diversion header (RFC 5806) a <Transfer>/<Forward> of `parent` sends (transfer.mdx,
+    forward.mdx): `none` sends none; `propagate` copies the one the inbound call came with;
+    `stack` puts one for the number that was called (with `reason`) on top of it. Only for an
+    inbound call ("must not be used when transferring an outbound call")."""
+    if treatment == "none" or parent.direction != "inbound":
+        return None
+    entries: list[str] = []
+    if treatment == "stack":
+        entries.append(f"<tel:{parent.request.to}>;reason={reason};counter=1")
+    came_with = parent.extra.get("diversion")
+    if isinstance(came_with, dict) and came_with.get("origTo"):
+        parameters = "".join(
+            f";{key}={value}" for key, value in came_with.items() if key != "origTo"
+        )
+        entries.append(f"<tel:{came_with['origTo']}>{parameters}")
+    return ", ".join(entries) or None
 
 
 def parent_of(call: Call) -> str | None:

@@ -101,6 +101,9 @@ class CallerId:
     display_name: str | None = None
     privacy: bool = False
     uui: str | None = None  # the User-to-User header's value, encoding parameter included
+    # The Diversion header's value (RFC 5806), most recent diversion first: a <Transfer> or
+    # <Forward> of an inbound call with diversionTreatment propagate/stack.
+    diversion: str | None = None
 
 
 NO_CALLER_ID = CallerId()

@@ -275,7 +275,7 @@ class SipLeg(_MediaLeg):
                 listener=self,
                 privacy=self.caller.privacy,
                 # createCall's uui: "the value of the User-To-User header" of the INVITE.
-                headers={"User-to-User": self.caller.uui} if self.caller.uui else None,
+                headers=_caller_headers(self.caller) or None,
             )
         except ValueError as error:  # e.g. a number with no [network.sip] proxy to send it to
             self._finish(Failed(str(error)))
@@ -508,6 +508,15 @@ def _family_mismatch(remote: str, local_host: str) -> str | None:
     if remote_version != local_version:
         return f"its media address {remote} is IPv{remote_version}, ours is IPv{local_version}"
     return None
+
+
+def _caller_headers(caller: CallerId) -> dict[str, str]:
+    headers = {}
+    if caller.uui:  # createCall's uui: "the value of the User-To-User header" of the INVITE
+        headers["User-to-User"] = caller.uui
+    if caller.diversion:  # a transferred or forwarded inbound call's diversionTreatment
+        headers["Diversion"] = caller.diversion
+    return headers
 
 
 class SipNetwork:
