@@ -10,12 +10,21 @@ import shlex
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from switchboard.api.routes_examples import GREETING, answer_url
+from switchboard.api.routes_examples import (
+    ANSWER_PATH,
+    DISCONNECT_PATH,
+    GATHER_PATH,
+    GREETING,
+    answer_url,
+)
+from switchboard.bxml.parser import parse_bxml
+from switchboard.bxml.verbs import Gather, Hangup, SpeakSentence
 from switchboard.config import load_settings
 from switchboard.provisioning.setup import DemoAccount
 from switchboard.server import demo_banner, prepare_data_dir
@@ -142,3 +151,43 @@ def test_in_production_the_example_app_is_a_private_destination_like_any_other(
     assert (call["state"], call["disconnectCause"]) == ("disconnected", cause)
     if cause == "callback-error":
         assert "server.allow_private_destinations" in call["errorMessage"], call
+
+
+@pytest.mark.parametrize(
+    ("request_args", "said"),
+    [
+        ({"method": "POST", "json": {"eventType": "gather", "digits": "7"}}, "You pressed 7."),
+        ({"method": "GET", "params": {"digits": "#"}}, "You pressed #."),  # gatherMethod GET
+        ({"method": "POST", "json": {"digits": ""}}, "You pressed nothing."),
+        # Anyone can call these paths: what is not a gather event's digits is never echoed.
+        ({"method": "POST", "json": {"digits": "</SpeakSentence><Hangup/>"}}, "nothing"),
+        ({"method": "POST", "json": {"digits": 7}}, "You pressed nothing."),
+        ({"method": "POST", "content": b"not json"}, "You pressed nothing."),
+        ({"method": "POST", "json": ["7"]}, "You pressed nothing."),
+        ({"method": "POST", "content": b'{"digits": "1"}' + b" " * 20_000}, "nothing"),
+    ],
+    ids=["post", "get", "none", "markup", "number", "not-json", "array", "too-big"],
+)
+def test_the_example_gather_answers_valid_bxml_whatever_it_is_sent(
+    anonymous: httpx.Client, request_args: dict[str, Any], said: str
+) -> None:
+    method = request_args.pop("method")
+    response = anonymous.request(method, GATHER_PATH, **request_args)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/xml")
+    document = parse_bxml(response.content, base_url=str(anonymous.base_url.join(GATHER_PATH)))
+    speak, hangup = document.verbs
+    assert isinstance(speak, SpeakSentence) and isinstance(hangup, Hangup)
+    assert said in speak.plain_text and speak.plain_text.endswith("Goodbye.")
+
+
+def test_the_example_answer_gathers_one_key_at_a_relative_url(anonymous: httpx.Client) -> None:
+    for method in ("GET", "POST"):
+        response = anonymous.request(method, ANSWER_PATH, json={"eventType": "answer"})
+        assert response.status_code == 200, response.text
+        base = str(anonymous.base_url.join(ANSWER_PATH))
+        (gather,) = parse_bxml(response.content, base_url=base).verbs
+        assert isinstance(gather, Gather)
+        assert gather.gather_url == str(anonymous.base_url.join(GATHER_PATH))
+        assert gather.max_digits == 1
+    assert anonymous.post(DISCONNECT_PATH, json={"eventType": "disconnect"}).status_code == 204
