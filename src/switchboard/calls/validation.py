@@ -106,19 +106,32 @@ def url(body: Mapping[str, Any], field: str) -> str | None:
     return value
 
 
+def _without_userinfo(url: str) -> str:
+    """`url` with everything between `scheme://` and its last `@` removed: a password may hold
+    characters (a raw `/`, `@`) that make it unparseable, so no parser can be trusted to find
+    where it ends, and an error that names the URL must not show any of it."""
+    scheme, separator, rest = url.partition("://")
+    if not separator or "@" not in rest:
+        return url
+    return f"{scheme}://(credentials removed)@{rest.rsplit('@', 1)[1]}"
+
+
 @functools.lru_cache(maxsize=1024)
 def _url_problem(value: str) -> str | None:
     """What is wrong with a URL (None: nothing). Cached: clients send the same few URLs with
     every call, and checking one character by character was a tenth of parse_create_call.
     The URL is named without its user:password@ (the 400 body is an API response too)."""
-    shown = redact_text(value)
+    shown = _without_userinfo(redact_text(value))
     if any(char.isspace() or unicodedata.category(char) == "Cc" for char in value):
         return f"must not contain spaces or control characters, got {shown!r}"
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 -- raises ValueError for a port that is not a number 0-65535
     except ValueError as exc:
-        return f"'{shown}' is not a valid URL ({redact_text(str(exc))})"
+        # The parser's own words may quote a piece of the password (a raw '/' in it makes the
+        # rest look like a port): with a user:password@, they are left out.
+        detail = "" if "@" in value else f" ({redact_text(str(exc))})"
+        return f"'{shown}' is not a valid URL{detail}"
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return f"must be an absolute http or https URL, got '{shown}'"
     return None

@@ -182,3 +182,16 @@ def test_control_characters_detected(text: str) -> None:
 @pytest.mark.parametrize("text", ["", "Plain name", "Zoë", "日本", "emoji ☎", "\xa0nbsp"])
 def test_printable_text_has_no_control_characters(text: str) -> None:
     assert not check.has_control_characters(text)
+
+
+def test_a_url_error_never_shows_any_part_of_a_password() -> None:
+    # A raw '/' in the password makes the rest parse as a bad port: neither the URL nor the
+    # parser's words may show it.
+    with pytest.raises(ValidationError) as raised:
+        check.url({"answerUrl": "https://hook:S3cr@t:%2F/é@host/x"}, "answerUrl")
+    message = raised.value.description
+    assert message == (
+        "Invalid answerUrl: 'https://(credentials removed)@host/x' is not a valid URL"
+    )
+    for piece in ("S3cr", "t:%2F", "%2F", "hook"):
+        assert piece not in message
