@@ -190,28 +190,41 @@ class SqliteStore:
                 # A turn can hand over thousands of writes (every live call saving at once
                 # while draining): one transaction each _MAX_BATCH, so that a failing write
                 # replays at most that many one by one.
-                for start in range(0, len(batch), _MAX_BATCH):
+                wakes = [
                     self._commit_batch(connection, batch[start : start + _MAX_BATCH])
-                if self._checkpointer is not None and self._checkpointer.committed(len(batch)):
-                    # The WAL is at twice its limit: the checkpoint thread cannot win the
-                    # write lock from a storm this fast. Writes wait for this one (back
-                    # pressure), and the WAL never passes ~2x wal_max_bytes plus a batch.
-                    self._checkpointer.truncate(connection)
+                    for start in range(0, len(batch), _MAX_BATCH)
+                ]
+                try:
+                    checkpointer = self._checkpointer
+                    if checkpointer is not None and checkpointer.committed(len(batch)):
+                        # The WAL is at twice its limit: the checkpoint thread cannot win the
+                        # write lock from a storm this fast. Writes wait for this one (back
+                        # pressure), and the WAL never passes ~2x wal_max_bytes plus a batch.
+                        checkpointer.truncate(connection)
+                finally:
+                    # Waiters wake once the checkpointer has seen their writes: whoever awaited
+                    # a write, then asks whether a checkpoint is due, gets the true answer.
+                    for wake in wakes:
+                        wake()
                 if stop:
                     return
         finally:
             connection.close()
 
     @staticmethod
-    def _commit_batch(connection: sqlite3.Connection, batch: list[_Item]) -> None:
-        """Commit the batch, then wake its waiters on their event loops."""
+    def _commit_batch(connection: sqlite3.Connection, batch: list[_Item]) -> Callable[[], None]:
+        """Commit the batch; return what wakes its waiters on their event loops."""
         errors = _run_batch(connection, batch)
         # One wake-up per event loop for the whole batch, not one per write.
         outcomes: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
         for (_, future, loop), error in zip(batch, errors, strict=True):
             outcomes.setdefault(loop, []).append((future, error))
-        for loop, settled in outcomes.items():
-            loop.call_soon_threadsafe(_settle_all, settled)
+
+        def wake() -> None:
+            for loop, settled in outcomes.items():
+                loop.call_soon_threadsafe(_settle_all, settled)
+
+        return wake
 
     async def _write(self, write: _Write) -> None:
         """Run `write` in the writer thread's next transaction; return once it is committed.

@@ -84,7 +84,7 @@ async def test_a_bad_write_in_a_batch_fails_alone(tmp_path: Path) -> None:
         item(ring_all),
         item(_Statement(_INSERT_CALL, _call_row(make_call(3)))),
     ]
-    SqliteStore._commit_batch(connection, batch)
+    SqliteStore._commit_batch(connection, batch)()  # commit, then wake the waiters
     connection.close()
     outcomes = await asyncio.gather(*(future for _, future, _ in batch), return_exceptions=True)
     assert outcomes[0] is None and outcomes[2:] == [None, None, None]
