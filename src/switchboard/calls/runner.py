@@ -1081,35 +1081,42 @@ class CallRunner:
             "transcription": done.transcription.to_json(),
         }
         fields.pop("channels", None)  # transcriptionAvailable.mdx lists no channels
-        if self.interpreter is not None:
-            fields = self.interpreter.fields(**fields)
-        await self._send_callback(
-            act.SendCallback(
-                event_type="transcriptionAvailable",
-                url=verb.transcription_available_url,
-                method=verb.transcription_available_method,
-                fallback_url=None,
-                fallback_method="POST",
-                username=verb.username,
-                password=verb.password,
-                fallback_username=None,
-                fallback_password=None,
-                fields=fields,
-                expects_bxml=False,
-            )
+        await self._recording_event(
+            "transcriptionAvailable",
+            verb.transcription_available_url,
+            verb.transcription_available_method,
+            verb,
+            fields,
         )
 
     async def _recording_available(self, verb: rec.RecordingVerb, saved: Recording) -> None:
         if verb.recording_available_url is None:
             return
-        fields = {**rec.event_fields(saved), "status": saved.status}
+        await self._recording_event(
+            "recordingAvailable",
+            verb.recording_available_url,
+            verb.recording_available_method,
+            verb,
+            {**rec.event_fields(saved), "status": saved.status},
+        )
+
+    async def _recording_event(
+        self,
+        event_type: str,
+        url: str,
+        method: str,
+        verb: rec.RecordingVerb,
+        fields: dict[str, object],
+    ) -> None:
+        """recordingAvailable / transcriptionAvailable: asynchronous, no BXML, with the
+        verb's credentials and the call's tag."""
         if self.interpreter is not None:
             fields = self.interpreter.fields(**fields)
         await self._send_callback(
             act.SendCallback(
-                event_type="recordingAvailable",
-                url=verb.recording_available_url,
-                method=verb.recording_available_method,
+                event_type=event_type,
+                url=url,
+                method=method,
                 fallback_url=None,
                 fallback_method="POST",
                 username=verb.username,
