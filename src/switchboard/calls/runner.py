@@ -873,17 +873,7 @@ class CallRunner:
 
     # -- <Transfer>: this call owns it (calls/transfer.py decides) ----------------------------
     async def _start_transfer(self, verb: Transfer) -> None:
-        if not self.services.network.joins_legs:
-            # The SIP network cannot relay media between two legs yet: ringing a target it
-            # could never connect would be worse than saying so.
-            await self._end(
-                state.End(
-                    "application-error",
-                    "Verb <Transfer> is not supported on the SIP network yet "
-                    "(it runs on the simulated network)",
-                    _id(),
-                )
-            )
+        if await self._refused_without_rooms("Transfer"):
             return
         start_targets = self.services.start_targets
         started: list[tuple[str, str]] = []
@@ -1138,6 +1128,15 @@ class CallRunner:
         self.call_recording = None
 
     # -- rooms: legs that hear each other (this call opened it, so this call closes it) ------
+    async def _refused_without_rooms(self, verb: str) -> bool:
+        """A network that cannot join legs ends the call before a verb that joins two rings
+        anyone: a party who could never be heard is worse than saying so."""
+        if self.services.network.joins_legs:
+            return False
+        message = f"Verb <{verb}> is not supported on this network: it cannot join two legs"
+        await self._end(state.End("application-error", message, _id()))
+        return True
+
     def _open_room(self, leg_ids: tuple[str, ...]) -> None:
         self._close_room()
         self.room = self.services.network.open_room(leg_ids)
@@ -1153,12 +1152,7 @@ class CallRunner:
             message = "Verb <Forward> forwards an inbound call; this call is outbound"
             await self._end(state.End("application-error", message, _id()))
             return
-        if not self.services.network.joins_legs:
-            message = (
-                "Verb <Forward> is not supported on the SIP network yet "
-                "(it runs on the simulated network)"
-            )
-            await self._end(state.End("application-error", message, _id()))
+        if await self._refused_without_rooms("Forward"):
             return
         caller_id = verb.from_ or self.call.request.to  # forward.mdx: the original leg's "to"
         self.note("forward", event="started", to=verb.to, **{"from": caller_id})
@@ -1220,15 +1214,7 @@ class CallRunner:
 
     # -- <Bridge>: this call owns it (calls/bridge.py decides) --------------------------------
     async def _start_bridge(self, verb: BridgeVerb) -> None:
-        if not self.services.network.joins_legs:
-            await self._end(
-                state.End(
-                    "application-error",
-                    "Verb <Bridge> is not supported on the SIP network yet "
-                    "(it runs on the simulated network)",
-                    _id(),
-                )
-            )
+        if await self._refused_without_rooms("Bridge"):
             return
         target = verb.target_call
         self.bridge = bridge.Bridge(target)
