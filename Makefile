@@ -20,6 +20,7 @@ run: $(STAMP)
 test: $(STAMP)
 	sh scripts/install-sip-peers.sh
 	sh scripts/install-browser.sh
+	sh scripts/install-postgres.sh
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
