@@ -54,3 +54,14 @@ def app() -> Iterator[Receiver]:
     receiver = Receiver().start()
     yield receiver
     receiver.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL server for the session: SWITCHBOARD_TEST_POSTGRES_URL, or a throwaway
+    cluster started and stopped by scripts/postgres.sh (tests/support/postgres.py)."""
+    # Imported here so that a run without PostgreSQL tests does not load psycopg.
+    from tests.support.postgres import session_postgres
+
+    with session_postgres() as url:
+        yield url
