@@ -11,7 +11,7 @@ same server after a restart.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,19 +27,21 @@ class Backend:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     if request.param == "sqlite":
         from switchboard.store.sqlite import SqliteStore
 
         path = tmp_path / "switchboard.db"
-        return Backend("sqlite", lambda: SqliteStore(path))
+        yield Backend("sqlite", lambda: SqliteStore(path))
+        return
     # Looked up only for this param: `-k sqlite` starts no PostgreSQL.
     url: str = request.getfixturevalue("postgres_url")
     from switchboard.store.postgres import PostgresStore
-    from tests.support.postgres import fresh_schema
+    from tests.support.postgres import drop_schema, fresh_schema
 
-    schema = fresh_schema()
-    return Backend("postgres", lambda: PostgresStore(url, schema=schema))
+    schema = fresh_schema(url)
+    yield Backend("postgres", lambda: PostgresStore(url, schema=schema))
+    drop_schema(url, schema)  # the server is the session's: leave it as it was
 
 
 @pytest.fixture
