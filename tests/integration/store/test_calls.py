@@ -181,24 +181,25 @@ async def test_a_save_of_an_unknown_call_stores_nothing_of_it(any_store: AnyStor
 
 
 async def test_a_duplicate_call_id_fails_alone(any_store: AnyStore) -> None:
-    """The writes made together with it (one turn of the event loop: one transaction on
-    SQLite) are all committed; only the duplicate fails, with the driver's integrity error."""
-    calls = [make_call(number) for number in range(300)]
+    """The writes made together with it (one turn of the event loop: on SQLite, transactions
+    of up to 512 writes) are all committed; only the duplicate fails, with the driver's
+    integrity error."""
+    calls = [make_call(number) for number in range(1200)]
     first = calls[0]
     await any_store.insert_call(first)
     with pytest.raises(INTEGRITY_ERRORS):
         await any_store.insert_call(replace(first, state=INITIATED))
     others = calls[1:]
     outcomes = await asyncio.gather(
-        *(any_store.insert_call(call) for call in others[:150]),
-        any_store.insert_call(others[70]),  # the same call id again, in the same turn
+        *(any_store.insert_call(call) for call in others[:600]),
+        any_store.insert_call(others[300]),  # the same call id again, in the same turn
         any_store.record_event(event(first.call_id)),
-        *(any_store.insert_call(call) for call in others[150:]),
+        *(any_store.insert_call(call) for call in others[600:]),
         return_exceptions=True,
     )
-    assert isinstance(outcomes[150], INTEGRITY_ERRORS), outcomes[150]
-    assert isinstance(outcomes[151], int)
-    assert outcomes[:150] + outcomes[152:] == [None] * len(others)
+    assert isinstance(outcomes[600], INTEGRITY_ERRORS), outcomes[600]
+    assert isinstance(outcomes[601], int)
+    assert outcomes[:600] + outcomes[602:] == [None] * len(others)
     for call in calls:
         assert await any_store.get_call(call.call_id) == call  # first kept its state: queued
     assert any_store.pending_event_count() == 1
