@@ -22,6 +22,7 @@ from switchboard.hardening import (
 )
 from switchboard.limits.account import LimitSettings
 from switchboard.limits.call_bounds import CallBounds, CallBoundsConfigError, parse_call_bounds
+from switchboard.limits.overload import OverloadConfigError, OverloadSettings, parse_overload
 from switchboard.network.phones import PhoneConfigError, SimulatorSettings, parse_simulator
 from switchboard.observability.metrics_access import (
     MetricsAccess,
@@ -150,6 +151,8 @@ class Settings:
     call_bounds: CallBounds = field(default_factory=CallBounds)
     # [metrics]: who may read /metrics (observability/metrics_access.py).
     metrics_access: MetricsAccess = field(default_factory=MetricsAccess)
+    # [overload]: this node's capacity and when it refuses new calls (limits/overload.py).
+    overload: OverloadSettings = field(default_factory=OverloadSettings)
     # [webhooks] connections_per_account: one account's share of the webhook connections.
     webhook_connections_per_account: int = DEFAULT_SHARE
     config_file: Path | None = None
@@ -226,8 +229,14 @@ def _hardening(raw: dict[str, Any]) -> dict[str, Any]:
             "auth_throttle": parse_throttle(_table(raw, "auth")),
             "call_bounds": parse_call_bounds(_table(raw, "calls")),
             "metrics_access": parse_metrics_access(_table(raw, "metrics")),
+            "overload": parse_overload(_table(raw, "overload")),
         }
-    except (HardeningConfigError, CallBoundsConfigError, MetricsConfigError) as error:
+    except (
+        HardeningConfigError,
+        CallBoundsConfigError,
+        MetricsConfigError,
+        OverloadConfigError,
+    ) as error:
         raise ConfigError(str(error)) from None
 
 

@@ -11,6 +11,7 @@
     ├── AuthorizationError                403 authorization-error
     ├── RateLimitError                    429 error
     └── UnavailableError                  503 system-overloaded
+        └── OverloadedError               503 system-overloaded, with Retry-After
 
 The API renders each one as Bandwidth does: `{"type", "description", "id"}`.
 """
@@ -99,3 +100,14 @@ class RateLimitError(SwitchboardError):
 class UnavailableError(SwitchboardError):
     status = 503
     type = "system-overloaded"
+
+
+class OverloadedError(UnavailableError):
+    """The node is full or falling behind (limits/overload.py): try again in a moment."""
+
+    def __init__(self, description: str, retry_after_seconds: int = 1) -> None:
+        super().__init__(description)
+        self.retry_after_seconds = retry_after_seconds
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_seconds)}

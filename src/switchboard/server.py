@@ -35,6 +35,7 @@ from switchboard.console.routes import console_routes
 from switchboard.http_guard import guarded_protocol
 from switchboard.limits.account import LimitSettings, account_limits
 from switchboard.limits.call_bounds import DiskGuard
+from switchboard.limits.overload_probe import OverloadMetrics
 from switchboard.media.clock import MediaClock
 from switchboard.network.audio import AudioDurations
 from switchboard.network.audio_files import AudioFiles
@@ -146,6 +147,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         retry_policy=settings.webhook_retries,
         recordings=(store, media),
         bounds=settings.call_bounds,
+        overload=settings.overload,
     )
     if simulator is not None:  # a phone set over the API answers its account's calls only
         simulator.account_of = lambda call_id: (
@@ -184,7 +186,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         Vault.in_directory(settings.data_dir),
         clock.wall,
         lambda: public_base_url(settings),
-        unavailable=lambda: context.disk.refusal() if context.disk is not None else None,
+        unavailable=lambda: (
+            (context.disk.refusal() if context.disk is not None else None)
+            or engine.node_refusal_text("inbound")
+        ),
     )
     engine.incoming = inbound
 
@@ -197,6 +202,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         return values
 
     metrics.watch(gauges)
+    if engine.overload is not None:
+        metrics.registry.register(OverloadMetrics(engine.overload, lambda: engine.live_calls))
     full_collections = FullCollections()
 
     @asynccontextmanager

@@ -40,13 +40,16 @@ class ApiContext:
             self.auth.use_snapshot(await self.store.load_provisioning())
 
     def check_accepting_calls(self) -> None:
-        """503 while draining (SIGTERM), or while the disk is nearly full: no new call may
-        start."""
+        """503 while draining (SIGTERM), while the disk is nearly full, or while this node is
+        full or falling behind (limits/overload.py): no new call may start. Before the body is
+        read: under overload this is the fast path."""
         if self.extra.get("draining"):
             raise UnavailableError("Switchboard is shutting down and not accepting new calls")
         refusal = self.disk.refusal() if self.disk is not None else None
         if refusal is not None:
             raise UnavailableError(refusal)
+        if self.engine is not None:
+            self.engine.check_node()
 
     async def authorize(self, request: Request, account_id: str) -> Principal:
         await self.refresh_provisioning()

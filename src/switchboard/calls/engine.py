@@ -37,9 +37,12 @@ from switchboard.calls.state import End
 from switchboard.calls.transfer_targets import target_call
 from switchboard.calls.update_request import UpdateCallRequest
 from switchboard.clock import Clock, TimerHandle
-from switchboard.errors import ConflictError, RateLimitError
+from switchboard.errors import ConflictError, OverloadedError, RateLimitError
 from switchboard.limits.account import AccountLimiter, Decision, LimitSettings
 from switchboard.limits.call_bounds import CallBounds
+from switchboard.limits.overload import CAUSE as NODE_CAPACITY_EXCEEDED
+from switchboard.limits.overload import OverloadGate, OverloadSettings, Refusal
+from switchboard.limits.overload_probe import OverloadProbe
 from switchboard.network.base import IncomingCalls, Network, OpenLeg
 from switchboard.recordings.model import Recording
 from switchboard.recordings.storage import MediaStorage
@@ -68,6 +71,7 @@ class Engine:
         retry_policy: RetryPolicy | None = None,
         recordings: tuple[RecordingStore, MediaStorage] | None = None,
         bounds: CallBounds | None = None,
+        overload: OverloadSettings | None = None,
     ) -> None:
         activity = activity or Activity()
         # Where recordings' rows and media go (issue 13); None: the server has none (tests).
@@ -98,6 +102,10 @@ class Engine:
         self._purge_timer: TimerHandle | None = None
         # Takes the calls the network offers (calls/inbound.py); None: every one is refused.
         self.incoming: IncomingCalls | None = None
+        # Admission control of this node (limits/overload.py); None: no node limit (tests).
+        self.overload = OverloadGate(overload) if overload is not None else None
+        self._probe = OverloadProbe(self.overload, self.backlog) if self.overload else None
+        self._placing: set[str] = set()  # admitted to start, not running yet (being stored)
 
     @property
     def feed(self) -> CallFeed:
@@ -116,6 +124,8 @@ class Engine:
         """Pick up the calls a previous run left behind, the events they still owe, and start
         purging old calls."""
         await self.services.network.start(self.incoming)
+        if self._probe is not None:
+            self._probe.start()
         self._schedule_purge(0.0)
         await self._resume_outbox()
         for call in await self.services.store.calls_in_states((QUEUED, INITIATED, ANSWERED)):
@@ -183,13 +193,40 @@ class Engine:
             limiter.settings = settings  # (limits_for caches: the same object until then)
         return limiter
 
+    # -- this node's admission control (limits/overload.py) ---------------------------------
+    @property
+    def live_calls(self) -> int:
+        """Calls running on this node, and those admitted to start that are being stored."""
+        return len(self.runners) + len(self._placing)
+
+    def backlog(self) -> int:
+        """Events delivered to calls and not yet handled (for the overload probe)."""
+        return sum(len(runner.queue) for runner in self.runners.values())
+
+    def node_refusal(self, path: str) -> Refusal | None:
+        """Why this node takes no new call now (full, or falling behind), or None. O(1)."""
+        return None if self.overload is None else self.overload.refusal(self.live_calls, path)
+
+    def node_refusal_text(self, path: str) -> str | None:
+        refusal = self.node_refusal(path)
+        return None if refusal is None else refusal.description
+
+    def check_node(self) -> None:
+        """createCall: 503 with Retry-After while this node takes no new call."""
+        refusal = self.node_refusal("create")
+        if refusal is not None:
+            raise OverloadedError(refusal.description, refusal.retry_after)
+
     def admit(self, account_id: str, call_id: str, priority: int) -> bool:
-        """Before the insert: reserve the call's place, or refuse it with Bandwidth's 429.
+        """Before the insert: reserve the call's place, or refuse it with Bandwidth's 429 (or
+        503 when this node takes no new call).
 
         True when the call may be placed now: it is then stored initiated (placed when it was
         created), and its runner need not save it again before it dials."""
+        self.check_node()  # again: other requests may have filled the node since the first
         admission = self._limiter(account_id).admit(self.clock.monotonic(), call_id, priority)
         if admission.decision is Decision.START:
+            self._placing.add(call_id)
             return True
         if admission.decision is Decision.REJECT:
             assert admission.reason is not None
@@ -198,6 +235,7 @@ class Engine:
 
     def release(self, call: Call) -> None:
         """The insert failed: give the call's place back."""
+        self._placing.discard(call.call_id)
         self._limiter(call.account_id).ended(call.call_id)
 
     def count_start(self, account_id: str) -> None:
@@ -209,13 +247,17 @@ class Engine:
         if self.draining:
             return "Switchboard is shutting down"
         admission = self._limiter(account_id).admit_now(self.clock.monotonic(), call_id)
-        return None if admission.decision is Decision.START else admission.reason
+        if admission.decision is not Decision.START:
+            return admission.reason
+        self._placing.add(call_id)
+        return None
 
     def launch_inbound(self, call: Call, open_leg: OpenLeg) -> None:
         """Run a stored inbound call: its runner opens the caller's leg and sends `initiate`."""
         runner = CallRunner(call, self.services, dial=False, inbound=True)
         runner.leg = open_leg(call.call_id, runner.post)
         self.runners[call.call_id] = runner
+        self._placing.discard(call.call_id)
         runner.task = asyncio.get_running_loop().create_task(runner.run())
 
     async def on_call_created(self, call: Call) -> None:
@@ -238,10 +280,28 @@ class Engine:
 
     def _dequeue(self, account_id: str) -> None:
         self._dequeue_timers.pop(account_id, None)
-        for call_id in self._limiter(account_id).dequeue(self.clock.monotonic()):
+        now = self.clock.monotonic()
+        limiter = self._limiter(account_id)
+        ending: str | None = None
+        if self.overload is not None and limiter.next_dequeue_in(now) == 0.0:
+            # A call's turn has come: the node must have room for it (limits/overload.py).
+            turn = self.overload.queued_turn(now, self.live_calls)
+            if turn.wait is not None:  # a short overload only delays the queue
+                self._dequeue_timers[account_id] = self.clock.call_later(
+                    turn.wait, lambda: self._dequeue(account_id)
+                )
+                return
+            ending = turn.end
+        for call_id in limiter.dequeue(now):
             call = self._queued.pop(call_id, None)
-            if call is not None:
+            if call is None:
+                continue
+            if ending is None:
                 self.launch(call)
+            else:  # no room for longer than the bound: ended, at the account's pace
+                self.launch(call, start=False).post(
+                    End(NODE_CAPACITY_EXCEEDED, ending, str(uuid.uuid4()))
+                )
         self._schedule_dequeue(account_id)
 
     def queue_statistics(self, account_id: str) -> tuple[int, int]:
@@ -256,6 +316,7 @@ class Engine:
             call, self.services, dial=start, last_timeline_sequence=last_timeline_sequence
         )
         self.runners[call.call_id] = runner
+        self._placing.discard(call.call_id)
         # Not counted as activity: a live call waiting for its next event is quiet.
         runner.task = asyncio.get_running_loop().create_task(runner.run())
         return runner
@@ -290,7 +351,9 @@ class Engine:
         base = parent.call_url.rsplit("/", 1)[0]
         for target in verb.targets:
             call_id = new_call_id()
-            limited = self.admit_inbound(parent.account_id, call_id)
+            limited = self.node_refusal_text("transfer") or self.admit_inbound(
+                parent.account_id, call_id
+            )
             if limited is not None:
                 refused.append(f"{target.destination}: {limited}")
                 continue
@@ -436,6 +499,8 @@ class Engine:
         await self.activity.wait_idle(self.is_quiet)
 
     async def stop(self) -> None:
+        if self._probe is not None:
+            self._probe.stop()
         if self._purge_timer is not None:
             self._purge_timer.cancel()
         for timer in self._dequeue_timers.values():
