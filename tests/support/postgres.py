@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -100,19 +99,36 @@ def session_postgres() -> Iterator[str]:
             f"(`make test` does), or set {URL_VARIABLE}"
         )
     directory = Path(tempfile.mkdtemp(prefix="switchboard-pg-"))
+    with _watchdog(directory):
+        yield start_cluster(directory).url
+        stop_cluster(directory)  # here, so that its errors fail the session
+
+
+# Waits for the end of its standard input, then stops the cluster and removes its directory
+# (only once stopped: a server whose files vanish under it would still hold its port).
+_WATCHDOG = 'cat >/dev/null; sh "$1" stop "$2" && rm -rf "$2"'
+
+
+@contextmanager
+def _watchdog(directory: Path) -> Iterator[None]:
+    """Whatever ends this process - the end of the session, an error, SIGTERM from a timeout,
+    SIGKILL - a cluster started in `directory` is stopped and the directory removed: a process
+    of its own session (so Ctrl-C does not stop it first) waits for the end of a pipe that only
+    this process holds, which the kernel closes when it exits."""
+    watchdog = subprocess.Popen(
+        ["sh", "-c", _WATCHDOG, "postgres-watchdog", str(SCRIPT), str(directory)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    assert watchdog.stdin is not None
     try:
-        cluster = start_cluster(directory)
-    except BaseException:
-        # A start that failed half-way may have left a server running: the script stops it.
-        stop_cluster(directory)
-        shutil.rmtree(directory)
-        raise
-    try:
-        yield cluster.url
+        yield
     finally:
-        cluster.stop()
-        # Only once stopped: a server whose files vanish under it would still hold its port.
-        shutil.rmtree(directory)
+        watchdog.stdin.close()
+        code = watchdog.wait(timeout=SCRIPT_SECONDS)
+        if code != 0:
+            raise RuntimeError(f"stopping the cluster in {directory} failed ({code})")
 
 
 def connect(url: str) -> psycopg.Connection[tuple[object, ...]]:
