@@ -621,8 +621,8 @@ def report(figures: list[Figure]) -> bool:
                 rows = "round trips" if path == "baseline" else ""
                 print(
                     f"{path:<12} {variant:<42} {round_:>5} {figure.rate:>9,.0f} "
-                    f"{figure.per_1k(figure.bench_cpu):>11.3f} "
-                    f"{figure.per_1k(figure.server_cpu):>11.3f} {figure.other:>6.2f}  "
+                    f"{figure.per_1k(figure.bench_cpu):>11.4f} "
+                    f"{figure.per_1k(figure.server_cpu):>11.4f} {figure.other:>6.2f}  "
                     f"{figure.note or rows}"
                 )
     return True
