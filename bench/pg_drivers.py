@@ -72,6 +72,9 @@ WATCHDOG = 'cat >/dev/null; sh "$1" stop "$2" && rm -rf "$2"'
 # The calls table at SQLite's last migration, in PostgreSQL's dialect (as
 # src/switchboard/store/pg_schema.py writes it): a new call touches the primary key and four
 # indexes (account/time, state, to, from); the others hold ended or queued calls only.
+# Autovacuum is off on both tables: a vacuum that starts in one run and not the next would
+# count in one driver's server CPU; each run starts from an emptied table, the claims' after
+# an explicit VACUUM ANALYZE.
 SCHEMA = """
 DROP TABLE IF EXISTS calls;
 DROP TABLE IF EXISTS outbox;
@@ -87,7 +90,7 @@ CREATE TABLE calls (
     data TEXT NOT NULL,
     end_time TEXT COLLATE "C",
     queue_wait INTEGER
-);
+) WITH (autovacuum_enabled = false);
 CREATE INDEX calls_by_state ON calls (state) WHERE state != 'disconnected';
 CREATE INDEX calls_by_end_time ON calls (end_time) WHERE end_time IS NOT NULL;
 CREATE INDEX calls_by_account_time ON calls (account_id, enqueued_time, call_id);
@@ -104,7 +107,7 @@ CREATE TABLE outbox (
     attempts INTEGER NOT NULL DEFAULT 0,
     owner TEXT,
     data TEXT NOT NULL
-);
+) WITH (autovacuum_enabled = false);
 CREATE INDEX outbox_pending ON outbox (id) WHERE status = 'pending';
 """
 
@@ -190,23 +193,35 @@ def _own_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _stat(pid: int | str) -> list[str]:
+    # The fields after the name: state is [0], ppid [1], utime [11], stime [12], cutime [13].
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def _server_cpu(postmaster: int) -> float:
-    """The postmaster's CPU, its reaped children's (backends that ended) and its live ones'."""
+    """The postmaster's CPU, its reaped children's (backends that ended) and its live ones'.
+
+    A backend reaped while /proc is read would be missed (read after it was gone, its CPU
+    not yet in the postmaster's cutime when that was read) or counted twice: the postmaster is
+    read before and after its children, and the reading repeated until no child was reaped in
+    between (the postmaster's cutime did not move)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # ended meanwhile: its CPU is in the postmaster's cutime now
-        pid, ppid = int(entry.name), int(fields[1])
-        if pid == postmaster:
-            total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
-        elif ppid == postmaster:
-            total += int(fields[11]) + int(fields[12])
-    return total / ticks
+    while True:
+        before = _stat(postmaster)
+        children = 0
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit() or int(entry.name) == postmaster:
+                continue
+            try:
+                fields = _stat(entry.name)
+            except OSError:
+                continue  # ended, and reaped by its parent if it was a backend: see below
+            if int(fields[1]) == postmaster:
+                children += int(fields[11]) + int(fields[12])
+        after = _stat(postmaster)
+        if after[13:15] == before[13:15]:
+            own_and_reaped = sum(int(value) for value in after[11:15])
+            return (own_and_reaped + children) / ticks
 
 
 @dataclass(frozen=True)
@@ -366,14 +381,23 @@ class Psycopg(Driver):
 
 
 # -- the measurements -----------------------------------------------------------------------
-async def baseline(driver: Driver, count: int) -> str:
+async def round_trips(driver: Driver, connection: Any, count: int) -> str | None:
+    for _ in range(count):
+        await driver.select_1(connection)
+    return None
+
+
+async def baseline(meter: Meter, driver: Driver, round_: int, count: int) -> Figure:
+    # Connected before and closed after the measurement, as in the others: a backend that
+    # starts or ends while it runs would count its start or its end.
     connection = await driver.connect()
     try:
-        for _ in range(count):
-            await driver.select_1(connection)
+        await round_trips(driver, connection, 200)  # warm: prepared, the loop's paths
+        return await meter.measure(
+            "baseline", driver.name, round_, count, round_trips(driver, connection, count)
+        )
     finally:
         await driver.close(connection)
-    return ""
 
 
 async def load(rows: Sequence[Row], submit: Callable[[Row], Awaitable[None]]) -> None:
@@ -476,16 +500,7 @@ async def measure_all(url: str, postmaster: int, options: argparse.Namespace) ->
             # Alternate the order: whoever goes first in one round goes last in the next.
             ordered = drivers if round_ % 2 else drivers[::-1]
             for driver in ordered:
-                await baseline(driver, 200)  # warm: the connect path, the loop
-                figures.append(
-                    await meter.measure(
-                        "baseline",
-                        driver.name,
-                        round_,
-                        options.selects,
-                        baseline(driver, options.selects),
-                    )
-                )
+                figures.append(await baseline(meter, driver, round_, options.selects))
             for variant in CREATE_VARIANTS:
                 for driver in ordered:
                     figures.append(
