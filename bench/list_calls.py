@@ -6,7 +6,7 @@
 1. Fills a temporary SQLite database with --calls ended calls, written directly (not through
    the API) but in exactly the store's shape: the schema from switchboard.store.schema.migrate,
    each row from `Call.to_row` through the store's own row builder (switchboard.store.sqlite's
-   `_call_row`, the one `insert_call` and `save_call` use, end_time and queue_wait included),
+   `call_row`, the one `insert_call` and `save_call` use, end_time and queue_wait included),
    inserted with executemany. The calls are spread over 4 accounts (half of them in the
    measured one), 20,000 `to` numbers, 10 `from` numbers per account, start times over the
    last 6 days (inside the 7-day retention) and Bandwidth's disconnect causes (hangup 85%, busy 5%,
@@ -66,7 +66,8 @@ from switchboard.calls.ids import format_time, new_call_id
 from switchboard.calls.listing import PageCursor, parse_list_query
 from switchboard.calls.model import DISCONNECTED, Call
 from switchboard.store import call_queries, schema
-from switchboard.store.sqlite import _INSERT_CALL, _call_row
+from switchboard.store.rows import call_row
+from switchboard.store.sqlite import _INSERT_CALL
 
 TARGET_MS = 50.0
 PAGE_SIZE = 1000
@@ -198,7 +199,7 @@ def fill(database: Path, calls: int, now: datetime) -> None:
             error_message="Callee is busy" if cause == "busy" else None,
             last_update=ended,
         )
-        rows.append(_call_row(call))
+        rows.append(call_row(call))
         if len(rows) >= CHUNK:
             _insert(connection, rows)
             rows = []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sqlite3
 import sys
 import uuid
 from collections.abc import Callable, Sequence
@@ -25,7 +24,9 @@ from switchboard.provisioning.models import (
 )
 from switchboard.provisioning.secrets import hash_secret
 from switchboard.provisioning.vault import Vault
-from switchboard.store import provisioning_db, schema
+from switchboard.store import provisioning_db
+from switchboard.store.factory import blocking_connection, upgrade
+from switchboard.store.sql import IntegrityErrors, SqlConnection
 
 
 class CliError(Exception):
@@ -180,6 +181,14 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help="print JSON instead of text")
     show.set_defaults(handler=_calls_show)
 
+    db = _group(commands, "db", "the database")
+    upgrade_command = db.add_parser(
+        "upgrade",
+        parents=[common],
+        help="apply the schema migrations the database lacks (the server also does at start)",
+    )
+    upgrade_command.set_defaults(handler=_db_upgrade)
+
     ca = _group(commands, "ca", "the local CA for Bandwidth's hostnames (docs/compatibility.md)")
     path = ca.add_parser(
         "path", parents=[common], help="print the CA certificate's path (made on first use)"
@@ -238,12 +247,10 @@ class _database:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.connection: sqlite3.Connection | None = None
+        self.connection: SqlConnection | None = None
 
-    def __enter__(self) -> sqlite3.Connection:
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.connection = schema.connect(str(self.settings.database_path))
-        schema.migrate(self.connection)
+    def __enter__(self) -> SqlConnection:
+        self.connection = blocking_connection(self.settings)
         return self.connection
 
     def __exit__(self, *exc: object) -> None:
@@ -251,14 +258,12 @@ class _database:
         self.connection.close()
 
 
-def _require_account(connection: sqlite3.Connection, account_id: str) -> None:
+def _require_account(connection: SqlConnection, account_id: str) -> None:
     if connection.execute("SELECT 1 FROM accounts WHERE id = ?", (account_id,)).fetchone() is None:
         raise CliError(f"no account {account_id!r} (create it with: switchboard accounts create)")
 
 
-def _require_not_elsewhere(
-    connection: sqlite3.Connection, kind: str, key: str, account_id: str
-) -> None:
+def _require_not_elsewhere(connection: SqlConnection, kind: str, key: str, account_id: str) -> None:
     """`add` updates a record of this account, but never silently moves one from another."""
     table, column = _OWNED[kind]
     row = connection.execute(
@@ -279,11 +284,11 @@ _OWNED = {
 }
 
 
-def _run(change: Callable[[sqlite3.Connection], None], settings: Settings) -> None:
+def _run(change: Callable[[SqlConnection], None], settings: Settings) -> None:
     with _database(settings) as connection:
         try:
             change(connection)
-        except sqlite3.IntegrityError as error:
+        except IntegrityErrors as error:
             raise CliError(str(error)) from None
 
 
@@ -291,6 +296,15 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from switchboard.server import serve
 
     serve(settings)
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    before, after = upgrade(settings)
+    if before == after:
+        print(f"{settings.database_name} is at schema version {after}: nothing to do")
+    else:
+        print(f"{settings.database_name}: schema version {before} -> {after}")
     return 0
 
 
@@ -307,7 +321,7 @@ def _accounts_create(args: argparse.Namespace, settings: Settings) -> int:
     if not ACCOUNT_ID.match(account_id):
         raise CliError(f"account id must be 7 digits, got {account_id!r}")
 
-    def change(connection: sqlite3.Connection) -> None:
+    def change(connection: SqlConnection) -> None:
         existing = provisioning_db.load_snapshot(connection).accounts.get(account_id)
         account = (
             dataclasses.replace(existing, name=args.name)  # keep its limits
@@ -355,7 +369,7 @@ def _accounts_limits(args: argparse.Namespace, settings: Settings) -> int:
 def _users_add(args: argparse.Namespace, settings: Settings) -> int:
     password = args.password or new_password()
 
-    def change(connection: sqlite3.Connection) -> None:
+    def change(connection: SqlConnection) -> None:
         _require_account(connection, args.account_id)
         _require_not_elsewhere(connection, "user", args.username, args.account_id)
         user = ApiUser(args.username, args.account_id, hash_secret(password))
@@ -372,7 +386,7 @@ def _clients_add(args: argparse.Namespace, settings: Settings) -> int:
     client_id = args.client_id or uuid.uuid4().hex
     secret = args.client_secret or new_password()
 
-    def change(connection: sqlite3.Connection) -> None:
+    def change(connection: SqlConnection) -> None:
         _require_account(connection, args.account_id)
         _require_not_elsewhere(connection, "oauth-client", client_id, args.account_id)
         client = OAuthClient(client_id, args.account_id, hash_secret(secret))
@@ -394,7 +408,7 @@ def _applications_add(args: argparse.Namespace, settings: Settings) -> int:
 
     changes = commands_module.voice_changes(args)
 
-    def change(connection: sqlite3.Connection) -> None:
+    def change(connection: SqlConnection) -> None:
         _require_account(connection, args.account_id)
         _require_not_elsewhere(connection, "application", application_id, args.account_id)
         commands_module.save_application(
@@ -410,7 +424,7 @@ def _applications_update(args: argparse.Namespace, settings: Settings) -> int:
     application_id = commands_module.check_uuid(args.application_id)
     changes = commands_module.voice_changes(args)
 
-    def change(connection: sqlite3.Connection) -> None:
+    def change(connection: SqlConnection) -> None:
         current = commands_module.find_application(connection, application_id)
         commands_module.save_application(
             connection, _vault(settings), application_id, current.account_id, args.name, changes
@@ -440,7 +454,7 @@ def _numbers_assign(args: argparse.Namespace, settings: Settings) -> int:
     if application_id is not None:
         commands_module.check_uuid(application_id)
 
-    def change(connection: sqlite3.Connection) -> None:
+    def change(connection: SqlConnection) -> None:
         commands_module.assign_number(connection, args.number, application_id)
 
     _run(change, settings)
@@ -458,7 +472,7 @@ def _numbers_add(args: argparse.Namespace, settings: Settings) -> int:
         if not E164.match(number):
             raise CliError(f"{number!r} is not an E.164 number like +15555551212")
 
-    def change(connection: sqlite3.Connection) -> None:
+    def change(connection: SqlConnection) -> None:
         _require_account(connection, args.account_id)
         for number in args.numbers:
             _require_not_elsewhere(connection, "number", number, args.account_id)
@@ -512,7 +526,7 @@ def _calls_show(args: argparse.Namespace, settings: Settings) -> int:
             "SELECT data FROM calls WHERE call_id = ?", (args.call_id,)
         ).fetchone()
         if row is None:
-            raise CliError(f"no call {args.call_id!r} in {settings.database_path}")
+            raise CliError(f"no call {args.call_id!r} in {settings.database_name}")
         timeline = connection.execute(
             "SELECT sequence, at, kind, data FROM call_timeline WHERE call_id = ? "
             "ORDER BY sequence",

@@ -6,6 +6,8 @@ Flags win over the file; the file wins over the embedded defaults. See docs/conf
 from __future__ import annotations
 
 import ipaddress
+import os
+import re
 import tomllib
 import uuid
 from dataclasses import dataclass, field
@@ -155,12 +157,24 @@ class Settings:
     overload: OverloadSettings = field(default_factory=OverloadSettings)
     # [webhooks] connections_per_account: one account's share of the webhook connections.
     webhook_connections_per_account: int = DEFAULT_SHARE
+    # [store] url (or SWITCHBOARD_DATABASE_URL): a postgresql:// URL puts calls, events and
+    # provisioning in PostgreSQL, shared by every node (docs/operations.md); None: the SQLite
+    # file in the data directory. `schema`: the PostgreSQL schema to keep the tables in.
+    store_url: str | None = None
+    store_schema: str | None = None
     config_file: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
     def database_path(self) -> Path:
         return self.data_dir / "switchboard.db"
+
+    @property
+    def database_name(self) -> str:
+        """Where the data is, for messages (never with the URL's password)."""
+        if self.store_url is None:
+            return str(self.database_path)
+        return redact_database_url(self.store_url)
 
 
 def load_settings(
@@ -217,9 +231,42 @@ def load_settings(
         keep_alive_seconds=_positive(server, "keep_alive_seconds", DEFAULT_KEEP_ALIVE_SECONDS),
         tls=_tls(server, config_file, listen_host, listen_port),
         **_hardening(raw),
+        **_store(raw),
         config_file=config_file,
         raw=raw,
     )
+
+
+DATABASE_URL_VARIABLE = "SWITCHBOARD_DATABASE_URL"
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def _store(raw: dict[str, Any]) -> dict[str, Any]:
+    """`[store] url` and `schema`; SWITCHBOARD_DATABASE_URL wins over the file's url (a secret
+    kept out of config files, as twelve-factor deployments do)."""
+    store = _table(raw, "store")
+    unknown = set(store) - {"url", "schema"}
+    if unknown:
+        raise ConfigError(
+            f"[store]: unknown key(s) {', '.join(sorted(unknown))}; known keys are url, schema"
+        )
+    url = os.environ.get(DATABASE_URL_VARIABLE) or _get(store, "url", str, "", "store") or None
+    if url is not None and not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            f"[store] url must be a postgresql:// URL (or absent, for the SQLite file in the "
+            f"data directory), got {redact_database_url(url)!r}"
+        )
+    schema = _get(store, "schema", str, "", "store") or None
+    if schema is not None and not _SCHEMA_NAME.fullmatch(schema):
+        raise ConfigError(
+            f"[store] schema must be a lower-case SQL name (letters, digits, _), got {schema!r}"
+        )
+    return {"store_url": url, "store_schema": schema}
+
+
+def redact_database_url(url: str) -> str:
+    """The URL without its password."""
+    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
 
 
 def _hardening(raw: dict[str, Any]) -> dict[str, Any]:

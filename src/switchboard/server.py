@@ -50,8 +50,7 @@ from switchboard.provisioning.setup import DemoAccount, apply_accounts, ensure_d
 from switchboard.provisioning.vault import Vault
 from switchboard.recordings.retention import RecordingRetention
 from switchboard.recordings.storage import FileMediaStorage
-from switchboard.store import schema
-from switchboard.store.sqlite import SqliteStore
+from switchboard.store.factory import blocking_connection, make_store
 from switchboard.tls.listener import TlsListener
 from switchboard.webhooks.delivery import HttpWebhookSender
 from switchboard.webhooks.guard import DestinationPolicy
@@ -63,9 +62,8 @@ GIL_SWITCH_SECONDS = 0.001
 def prepare_data_dir(settings: Settings) -> DemoAccount | None:
     """Create the database, apply the config file's accounts, or create the demo account."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    connection = schema.connect(str(settings.database_path))
+    connection = blocking_connection(settings)  # migrated: the upgrade at start
     try:
-        schema.migrate(connection)
         if settings.accounts:
             apply_accounts(connection, settings.accounts, Vault.in_directory(settings.data_dir))
             return None
@@ -87,7 +85,7 @@ def token_secret(data_dir: Path) -> bytes:
 def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
     """The whole server as an ASGI app; the store and the engine start and stop with the app's
     lifespan. `clock` replaces the real one (tests pass a VirtualClock)."""
-    store = SqliteStore(settings.database_path, settings.call_bounds.wal_max_bytes)
+    store = make_store(settings)
     clock = clock or RealClock(settings.simulator.time_scale)
     activity = Activity()
     # One policy for every URL a client gives us: webhooks and audio alike (SSRF).
@@ -273,7 +271,7 @@ def demo_banner(demo: DemoAccount, settings: Settings) -> str:
         f"Then watch it in the web console: {base}/ (sign in with the account id, user and",
         "password above).",
         "",
-        f"The password is shown only this once; it is stored hashed in {settings.database_path}.",
+        f"The password is shown only this once; it is stored hashed in {settings.database_name}.",
         "",
     ]
     return "\n".join(lines)

@@ -12,7 +12,6 @@ Passwords are sealed before they are stored (vault.py) and never printed back.
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -26,8 +25,9 @@ from switchboard.provisioning.voice_settings import (
     parse_voice_settings,
 )
 from switchboard.store import provisioning_db
+from switchboard.store.sql import SqlConnection
 
-Run = Callable[[Callable[[sqlite3.Connection], None]], None]
+Run = Callable[[Callable[[SqlConnection], None]], None]
 
 
 class CommandError(Exception):
@@ -59,7 +59,7 @@ def voice_changes(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def save_application(
-    connection: sqlite3.Connection,
+    connection: SqlConnection,
     vault: Vault,
     application_id: str,
     account_id: str,
@@ -93,7 +93,7 @@ def check_uuid(value: str) -> str:
     return value
 
 
-def find_application(connection: sqlite3.Connection, application_id: str) -> Application:
+def find_application(connection: SqlConnection, application_id: str) -> Application:
     application = provisioning_db.load_snapshot(connection).applications.get(application_id)
     if application is None:
         raise CommandError(
@@ -103,7 +103,7 @@ def find_application(connection: sqlite3.Connection, application_id: str) -> App
 
 
 def assign_number(
-    connection: sqlite3.Connection, number: str, application_id: str | None
+    connection: SqlConnection, number: str, application_id: str | None
 ) -> PhoneNumber:
     snapshot = provisioning_db.load_snapshot(connection)
     owned = snapshot.numbers.get(number)

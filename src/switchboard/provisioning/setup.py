@@ -7,7 +7,6 @@ Accounts the file does not mention (e.g. made with the CLI) are left alone.
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from dataclasses import dataclass, replace
 
@@ -25,6 +24,7 @@ from switchboard.provisioning.secrets import hash_secret, looks_hashed, verify_s
 from switchboard.provisioning.vault import Vault, VaultError, is_sealed
 from switchboard.provisioning.voice_settings import VoiceSettings
 from switchboard.store import provisioning_db
+from switchboard.store.sql import SqlConnection
 
 DEMO_ACCOUNT_NAME = "Demo account"
 DEMO_USERNAME = "demo"
@@ -41,7 +41,7 @@ class DemoAccount:
 
 
 def apply_accounts(
-    connection: sqlite3.Connection, accounts: tuple[AccountConfig, ...], vault: Vault
+    connection: SqlConnection, accounts: tuple[AccountConfig, ...], vault: Vault
 ) -> None:
     connection.execute("BEGIN IMMEDIATE")
     try:
@@ -90,7 +90,7 @@ def apply_accounts(
 
 
 def _sync_users(
-    connection: sqlite3.Connection, account: AccountConfig, existing: dict[str, ApiUser]
+    connection: SqlConnection, account: AccountConfig, existing: dict[str, ApiUser]
 ) -> None:
     wanted = {user.username for user in account.users}
     for user in account.users:
@@ -111,7 +111,7 @@ def _sync_users(
 
 
 def _sync_clients(
-    connection: sqlite3.Connection, account: AccountConfig, existing: dict[str, OAuthClient]
+    connection: SqlConnection, account: AccountConfig, existing: dict[str, OAuthClient]
 ) -> None:
     wanted = {client.client_id for client in account.oauth_clients}
     for client in account.oauth_clients:
@@ -166,7 +166,7 @@ def _same(secret: str, stored_hash: str) -> bool:
     return secret == stored_hash if looks_hashed(secret) else verify_secret(secret, stored_hash)
 
 
-def ensure_demo_account(connection: sqlite3.Connection) -> DemoAccount | None:
+def ensure_demo_account(connection: SqlConnection) -> DemoAccount | None:
     """On a store with no accounts at all, create the demo account and return it with its
     password. On later starts return it without the password. None if other accounts exist."""
     snapshot = provisioning_db.load_snapshot(connection)

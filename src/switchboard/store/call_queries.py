@@ -45,8 +45,11 @@ def list_calls_sql(
     limit: int,
     after: PageCursor | None,
     retained_since: str,
+    dialect: str = "sqlite",
 ) -> tuple[str, list[Any]]:
-    """The SELECT `list_call_rows` runs, and its parameters."""
+    """The SELECT `list_call_rows` runs, and its parameters (`?` placeholders). On PostgreSQL
+    (`dialect="postgres"`) the same query, but for the index hints (its planner sees the
+    filter's values) and the date arithmetic."""
     clauses = ["account_id = ?"]
     parameters: list[Any] = [account_id]
     # The index's equality column first: its rows are then in page order.
@@ -81,23 +84,36 @@ def list_calls_sql(
         clauses.append("enqueued_time <= ?")  # a call starts after it is enqueued
         parameters.append(call_filter.max_start_time)
     if call_filter.min_start_time is not None and after is None:
-        clauses.append(
-            "enqueued_time >= strftime('%Y-%m-%dT%H:%M:%fZ', julianday(?) - (coalesce((SELECT "
-            "max(queue_wait) FROM calls INDEXED BY calls_by_account_wait WHERE account_id = ? "
-            "AND queue_wait > 0), 0) + 2) / 86400.0)"
-        )
+        clauses.append(_EARLIEST_ENQUEUED[dialect])
         parameters += [call_filter.min_start_time, account_id]
     clauses += window
     parameters += window_parameters
     clauses.append("(end_time IS NULL OR end_time >= ?)")
     parameters.append(retained_since)
+    hint = f" INDEXED BY {index}" if dialect == "sqlite" else ""
     sql = (
-        f"SELECT data FROM calls INDEXED BY {index} WHERE "
+        f"SELECT data FROM calls{hint} WHERE "
         + " AND ".join(clauses)
         + " ORDER BY enqueued_time, call_id LIMIT ?"
     )
     parameters.append(limit)
     return sql, parameters
+
+
+# The earliest enqueued time a call that started at or after minStartTime can have (see the
+# module docstring): minStartTime less the account's longest queue wait, less 2 s.
+_EARLIEST_ENQUEUED = {
+    "sqlite": (
+        "enqueued_time >= strftime('%Y-%m-%dT%H:%M:%fZ', julianday(?) - (coalesce((SELECT "
+        "max(queue_wait) FROM calls INDEXED BY calls_by_account_wait WHERE account_id = ? "
+        "AND queue_wait > 0), 0) + 2) / 86400.0)"
+    ),
+    "postgres": (
+        "enqueued_time >= to_char((?::timestamptz - make_interval(secs => coalesce((SELECT "
+        "max(queue_wait) FROM calls WHERE account_id = ? AND queue_wait > 0), 0) + 2)) "
+        """AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"""
+    ),
+}
 
 
 def purge_ended_before(connection: sqlite3.Connection, cutoff: str, batch: int = 5000) -> int:

@@ -1,9 +1,7 @@
-"""Synchronous provisioning reads and writes on a SQLite connection (used by the CLI, the config
-file sync at start-up, and by SqliteStore to load its snapshot)."""
+"""Synchronous provisioning reads and writes on a blocking connection of either database (used
+by the CLI, the config file sync at start-up, and by the stores to load their snapshot)."""
 
 from __future__ import annotations
-
-import sqlite3
 
 import orjson
 
@@ -16,9 +14,10 @@ from switchboard.provisioning.models import (
     Snapshot,
 )
 from switchboard.provisioning.voice_settings import VoiceSettings
+from switchboard.store.sql import SqlConnection
 
 
-def load_snapshot(connection: sqlite3.Connection) -> Snapshot:
+def load_snapshot(connection: SqlConnection) -> Snapshot:
     snapshot = Snapshot()
     for account_id, name, cps, concurrent, queue in connection.execute(
         "SELECT id, name, calls_per_second, concurrent_calls, queue_enabled FROM accounts"
@@ -48,24 +47,24 @@ def load_snapshot(connection: sqlite3.Connection) -> Snapshot:
     return snapshot
 
 
-def generation(connection: sqlite3.Connection) -> int:
+def generation(connection: SqlConnection) -> int:
     row = connection.execute(
         "SELECT value FROM meta WHERE key = 'provisioning_generation'"
     ).fetchone()
     return int(row[0])
 
 
-def put_account(connection: sqlite3.Connection, account: Account) -> None:
+def put_account(connection: SqlConnection, account: Account) -> None:
     # Only a real change is written: every write bumps the provisioning generation.
     connection.execute(
         "INSERT INTO accounts (id, name, calls_per_second, concurrent_calls, queue_enabled) "
         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
         "calls_per_second = excluded.calls_per_second, "
         "concurrent_calls = excluded.concurrent_calls, queue_enabled = excluded.queue_enabled "
-        "WHERE name != excluded.name "
-        "OR calls_per_second IS NOT excluded.calls_per_second "
-        "OR concurrent_calls IS NOT excluded.concurrent_calls "
-        "OR queue_enabled IS NOT excluded.queue_enabled",
+        "WHERE accounts.name != excluded.name "
+        "OR accounts.calls_per_second IS DISTINCT FROM excluded.calls_per_second "
+        "OR accounts.concurrent_calls IS DISTINCT FROM excluded.concurrent_calls "
+        "OR accounts.queue_enabled IS DISTINCT FROM excluded.queue_enabled",
         (
             account.id,
             account.name,
@@ -76,7 +75,7 @@ def put_account(connection: sqlite3.Connection, account: Account) -> None:
     )
 
 
-def put_user(connection: sqlite3.Connection, user: ApiUser) -> None:
+def put_user(connection: SqlConnection, user: ApiUser) -> None:
     connection.execute(
         "INSERT INTO api_users (username, account_id, password_hash) VALUES (?, ?, ?) "
         "ON CONFLICT (username) DO UPDATE SET account_id = excluded.account_id, "
@@ -85,7 +84,7 @@ def put_user(connection: sqlite3.Connection, user: ApiUser) -> None:
     )
 
 
-def put_oauth_client(connection: sqlite3.Connection, client: OAuthClient) -> None:
+def put_oauth_client(connection: SqlConnection, client: OAuthClient) -> None:
     connection.execute(
         "INSERT INTO oauth_clients (client_id, account_id, secret_hash) VALUES (?, ?, ?) "
         "ON CONFLICT (client_id) DO UPDATE SET account_id = excluded.account_id, "
@@ -94,7 +93,7 @@ def put_oauth_client(connection: sqlite3.Connection, client: OAuthClient) -> Non
     )
 
 
-def put_application(connection: sqlite3.Connection, application: Application) -> None:
+def put_application(connection: SqlConnection, application: Application) -> None:
     """`application.voice` must hold sealed passwords (provisioning/vault.py)."""
     voice = orjson.dumps(application.voice.to_json(), option=orjson.OPT_SORT_KEYS).decode()
     connection.execute(
@@ -103,19 +102,20 @@ def put_application(connection: sqlite3.Connection, application: Application) ->
         "voice = excluded.voice "
         # Unchanged rows are not rewritten: a rewrite bumps the provisioning generation and
         # makes every running server reload and re-verify credentials.
-        "WHERE account_id != excluded.account_id OR name != excluded.name "
-        "OR voice IS NOT excluded.voice",
+        "WHERE applications.account_id != excluded.account_id "
+        "OR applications.name != excluded.name "
+        "OR applications.voice IS DISTINCT FROM excluded.voice",
         (application.id, application.account_id, application.name, voice),
     )
 
 
-def put_number(connection: sqlite3.Connection, number: PhoneNumber) -> None:
+def put_number(connection: SqlConnection, number: PhoneNumber) -> None:
     connection.execute(
         "INSERT INTO phone_numbers (number, account_id, application_id) VALUES (?, ?, ?) "
         "ON CONFLICT (number) DO UPDATE SET account_id = excluded.account_id, "
         "application_id = excluded.application_id "
-        "WHERE account_id != excluded.account_id "
-        "OR application_id IS NOT excluded.application_id",
+        "WHERE phone_numbers.account_id != excluded.account_id "
+        "OR phone_numbers.application_id IS DISTINCT FROM excluded.application_id",
         (number.number, number.account_id, number.application_id),
     )
 
@@ -129,7 +129,7 @@ _REMOVALS = {
 }
 
 
-def remove(connection: sqlite3.Connection, kind: str, key: str) -> bool:
+def remove(connection: SqlConnection, kind: str, key: str) -> bool:
     """Remove one record of `kind` by its key; True if it existed."""
     cursor = connection.execute(_REMOVALS[kind], (key,))
     return cursor.rowcount > 0

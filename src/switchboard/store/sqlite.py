@@ -29,6 +29,7 @@ from switchboard.limits.call_bounds import CallBounds
 from switchboard.provisioning.models import Snapshot
 from switchboard.recordings.model import Recording
 from switchboard.store import call_queries, provisioning_db, schema
+from switchboard.store.rows import call_row, event_row, recording_row, timeline_rows
 from switchboard.webhooks.outbox import OutboxEntry
 
 _Write = Callable[[sqlite3.Connection], object]
@@ -36,7 +37,7 @@ _Item = tuple[_Write, asyncio.Future[None], asyncio.AbstractEventLoop]
 _Outcome = tuple[asyncio.Future[None], BaseException | None]
 _MAX_BATCH = 512
 DEFAULT_WAL_MAX_BYTES = CallBounds().wal_max_bytes
-# The columns `_call_row` gives, in its order.
+# The columns `call_row` gives, in its order.
 _CALL_COLUMNS = (
     "call_id, account_id, state, enqueued_time, start_time, to_number, from_number, "
     "disconnect_cause, data, end_time, queue_wait"
@@ -300,7 +301,7 @@ class SqliteStore:
 
     # -- calls ------------------------------------------------------------------------------
     async def insert_call(self, call: Call) -> None:
-        await self._write(_Statement(_INSERT_CALL, _call_row(call)))
+        await self._write(_Statement(_INSERT_CALL, call_row(call)))
 
     async def save_call(
         self,
@@ -310,9 +311,9 @@ class SqliteStore:
     ) -> int | None:
         """Store a call's new state, with its new timeline entries and the event it now owes,
         in one transaction. Returns the event's outbox id."""
-        call_id, _, state, _, start_time, _, _, cause, data, end_time, queue_wait = _call_row(call)
-        rows = _timeline_rows(call.call_id, timeline)
-        event_row = _event_row(event) if event is not None else None
+        call_id, _, state, _, start_time, _, _, cause, data, end_time, queue_wait = call_row(call)
+        entry_rows = timeline_rows(call.call_id, timeline)
+        event_values = event_row(event) if event is not None else None
         ids: list[int] = []
 
         def save(connection: sqlite3.Connection) -> None:
@@ -321,16 +322,16 @@ class SqliteStore:
                 "end_time = ?, queue_wait = ? WHERE call_id = ?",
                 (state, start_time, cause, data, end_time, queue_wait, call_id),
             )
-            if rows:
-                connection.executemany(_INSERT_TIMELINE, rows)
-            if event_row is not None:
-                ids.append(connection.execute(_INSERT_EVENT, event_row).lastrowid or 0)
+            if entry_rows:
+                connection.executemany(_INSERT_TIMELINE, entry_rows)
+            if event_values is not None:
+                ids.append(connection.execute(_INSERT_EVENT, event_values).lastrowid or 0)
 
         await self._write(save)
         return ids[0] if ids else None
 
     async def record_event(self, event: OutboxEntry) -> int:
-        row = _event_row(event)
+        row = event_row(event)
         ids: list[int] = []
         await self._write(
             lambda connection: ids.append(connection.execute(_INSERT_EVENT, row).lastrowid or 0)
@@ -376,11 +377,11 @@ class SqliteStore:
         after: PageCursor | None,
         retained_since: str,
     ) -> list[dict[str, Any]]:
-        rows = call_queries.list_call_rows(
+        found = call_queries.list_call_rows(
             self._read, account_id, call_filter, limit, after, retained_since
         )
         loads = orjson.loads
-        return [loads(data) for data in rows]
+        return [loads(data) for data in found]
 
     async def purge_calls(self, ended_before: str) -> int:
         """Delete calls (and timelines) that ended before `ended_before`; returns how many."""
@@ -408,8 +409,8 @@ class SqliteStore:
         return [Call.from_row(orjson.loads(data)) for (data,) in rows]
 
     async def append_timeline(self, call_id: str, entries: Sequence[TimelineEntry]) -> None:
-        rows = _timeline_rows(call_id, entries)
-        await self._write(lambda connection: connection.executemany(_INSERT_TIMELINE, rows))
+        entry_rows = timeline_rows(call_id, entries)
+        await self._write(lambda connection: connection.executemany(_INSERT_TIMELINE, entry_rows))
 
     async def last_timeline_sequence(self, call_id: str) -> int:
         row = self._read.execute(
@@ -431,7 +432,7 @@ class SqliteStore:
 
     # -- recordings (recordings/store.py's RecordingStore) ----------------------------------
     async def save_recording(self, recording: Recording) -> None:
-        await self._write(_Statement(_SAVE_RECORDING, _recording_row(recording)))
+        await self._write(_Statement(_SAVE_RECORDING, recording_row(recording)))
 
     async def get_recording(self, recording_id: str) -> Recording | None:
         row = self._read.execute(
@@ -645,51 +646,8 @@ _INSERT_TIMELINE = (
 _INSERT_EVENT = "INSERT INTO outbox (call_id, event_type, data) VALUES (?, ?, ?)"
 
 
-def _timeline_rows(call_id: str, entries: Sequence[TimelineEntry]) -> list[tuple[Any, ...]]:
-    return [
-        (call_id, entry.sequence, entry.at, entry.kind, orjson.dumps(entry.data).decode())
-        for entry in entries
-    ]
-
-
-def _event_row(event: OutboxEntry) -> tuple[str, str, str]:
-    return (event.call_id, event.event_type, orjson.dumps(event.to_json()).decode())
-
-
-def _call_row(call: Call) -> tuple[Any, ...]:
-    """The call's columns, in the order of _INSERT_CALL."""
-    data = call.to_row()
-    start_time = call.start_time
-    return (
-        call.call_id,
-        call.account_id,
-        call.state,
-        data["enqueued_time"],
-        data["start_time"],
-        call.request.to,
-        call.request.from_,
-        call.disconnect_cause,
-        orjson.dumps(data).decode(),
-        data["end_time"],
-        # Whole seconds in the queue, truncated (calls_by_account_wait; call_queries.py).
-        None if start_time is None else int((start_time - call.enqueued_time).total_seconds()),
-    )
-
-
 _SAVE_RECORDING = (
     "INSERT OR REPLACE INTO recordings "
     "(recording_id, account_id, call_id, start_time, end_time, status, data) "
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
-
-
-def _recording_row(recording: Recording) -> tuple[Any, ...]:
-    return (
-        recording.recording_id,
-        recording.account_id,
-        recording.call_id,
-        recording.start_time,
-        recording.end_time,
-        recording.status,
-        orjson.dumps(recording.to_row()).decode(),
-    )

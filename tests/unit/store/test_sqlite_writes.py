@@ -16,7 +16,8 @@ from switchboard.calls.create_request import parse_create_call
 from switchboard.calls.model import Call
 from switchboard.provisioning.models import Account
 from switchboard.store import provisioning_db, schema
-from switchboard.store.sqlite import _INSERT_CALL, SqliteStore, _call_row, _Item, _Statement
+from switchboard.store.rows import call_row
+from switchboard.store.sqlite import _INSERT_CALL, SqliteStore, _Item, _Statement
 from tests.support.create_call_cases import seed_body
 
 
@@ -72,11 +73,11 @@ async def test_a_bad_write_in_a_batch_fails_alone(tmp_path: Path) -> None:
         return connection.execute("UPDATE calls SET state = 'initiated' WHERE call_id LIKE 'c-%'")
 
     batch = [
-        item(_Statement(_INSERT_CALL, _call_row(make_call(1)))),
-        item(_Statement(_INSERT_CALL, _call_row(make_call(1)))),  # the same call id again
-        item(_Statement(_INSERT_CALL, _call_row(make_call(2)))),
+        item(_Statement(_INSERT_CALL, call_row(make_call(1)))),
+        item(_Statement(_INSERT_CALL, call_row(make_call(1)))),  # the same call id again
+        item(_Statement(_INSERT_CALL, call_row(make_call(2)))),
         item(ring_all),
-        item(_Statement(_INSERT_CALL, _call_row(make_call(3)))),
+        item(_Statement(_INSERT_CALL, call_row(make_call(3)))),
     ]
     SqliteStore._commit_batch(connection, batch)()  # commit, then wake the waiters
     connection.close()
