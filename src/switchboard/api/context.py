@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 
 from switchboard.api.auth import Authenticator, Principal
+from switchboard.api.forwarding import CallOwners, Forwarder
 from switchboard.calls.engine import Engine
 from switchboard.calls.service import CallService
 from switchboard.config import Settings
@@ -34,6 +35,11 @@ class ApiContext:
     extra: dict[str, object] = field(default_factory=dict)
     # Refuses new calls while the disk is nearly full (issue 23); None: never.
     disk: DiskGuard | None = None
+    # Which node runs a call, when several share one PostgreSQL (issue 18); None: one node.
+    # Requests about a live call another node runs are answered by it (api/forwarding.py)
+    # over `forwarder`'s session, closed with the app.
+    nodes: CallOwners | None = None
+    forwarder: Forwarder = field(default_factory=Forwarder)
 
     async def refresh_provisioning(self) -> None:
         if self.store.provisioning_changed():

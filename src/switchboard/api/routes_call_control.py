@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from switchboard.api.body import read_body, read_json_object
 from switchboard.api.context import ApiContext, context_of
+from switchboard.api.forwarding import answer_from_owner
 from switchboard.api.responses import JsonResponse
 from switchboard.bxml import BxmlError, parse_bxml
 from switchboard.calls.ids import format_time
@@ -49,6 +50,8 @@ async def call_of_account(request: Request) -> tuple[ApiContext, Call]:
 
 async def get_call(request: Request) -> Response:
     context, call = await call_of_account(request)
+    if (owners := await answer_from_owner(request, context, call)) is not None:
+        return owners  # a live call another node runs: its state is in that node's memory
     live = context.engine.current(call.call_id) if context.engine else None
     return JsonResponse(call_state(live or call))
 
@@ -83,6 +86,8 @@ async def list_calls(request: Request) -> Response:
 
 async def update_call(request: Request) -> Response:
     context, call = await call_of_account(request)
+    if (owners := await answer_from_owner(request, context, call)) is not None:
+        return owners
     update = parse_update_call(await read_json_object(request), call.request.answer_url)
     assert context.engine is not None
     await context.engine.update_call(call, update)
@@ -91,6 +96,8 @@ async def update_call(request: Request) -> Response:
 
 async def update_call_bxml(request: Request) -> Response:
     context, call = await call_of_account(request)
+    if (owners := await answer_from_owner(request, context, call)) is not None:
+        return owners
     content_type = request.headers.get("content-type", "application/xml")
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type not in ("application/xml", "text/xml") and not media_type.endswith("+xml"):

@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from switchboard.api.body import read_json_object
 from switchboard.api.context import ApiContext, context_of
+from switchboard.api.forwarding import answer_from_owner
 from switchboard.api.responses import JsonResponse
 from switchboard.calls.create_request import uui_header
 from switchboard.calls.model import Call
@@ -56,6 +57,8 @@ async def call_timeline(request: Request) -> Response:
     """One page of the timeline: `pageSize` entries (default and most TIMELINE_PAGE_SIZE)
     after sequence `afterSequence`; a Link rel="next" header names the next page."""
     context, call = await _owned_call(request)
+    if (owners := await answer_from_owner(request, context, call, ended_too=True)) is not None:
+        return owners  # entries not yet stored are in that node's memory
     after = _int_param(request, "afterSequence", 0, 0, 2**62)
     size = _int_param(request, "pageSize", TIMELINE_PAGE_SIZE, 1, TIMELINE_PAGE_SIZE)
     runner = context.engine.get(call.call_id) if context.engine else None
@@ -94,6 +97,8 @@ def _int_param(request: Request, name: str, default: int, lowest: int, highest: 
 
 async def act_as_callee(request: Request) -> Response:
     context, call = await _owned_call(request)
+    if (owners := await answer_from_owner(request, context, call)) is not None:
+        return owners  # the simulated callee's leg lives on that node
     body = await read_json_object(request)
     action = body.get("action")
     if action not in CALLEE_ACTIONS:
