@@ -241,6 +241,7 @@ def public_base_url(settings: Settings) -> str:
     if settings.public_url is not None:
         return settings.public_url
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+            await context.forwarder.close()
     return f"http://{host}:{settings.port}"
 
 
