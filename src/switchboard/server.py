@@ -226,6 +226,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
             recording_retention.stop()
             await engine.stop()
             await sender.close()
+            await context.forwarder.close()
             await store.close()
 
     return build_app(
@@ -241,7 +242,6 @@ def public_base_url(settings: Settings) -> str:
     if settings.public_url is not None:
         return settings.public_url
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
-            await context.forwarder.close()
     return f"http://{host}:{settings.port}"
 
 
