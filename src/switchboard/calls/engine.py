@@ -351,9 +351,8 @@ class Engine:
         base = parent.call_url.rsplit("/", 1)[0]
         for target in verb.targets:
             call_id = new_call_id()
-            limited = self.node_refusal_text("transfer") or self.admit_inbound(
-                parent.account_id, call_id
-            )
+            # Not asked of the node: a target belongs to a call it already admitted.
+            limited = self.admit_inbound(parent.account_id, call_id)
             if limited is not None:
                 refused.append(f"{target.destination}: {limited}")
                 continue

@@ -53,8 +53,8 @@ class OverloadConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class OverloadSettings:
-    # Calls this node may run at once (any account, either direction, transfer targets too);
-    # 0: no cap. ~10 KB of memory each when idle (docs/benchmarks.md, Concurrency).
+    # Calls this node may run at once (any account, either direction, transfer targets too,
+    # which are never refused: they belong to an admitted call); 0: no cap. ~10 KB of memory each when idle (docs/benchmarks.md, Concurrency).
     max_live_calls: int = 20_000
     # The loop lag (seconds) over which the node is falling behind; 0: not measured.
     max_loop_lag_seconds: float = 0.5
@@ -113,7 +113,7 @@ class OverloadGate:
         self._blocked_since: float | None = None  # since when queued calls found no room
         self.last_lag = 0.0
         self.last_backlog = 0
-        # (path, reason) -> calls refused; path: create, inbound, transfer, queued.
+        # (path, reason) -> calls refused; path: create, inbound, queued.
         self.refused: Counter[tuple[str, str]] = Counter()
 
     # -- measurements -----------------------------------------------------------------------

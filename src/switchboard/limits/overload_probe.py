@@ -88,7 +88,7 @@ class OverloadMetrics(Collector):
         refused = CounterMetricFamily(
             "switchboard_overload_refusals",
             "New calls this node refused, or queued calls it ended, because it was full or "
-            "falling behind; path: create, inbound, transfer, queued",
+            "falling behind; path: create, inbound, queued",
             labels=["path", "reason"],
         )
         for (path, reason), count in sorted(gate.refused.items()):
