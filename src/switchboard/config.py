@@ -26,6 +26,7 @@ from switchboard.limits.account import LimitSettings
 from switchboard.limits.call_bounds import CallBounds, CallBoundsConfigError, parse_call_bounds
 from switchboard.limits.overload import OverloadConfigError, OverloadSettings, parse_overload
 from switchboard.network.phones import PhoneConfigError, SimulatorSettings, parse_simulator
+from switchboard.nodes.settings import NodeConfigError, NodeSettings, parse_node_settings
 from switchboard.observability.metrics_access import (
     MetricsAccess,
     MetricsConfigError,
@@ -162,6 +163,8 @@ class Settings:
     # file in the data directory. `schema`: the PostgreSQL schema to keep the tables in.
     store_url: str | None = None
     store_schema: str | None = None
+    # [node]: this node's id, address and lease, when several share the PostgreSQL store.
+    node: NodeSettings = field(default_factory=NodeSettings)
     config_file: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -261,7 +264,11 @@ def _store(raw: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(
             f"[store] schema must be a lower-case SQL name (letters, digits, _), got {schema!r}"
         )
-    return {"store_url": url, "store_schema": schema}
+    try:
+        node = parse_node_settings(_table(raw, "node"))
+    except NodeConfigError as error:
+        raise ConfigError(str(error)) from None
+    return {"store_url": url, "store_schema": schema, "node": node}
 
 
 def redact_database_url(url: str) -> str:

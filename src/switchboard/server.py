@@ -9,6 +9,7 @@ import secrets
 import shutil
 import socket
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -42,6 +43,7 @@ from switchboard.network.audio_files import AudioFiles
 from switchboard.network.base import Network
 from switchboard.network.simulated import SimulatedNetwork
 from switchboard.network.sip import SipNetwork
+from switchboard.nodes.registry import NodeRegistry
 from switchboard.observability.logs import configure_logging
 from switchboard.observability.metrics import Metrics
 from switchboard.observability.webhooks import ObservedSender
@@ -51,6 +53,8 @@ from switchboard.provisioning.vault import Vault
 from switchboard.recordings.retention import RecordingRetention
 from switchboard.recordings.storage import FileMediaStorage
 from switchboard.store.factory import blocking_connection, make_store
+from switchboard.store.postgres import PostgresStore
+from switchboard.store.sqlite import SqliteStore
 from switchboard.tls.listener import TlsListener
 from switchboard.webhooks.delivery import HttpWebhookSender
 from switchboard.webhooks.guard import DestinationPolicy
@@ -190,6 +194,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         ),
     )
     engine.incoming = inbound
+    # Many nodes on PostgreSQL (issue 18): this node's lease, and what dead nodes leave.
+    registry = node_registry(settings, store, engine)
+    if registry is not None:
+        context.nodes = registry
+        engine.services.dispatcher.may_send = registry.holds_lease
 
     def gauges() -> dict[str, dict[str, float]]:
         values = engine.live_gauges()
@@ -212,7 +221,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         # (temporary files) or marked `error` (recordings that were `processing`).
         await asyncio.to_thread(media.sweep_partials)
         await recording_retention.mark_unfinished_failed()
+        if registry is not None:
+            await registry.join()  # a new epoch first: the engine then adopts its own calls
         await engine.start()
+        if registry is not None:
+            registry.start()
         recording_retention.start()
         try:
             full_collections.start()
@@ -225,6 +238,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
             full_collections.stop()
             recording_retention.stop()
             await engine.stop()
+            if registry is not None:
+                await registry.stop()  # leaves: what is left here is adopted at once
             await sender.close()
             await context.forwarder.close()
             await store.close()
@@ -233,6 +248,23 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         context,
         lifespan=lifespan,
         extra_routes=switchboard_routes() + console_routes() + example_routes(),
+    )
+
+
+def node_registry(
+    settings: Settings, store: SqliteStore | PostgresStore, engine: Engine
+) -> NodeRegistry | None:
+    """A node among many when the store is PostgreSQL; None on SQLite (one node)."""
+    if not isinstance(store, PostgresStore):
+        return None
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return NodeRegistry(
+        store,
+        engine,
+        settings.node.resolved_id(settings.port),
+        settings.node.address or f"http://{host}:{settings.port}",
+        settings.node,
+        time.monotonic,
     )
 
 
@@ -371,6 +403,8 @@ class DrainingServer(uvicorn.Server):
     def _start_drain(self) -> None:
         self.context.extra["draining"] = True
         self.context.extra["ready"] = False
+        if isinstance(self.context.nodes, NodeRegistry):
+            self.context.nodes.draining = True  # adopts nothing more; shown in `nodes`
         logger.info("draining: no new calls; live calls have %g s to end", self.drain_seconds)
         task = asyncio.get_running_loop().create_task(self._drain())
         self.context.extra["drain_task"] = task

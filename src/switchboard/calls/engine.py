@@ -48,7 +48,7 @@ from switchboard.recordings.model import Recording
 from switchboard.recordings.storage import MediaStorage
 from switchboard.recordings.store import RecordingStore
 from switchboard.recordings.transcription import available_payload, decode_media, transcribe
-from switchboard.store.base import Store
+from switchboard.store.base import Fenced, Store
 from switchboard.webhooks.delivery import WebhookSender
 from switchboard.webhooks.dispatch import Dispatcher
 from switchboard.webhooks.outbox import ABANDONED, OutboxEntry, RetryPolicy
@@ -127,8 +127,18 @@ class Engine:
         if self._probe is not None:
             self._probe.start()
         self._schedule_purge(0.0)
-        await self._resume_outbox()
-        for call in await self.services.store.calls_in_states((QUEUED, INITIATED, ANSWERED)):
+        calls, events = await self.services.store.adopt_calls((QUEUED, INITIATED, ANSWERED))
+        await self.adopt(calls, events, "Switchboard restarted")
+
+    async def adopt(self, calls: list[Call], events: list[OutboxEntry], why: str) -> None:
+        """Drive calls this node has just become responsible for: after a restart, or taken
+        over from a node whose lease ran out (nodes/registry.py). Queued calls wait in their
+        account's queue here; live ones end, saying `why` (their media did not survive); the
+        events still pending are delivered again (see outbox.py)."""
+        await self._resume_outbox(events)
+        for call in calls:
+            if call.call_id in self.runners or call.call_id in self._queued:
+                continue  # already driven here
             limiter = self._limiter(call.account_id)
             if call.state == QUEUED:
                 limiter.requeue(call.call_id, call.request.priority)
@@ -142,17 +152,28 @@ class Engine:
                 runner.post(
                     End(
                         "error",
-                        "Switchboard restarted while the call was "
+                        f"{why} while the call was "
                         f"{'ringing' if call.state == INITIATED else 'answered'}; "
                         "its media was lost",
                         str(uuid.uuid4()),
                     )
                 )
 
-    async def _resume_outbox(self) -> None:
-        """Events recorded but not delivered when the previous run stopped (see outbox.py)."""
+    def abandon_all(self) -> None:
+        """This node lost its lease (nodes/registry.py): another node owns its calls now. Stop
+        driving them at once, writing nothing (the store's fencing would refuse it anyway)."""
+        for timer in self._dequeue_timers.values():
+            timer.cancel()
+        self._dequeue_timers.clear()
+        self._queued.clear()
+        self._limiters.clear()
+        for runner in list(self.runners.values()):
+            runner.abandon()
+
+    async def _resume_outbox(self, events: list[OutboxEntry]) -> None:
+        """Events recorded but not delivered when their node stopped (see outbox.py)."""
         store = self.services.store
-        for entry in await store.pending_events():
+        for entry in events:
             assert entry.id is not None
             if entry.asynchronous:
                 self.activity.spawn(self._redeliver(entry))
@@ -161,7 +182,10 @@ class Engine:
                 await store.finish_event(entry.id, ABANDONED, 0)
 
     async def _redeliver(self, entry: OutboxEntry) -> None:
-        result = await self.services.dispatcher.deliver(entry)
+        try:
+            result = await self.services.dispatcher.deliver(entry)
+        except Fenced:
+            return  # another node owns the event's call now, and delivers it
         if result.ok:
             logger.info("delivered %s of %s after a restart", entry.event_type, entry.call_id)
 

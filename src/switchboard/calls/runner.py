@@ -37,7 +37,7 @@ from switchboard.recordings.storage import MediaStorage
 from switchboard.recordings.store import RecordingStore
 from switchboard.redact import redact_text
 from switchboard.speech.stt import PocketSphinxTranscriber, Transcriber
-from switchboard.store.base import Store
+from switchboard.store.base import Fenced, Store
 from switchboard.webhooks import payloads
 from switchboard.webhooks.dispatch import Dispatcher
 from switchboard.webhooks.outbox import OutboxEntry
@@ -264,6 +264,7 @@ class CallRunner:
         self._loop_guard = LoopGuard(services.bounds)
         self.leg: net.Leg | None = None
         self.leg_ended = False
+        self._abandoned = False  # another node took the call over (see abandon)
         self.interpreter: Interpreter | None = None
         self.gathers_announced = 0
         self._media: str | None = None  # the verb whose media is playing, for the timeline
@@ -324,13 +325,21 @@ class CallRunner:
                 await self._handle(event)
         except asyncio.CancelledError:
             raise
+        except Fenced:
+            self._abandon_quietly()
         except Exception as error:  # a bug must end this call, never the engine
             logger.exception("call %s failed inside Switchboard", self.call.call_id)
             if self.call.state != DISCONNECTED:
-                await self._end(state.End("error", f"Switchboard internal error: {error}", _id()))
+                try:
+                    await self._end(
+                        state.End("error", f"Switchboard internal error: {error}", _id())
+                    )
+                except Fenced:
+                    self._abandon_quietly()
         finally:
             self._cancel_timers()
-            await self._flush_timeline()
+            if not self._abandoned:
+                await self._flush_timeline()
             self._busy = False
             self.services.finished(self.call.call_id)
             # Nobody reads this mailbox any more: a call that asked to bridge this one must
@@ -342,6 +351,23 @@ class CallRunner:
                         bridge.Refused(self.call.call_id, self._bridge_gone_reason()),
                     )
             self._let_go()
+
+    def abandon(self) -> None:
+        """Another node owns this call now (this one lost its lease): hang up its leg and stop,
+        writing and sending nothing more."""
+        self._abandon_quietly()
+        if self.task is not None:
+            self.task.cancel()
+
+    def _abandon_quietly(self) -> None:
+        if not self._abandoned:
+            logger.warning(
+                "call %s: this node lost its lease; the node that took the call over ends it",
+                self.call.call_id,
+            )
+        self._abandoned = True
+        if self.leg is not None:
+            self.leg.hangup()
 
     def _let_go(self) -> None:
         """Drop what ties this finished runner into reference cycles (its leg's event sink is

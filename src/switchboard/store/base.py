@@ -71,6 +71,12 @@ class Store(Protocol):
         """Calls the engine must (re)drive, e.g. after a restart."""
         ...
 
+    async def adopt_calls(self, states: Sequence[str]) -> tuple[list[Call], list[OutboxEntry]]:
+        """The calls in `states` and the pending events this node must now drive: at start,
+        those a previous run left behind; on many nodes also, at any time, those of a node
+        whose lease ran out (each adopted by one node only)."""
+        ...
+
     async def append_timeline(self, call_id: str, entries: Sequence[TimelineEntry]) -> None: ...
 
     async def timeline(
@@ -80,3 +86,8 @@ class Store(Protocol):
     async def last_timeline_sequence(self, call_id: str) -> int:
         """The sequence of the call's last stored timeline entry (0 when there is none)."""
         ...
+
+
+class Fenced(Exception):
+    """This node lost its lease: another node owns its calls now, and it must not write over
+    them or send their events (DESIGN.md, "Scale-out")."""

@@ -144,6 +144,21 @@ MIGRATIONS: list[str] = [
     CREATE INDEX recordings_by_status ON recordings (status) WHERE status = 'processing';
     CREATE INDEX recordings_by_retention ON recordings (coalesce(end_time, start_time));
     """,
+    # 9: many nodes (issue 18). Each node's lease, and each call's owner and the owner's epoch
+    # when it took the call (fencing: a write that matters names both). One SQLite node never
+    # fills them; the shape is the same as PostgreSQL's, where they matter.
+    """
+    CREATE TABLE nodes (
+        node_id TEXT PRIMARY KEY,
+        epoch INTEGER NOT NULL,
+        address TEXT NOT NULL,
+        state TEXT NOT NULL,
+        lease_until TEXT NOT NULL
+    );
+    ALTER TABLE calls ADD COLUMN owner_node TEXT;
+    ALTER TABLE calls ADD COLUMN owner_epoch INTEGER;
+    CREATE INDEX calls_by_owner ON calls (owner_node) WHERE state != 'disconnected';
+    """,
 ]
 
 

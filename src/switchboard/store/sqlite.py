@@ -408,6 +408,10 @@ class SqliteStore:
         ).fetchall()
         return [Call.from_row(orjson.loads(data)) for (data,) in rows]
 
+    async def adopt_calls(self, states: Sequence[str]) -> tuple[list[Call], list[OutboxEntry]]:
+        """One node: everything a previous run left behind is this node's."""
+        return await self.calls_in_states(states), await self.pending_events()
+
     async def append_timeline(self, call_id: str, entries: Sequence[TimelineEntry]) -> None:
         entry_rows = timeline_rows(call_id, entries)
         await self._write(lambda connection: connection.executemany(_INSERT_TIMELINE, entry_rows))

@@ -10,10 +10,12 @@ time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from switchboard.activity import Activity
 from switchboard.clock import Clock, RealClock
+from switchboard.store.base import Fenced
 from switchboard.webhooks.delivery import WebhookSender, deliver
 from switchboard.webhooks.outbox import DELIVERED, FAILED, OutboxEntry, RetryPolicy
 from switchboard.webhooks.request import DeliveryResult, Failure
@@ -37,8 +39,13 @@ class Dispatcher:
         self.clock = clock
         self.activity = activity
         self.policy = policy or RetryPolicy()
+        # Many nodes: False once this node's lease may have run out (nodes/registry.py); an
+        # event is then another node's to send, and sending it here could send it twice.
+        self.may_send: Callable[[], bool] | None = None
 
     async def deliver(self, entry: OutboxEntry) -> DeliveryResult:
+        if self.may_send is not None and not self.may_send():
+            raise Fenced(f"this node's lease ran out: {entry.event_type} of {entry.call_id}")
         # Asynchronous events are retried once on a connection error (webhooks/about.mdx).
         retries = 1 if entry.asynchronous else 0
         result = await deliver(

@@ -1,0 +1,1 @@
+"""Many Switchboard nodes on one PostgreSQL (issue 18; DESIGN.md, "Scale-out")."""

@@ -1,0 +1,131 @@
+"""One node among many on PostgreSQL: its lease, and the calls of nodes that lost theirs.
+
+Every `heartbeat_seconds` the node renews its lease in the `nodes` table (a time of the
+database's clock, `lease_seconds` ahead), then adopts what nobody drives any more: the calls
+and pending events of nodes whose lease ran out (store/postgres.py `adopt_calls`, one survivor
+per call), ended or requeued as a restart does (calls/engine.py `adopt`).
+
+Fencing has two halves. In the database, every write about a call names the owner and its
+epoch (store/postgres.py), so a node that lost its lease cannot overwrite the new owner. Here,
+the node stops sending webhooks as soon as its lease *may* have run out: the lease it renewed
+counts from when the renewal was sent (the database's deadline is later), so a node frozen
+past its lease (SIGSTOP, a long GC, a lost network) sends nothing when it wakes, until a
+renewal succeeds — and that renewal fails if its calls were taken: then it drops them and
+joins again with a new epoch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from switchboard.calls.engine import Engine
+from switchboard.calls.model import ANSWERED, INITIATED, QUEUED
+from switchboard.nodes.settings import NodeSettings
+from switchboard.store.postgres import PostgresStore
+
+logger = logging.getLogger("switchboard.nodes")
+LIVE_STATES = (QUEUED, INITIATED, ANSWERED)
+
+
+class NodeRegistry:
+    def __init__(
+        self,
+        store: PostgresStore,
+        engine: Engine,
+        node_id: str,
+        address: str,
+        settings: NodeSettings,
+        monotonic: Callable[[], float],
+    ) -> None:
+        self.store = store
+        self.engine = engine
+        self.node_id = node_id
+        self.address = address
+        self.settings = settings
+        self._monotonic = monotonic
+        self._lease_ends = 0.0  # on this node's monotonic clock (see the module docstring)
+        self._task: asyncio.Task[None] | None = None
+        self.draining = False
+        self.takeovers = 0  # calls adopted from other nodes (for /metrics and tests)
+
+    @property
+    def epoch(self) -> int | None:
+        return self.store.epoch
+
+    def holds_lease(self) -> bool:
+        return self._monotonic() < self._lease_ends
+
+    async def join(self) -> None:
+        """Register (a new epoch) before the engine starts: the engine then adopts this node's
+        own calls of earlier epochs as a restart does."""
+        sent = self._monotonic()
+        epoch = await self.store.register_node(
+            self.node_id, self.address, self.settings.lease_seconds
+        )
+        self._lease_ends = sent + self.settings.lease_seconds
+        logger.info("node %s joined with epoch %d (%s)", self.node_id, epoch, self.address)
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="node-heartbeat")
+
+    async def stop(self) -> None:
+        """Leave: the lease ends now, so what is left here (queued calls) is adopted at once."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        with contextlib.suppress(Exception):
+            await self.store.leave()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_seconds)
+            try:
+                await self.beat()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # the database is away: the lease runs down meanwhile
+                logger.warning("node %s: heartbeat failed: %s", self.node_id, error)
+
+    async def beat(self) -> None:
+        """Renew the lease, then adopt what dead nodes left."""
+        sent = self._monotonic()
+        state = "draining" if self.draining else "live"
+        if not await self.store.heartbeat(self.settings.lease_seconds, state):
+            await self._rejoin()
+            return
+        self._lease_ends = sent + self.settings.lease_seconds
+        if self.draining:
+            return  # a draining node takes on nothing new
+        calls, events = await self.store.adopt_calls(LIVE_STATES)
+        if calls or events:
+            self.takeovers += len(calls)
+            logger.warning(
+                "node %s adopted %d calls and %d pending events of nodes whose lease ran out",
+                self.node_id,
+                len(calls),
+                len(events),
+            )
+            await self.engine.adopt(calls, events, "The Switchboard node running the call stopped")
+
+    async def _rejoin(self) -> None:
+        logger.error(
+            "node %s lost its lease (epoch %s): its calls belong to another node now; "
+            "dropping them and joining again",
+            self.node_id,
+            self.epoch,
+        )
+        self._lease_ends = 0.0
+        self.engine.abandon_all()
+        await self.join()
+
+    async def forward_target(self, call_id: str) -> str | None:
+        """The base URL of the other live node that runs `call_id`; None when this node runs
+        it or nobody does (then this node answers, as one node would)."""
+        if self.engine.get(call_id) is not None or self.engine.current(call_id) is not None:
+            return None
+        return await self.store.owner_address(call_id)

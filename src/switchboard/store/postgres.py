@@ -1,0 +1,632 @@
+"""The PostgreSQL store (issue 18): the Store seam on a database that several nodes share.
+
+The same contract as SqliteStore (store/base.py), with the same group commit: the writes made
+while the event loop runs go to one writer connection, which runs everything waiting in one
+transaction, pipelined (psycopg's pipeline mode: one round trip for the lot, not one per
+statement), commits once and wakes every waiter. A write that fails alone is found by redoing
+its batch one write per transaction, so it fails alone and the rest commit.
+
+Reads go to a few connections of their own (a psycopg connection runs one query at a time).
+Two things SQLite answers synchronously are kept fresh from the database instead:
+`provisioning_changed` (a NOTIFY from the provisioning triggers, and a poll of the generation
+every second in case a notification was missed while the listener reconnected) and
+`pending_event_count` (for /metrics, read every second).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
+
+import orjson
+import psycopg
+
+from switchboard.calls.listing import CallFilter, PageCursor
+from switchboard.calls.model import Call
+from switchboard.calls.timeline import TimelineEntry
+from switchboard.provisioning.models import Snapshot
+from switchboard.recordings.model import Recording
+from switchboard.store import call_queries, pg_schema, provisioning_db
+from switchboard.store.base import Fenced
+from switchboard.store.rows import call_row, event_row, recording_row, timeline_rows
+from switchboard.store.sql import PostgresConnection, SqlConnection, pyformat
+from switchboard.webhooks.outbox import OutboxEntry
+
+logger = logging.getLogger("switchboard.store")
+
+_Connection = psycopg.AsyncConnection[Any]
+_Write = Callable[[_Connection], Awaitable[object]]
+_MAX_BATCH = 512
+_READERS = 4
+_REFRESH_SECONDS = 1.0
+
+_INSERT_CALL = pyformat(
+    "INSERT INTO calls (call_id, account_id, state, enqueued_time, start_time, to_number, "
+    "from_number, disconnect_cause, data, end_time, queue_wait, owner_node, owner_epoch) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+# Fencing (DESIGN.md, "Scale-out"): every write about a call names its owner and the owner's
+# epoch, and does nothing when another node has taken the call over since. A call not in the
+# table (a test's bare timeline) is nobody's, and fences nothing.
+_OWNED = "owner_node IS NOT DISTINCT FROM ? AND owner_epoch IS NOT DISTINCT FROM ?"
+_NOT_TAKEN = (
+    "NOT EXISTS (SELECT 1 FROM calls WHERE call_id = ? AND (owner_node IS DISTINCT FROM ? "
+    "OR owner_epoch IS DISTINCT FROM ?))"
+)
+_SAVE_CALL = pyformat(
+    "UPDATE calls SET state = ?, start_time = ?, disconnect_cause = ?, data = ?, "
+    f"end_time = ?, queue_wait = ? WHERE call_id = ? AND {_OWNED}"
+)
+# As SqliteStore's: history is never overwritten, but for the one growing "entries-dropped".
+_INSERT_TIMELINE = pyformat(
+    "INSERT INTO call_timeline (call_id, sequence, at, kind, data) "
+    f"SELECT ?,?,?,?,? WHERE {_NOT_TAKEN} "
+    "ON CONFLICT (call_id, sequence) DO UPDATE SET at = excluded.at, data = excluded.data "
+    "WHERE call_timeline.kind = 'entries-dropped' AND excluded.kind = 'entries-dropped' "
+    "AND (excluded.data::json->>'dropped')::bigint > (call_timeline.data::json->>'dropped')::bigint"
+)
+_INSERT_EVENT = pyformat(
+    f"INSERT INTO outbox (call_id, event_type, data) SELECT ?, ?, ? WHERE {_NOT_TAKEN} RETURNING id"
+)
+_SAVE_RECORDING = pyformat(
+    "INSERT INTO recordings "
+    "(recording_id, account_id, call_id, start_time, end_time, status, data) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (recording_id) DO UPDATE SET "
+    "account_id = excluded.account_id, call_id = excluded.call_id, "
+    "start_time = excluded.start_time, end_time = excluded.end_time, "
+    "status = excluded.status, data = excluded.data"
+)
+
+
+class _Statement:
+    """A write that is one SQL statement: a run of equal ones goes as one executemany."""
+
+    __slots__ = ("parameters", "sql")
+
+    def __init__(self, sql: str, parameters: Sequence[Any]) -> None:
+        self.sql = sql
+        self.parameters = parameters
+
+    async def __call__(self, connection: _Connection) -> object:
+        return await connection.execute(self.sql, self.parameters)
+
+
+class PostgresStore:
+    def __init__(self, url: str, *, schema: str | None = None, readers: int = _READERS) -> None:
+        """`schema`: keep every table in this PostgreSQL schema (created if need be), e.g. one
+        per test; None: the connection's default search path."""
+        self.url = url
+        self.schema = schema
+        self._reader_count = readers
+        self._writer: _Connection | None = None
+        self._readers: asyncio.Queue[_Connection] | None = None
+        self._all_readers: list[_Connection] = []
+        self._pending_writes: list[tuple[_Write, asyncio.Future[object]]] = []
+        self._write_wanted = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._seen_generation = -1
+        self._generation = -1
+        self._pending_events = 0
+        self._closing = False
+        # This node and its epoch (nodes/registry.py sets them); None: nobody's (tests).
+        self.node_id: str | None = None
+        self.epoch: int | None = None
+
+    # -- life cycle -------------------------------------------------------------------------
+    async def open(self) -> None:
+        await asyncio.to_thread(self._migrate)
+        options = pg_schema.connection_options(self.schema)
+        self._writer = await psycopg.AsyncConnection.connect(self.url, **options)
+        self._readers = asyncio.Queue()
+        for _ in range(self._reader_count):
+            reader = await psycopg.AsyncConnection.connect(self.url, **options)
+            self._all_readers.append(reader)
+            self._readers.put_nowait(reader)
+        await self._refresh()
+        self._seen_generation = self._generation
+        self._closing = False
+        self._tasks = [
+            asyncio.get_running_loop().create_task(self._write_loop(), name="pg-writer"),
+            asyncio.get_running_loop().create_task(self._watch(), name="pg-watch"),
+        ]
+
+    def _migrate(self) -> None:
+        connection = pg_schema.connect(self.url, self.schema)
+        try:
+            pg_schema.migrate(connection)
+        finally:
+            connection.close()
+
+    async def close(self) -> None:
+        self._closing = True
+        self._write_wanted.set()
+        tasks, self._tasks = self._tasks, []
+        if tasks:
+            await tasks[0]  # the writer finishes what was asked of it
+            tasks[1].cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await tasks[1]
+        for connection in [*self._all_readers, *([self._writer] if self._writer else [])]:
+            await connection.close()
+        self._all_readers = []
+        self._readers = None
+        self._writer = None
+
+    # -- writes -----------------------------------------------------------------------------
+    async def _write(self, write: _Write) -> object:
+        """Run `write` in the writer's next transaction; return once it is committed."""
+        if self._writer is None or self._closing:
+            raise RuntimeError("store is not open")
+        future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        self._pending_writes.append((write, future))
+        self._write_wanted.set()
+        return await future
+
+    async def _write_loop(self) -> None:
+        assert self._writer is not None
+        connection = self._writer
+        while True:
+            await self._write_wanted.wait()
+            # Let the rest of this turn's writes join the batch.
+            await asyncio.sleep(0)
+            self._write_wanted.clear()
+            batch, self._pending_writes = (
+                self._pending_writes[:_MAX_BATCH],
+                self._pending_writes[_MAX_BATCH:],
+            )
+            if self._pending_writes:
+                self._write_wanted.set()
+            if batch:
+                await self._commit(connection, batch)
+            elif self._closing:
+                return
+
+    async def _commit(
+        self, connection: _Connection, batch: list[tuple[_Write, asyncio.Future[object]]]
+    ) -> None:
+        try:
+            results = await self._run_together(connection, [write for write, _ in batch])
+        except Exception:
+            # One write failed: redo them one per transaction, so it fails alone.
+            for write, future in batch:
+                try:
+                    async with connection.transaction():
+                        result = await write(connection)
+                except Exception as error:
+                    _settle(future, None, error)
+                else:
+                    _settle(future, result, None)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            _settle(future, result, None)
+
+    @staticmethod
+    async def _run_together(connection: _Connection, writes: list[_Write]) -> list[object]:
+        results: list[object] = []
+        async with connection.transaction(), connection.pipeline():
+            index, end = 0, len(writes)
+            while index < end:
+                write = writes[index]
+                if isinstance(write, _Statement):
+                    run = [write.parameters]
+                    index += 1
+                    while index < end:
+                        following = writes[index]
+                        if not isinstance(following, _Statement) or following.sql != write.sql:
+                            break
+                        run.append(following.parameters)
+                        index += 1
+                    async with connection.cursor() as cursor:
+                        await cursor.executemany(write.sql, run)
+                    results += [None] * len(run)
+                else:
+                    results.append(await write(connection))
+                    index += 1
+        return results
+
+    # -- reads ------------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def _reader(self) -> AsyncIterator[_Connection]:
+        if self._readers is None:
+            raise RuntimeError("store is not open")
+        readers = self._readers
+        connection = await readers.get()
+        try:
+            yield connection
+        finally:
+            readers.put_nowait(connection)
+
+    async def _fetch(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        async with self._reader() as connection:
+            cursor = await connection.execute(sql, parameters)
+            return await cursor.fetchall()
+
+    # -- what is kept fresh from the database ------------------------------------------------
+    async def _refresh(self) -> None:
+        rows = await self._fetch(
+            "SELECT (SELECT value FROM meta WHERE key = 'provisioning_generation'), "
+            "(SELECT count(*) FROM outbox WHERE status = 'pending')"
+        )
+        self._generation, self._pending_events = int(rows[0][0]), int(rows[0][1])
+
+    async def _watch(self) -> None:
+        """Listen for provisioning changes; refresh the generation and the pending count every
+        second whatever happens (a lost listener connection is opened again)."""
+        options = pg_schema.connection_options(self.schema)
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self.url, **options) as listener:
+                    await listener.execute(f"LISTEN {pg_schema.PROVISIONING_CHANNEL}")
+                    while True:
+                        async for _ in listener.notifies(timeout=_REFRESH_SECONDS, stop_after=1):
+                            pass
+                        await self._refresh()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # the database restarted, the network blipped: retry
+                logger.warning("store: watching provisioning changes failed (%s); retrying", error)
+                await asyncio.sleep(_REFRESH_SECONDS)
+
+    # -- provisioning -----------------------------------------------------------------------
+    def provisioning_changed(self) -> bool:
+        """Cheap: compares generations, no query (the watcher keeps `_generation` fresh)."""
+        return self._generation != self._seen_generation
+
+    async def load_provisioning(self) -> Snapshot:
+        return await asyncio.to_thread(self._load_provisioning)
+
+    def _load_provisioning(self) -> Snapshot:
+        connection = pg_schema.connect(self.url, self.schema)
+        try:
+            with connection.raw.transaction():
+                generation = provisioning_db.generation(connection)
+                snapshot = provisioning_db.load_snapshot(connection)
+        finally:
+            connection.close()
+        self._seen_generation = generation
+        self._generation = max(self._generation, generation)
+        return snapshot
+
+    async def provision(self, change: Callable[[SqlConnection], Any]) -> None:
+        """Run a provisioning change (functions of store/provisioning_db.py) in a transaction."""
+
+        def run() -> int:
+            connection = pg_schema.connect(self.url, self.schema)
+            try:
+                with connection.raw.transaction():
+                    change(connection)
+                return provisioning_db.generation(connection)
+            finally:
+                connection.close()
+
+        generation = await asyncio.to_thread(run)
+        self._generation = max(self._generation, generation)
+
+    # -- calls ------------------------------------------------------------------------------
+    def _fence(self, call_id: str) -> tuple[Any, ...]:
+        return (call_id, self.node_id, self.epoch)
+
+    async def insert_call(self, call: Call) -> None:
+        await self._write(_Statement(_INSERT_CALL, (*call_row(call), self.node_id, self.epoch)))
+
+    async def save_call(
+        self,
+        call: Call,
+        timeline: Sequence[TimelineEntry] = (),
+        event: OutboxEntry | None = None,
+    ) -> int | None:
+        call_id, _, state, _, start_time, _, _, cause, data, end_time, queue_wait = call_row(call)
+        fence = self._fence(call_id)
+        entry_rows = [(*row, *fence) for row in timeline_rows(call.call_id, timeline)]
+        event_values = (*event_row(event), *fence) if event is not None else None
+        owner = fence[1:]
+
+        async def save(connection: _Connection) -> int | None:
+            await connection.execute(
+                _SAVE_CALL, (state, start_time, cause, data, end_time, queue_wait, call_id, *owner)
+            )
+            if entry_rows:
+                async with connection.cursor() as cursor:
+                    await cursor.executemany(_INSERT_TIMELINE, entry_rows)
+            if event_values is None:
+                return None
+            cursor = await connection.execute(_INSERT_EVENT, event_values)
+            row = await cursor.fetchone()
+            if row is None:
+                raise Fenced(f"call {call_id} is owned by another node now")
+            return int(row[0])
+
+        saved = await self._write(save)
+        if event_values is not None:
+            self._pending_events += 1
+        return saved if isinstance(saved, int) else None
+
+    async def record_event(self, event: OutboxEntry) -> int:
+        values = (*event_row(event), *self._fence(event.call_id))
+
+        async def record(connection: _Connection) -> int:
+            cursor = await connection.execute(_INSERT_EVENT, values)
+            row = await cursor.fetchone()
+            if row is None:
+                raise Fenced(f"call {event.call_id} is owned by another node now")
+            return int(row[0])
+
+        event_id = await self._write(record)
+        self._pending_events += 1
+        assert isinstance(event_id, int)
+        return event_id
+
+    async def finish_event(self, event_id: int, status: str, attempts: int) -> None:
+        await self._write(
+            _Statement(
+                pyformat("UPDATE outbox SET status = ?, attempts = attempts + ? WHERE id = ?"),
+                (status, attempts, event_id),
+            )
+        )
+        self._pending_events = max(0, self._pending_events - 1)
+
+    async def pending_events(self) -> list[OutboxEntry]:
+        rows = await self._fetch(
+            "SELECT id, call_id, event_type, data FROM outbox WHERE status = 'pending' ORDER BY id"
+        )
+        return [
+            OutboxEntry.from_json(entry_id, call_id, event_type, orjson.loads(data))
+            for entry_id, call_id, event_type, data in rows
+        ]
+
+    def pending_event_count(self) -> int:
+        return self._pending_events
+
+    async def event_statuses(self, call_id: str) -> list[tuple[str, str, int]]:
+        rows = await self._fetch(
+            pyformat(
+                "SELECT event_type, status, attempts FROM outbox WHERE call_id = ? ORDER BY id"
+            ),
+            (call_id,),
+        )
+        return [(str(kind), str(status), int(attempts)) for kind, status, attempts in rows]
+
+    async def list_calls(
+        self,
+        account_id: str,
+        call_filter: CallFilter,
+        limit: int,
+        after: PageCursor | None,
+        retained_since: str,
+    ) -> list[dict[str, Any]]:
+        sql, parameters = call_queries.list_calls_sql(
+            account_id, call_filter, limit, after, retained_since, dialect="postgres"
+        )
+        rows = await self._fetch(pyformat(sql), parameters)
+        loads = orjson.loads
+        return [loads(data) for (data,) in rows]
+
+    async def purge_calls(self, ended_before: str) -> int:
+        """Delete calls (and timelines) that ended before `ended_before`; returns how many."""
+        purge_sql = pyformat(
+            "WITH doomed AS (SELECT call_id FROM calls WHERE end_time IS NOT NULL "
+            "AND end_time < ? LIMIT 5000), "
+            "timelines AS (DELETE FROM call_timeline "
+            "WHERE call_id IN (SELECT call_id FROM doomed)) "
+            "DELETE FROM calls WHERE call_id IN (SELECT call_id FROM doomed) RETURNING 1"
+        )
+
+        async def purge(connection: _Connection) -> int:
+            # Counted from RETURNING: in pipeline mode rowcount is not known yet.
+            cursor = await connection.execute(purge_sql, (ended_before,))
+            return len(await cursor.fetchall())
+
+        total = 0
+        while True:
+            purged = await self._write(purge)
+            assert isinstance(purged, int)
+            total += purged
+            if purged == 0:
+                return total
+
+    async def get_call(self, call_id: str) -> Call | None:
+        rows = await self._fetch("SELECT data FROM calls WHERE call_id = %s", (call_id,))
+        return Call.from_row(orjson.loads(rows[0][0])) if rows else None
+
+    async def calls_in_states(self, states: Sequence[str]) -> list[Call]:
+        rows = await self._fetch(
+            "SELECT data FROM calls WHERE state = ANY(%s) ORDER BY enqueued_time", (list(states),)
+        )
+        return [Call.from_row(orjson.loads(data)) for (data,) in rows]
+
+    # -- many nodes (nodes/registry.py) ------------------------------------------------------
+    async def register_node(self, node_id: str, address: str, lease_seconds: float) -> int:
+        """Join as `node_id` with a new epoch (a node that restarts fences its former self)."""
+        rows = await self._fetch(
+            "INSERT INTO nodes (node_id, epoch, address, state, lease_until) "
+            "VALUES (%s, 1, %s, 'live', now() + make_interval(secs => %s)) "
+            "ON CONFLICT (node_id) DO UPDATE SET epoch = nodes.epoch + 1, "
+            "address = excluded.address, state = 'live', lease_until = excluded.lease_until "
+            "RETURNING epoch",
+            (node_id, address, lease_seconds),
+        )
+        self.node_id, self.epoch = node_id, int(rows[0][0])
+        return self.epoch
+
+    async def heartbeat(self, lease_seconds: float, state: str = "live") -> bool:
+        """Renew this node's lease; False when it was lost (another node took over)."""
+        rows = await self._fetch(
+            "UPDATE nodes SET lease_until = now() + make_interval(secs => %s), state = %s "
+            "WHERE node_id = %s AND epoch = %s RETURNING 1",
+            (lease_seconds, state, self.node_id, self.epoch),
+        )
+        return bool(rows)
+
+    async def leave(self) -> None:
+        """Stopping for good: the lease ends now, so another node adopts at once what is left
+        (queued calls stay queued while a node drains; they are not lost when it goes)."""
+        await self._fetch(
+            "UPDATE nodes SET state = 'dead', epoch = epoch + 1, lease_until = now() "
+            "WHERE node_id = %s AND epoch = %s RETURNING 1",
+            (self.node_id, self.epoch),
+        )
+
+    async def adopt_calls(self, states: Sequence[str]) -> tuple[list[Call], list[OutboxEntry]]:
+        """Calls in `states`, and calls with events still pending, that belonged to this node's
+        earlier epochs or to a node whose lease ran out: each becomes this node's (in one
+        transaction, rows locked SKIP LOCKED, so two survivors never adopt the same call)."""
+        if self.node_id is None:
+            return await self.calls_in_states(states), await self.pending_events()
+        async with self._reader() as connection, connection.transaction():
+            await connection.execute(
+                "UPDATE nodes SET state = 'dead', epoch = epoch + 1 "
+                "WHERE state != 'dead' AND lease_until < now() AND node_id != %s",
+                (self.node_id,),
+            )
+            cursor = await connection.execute(
+                "WITH gone AS "
+                "(SELECT node_id FROM nodes WHERE state = 'dead' OR node_id = %(me)s), "
+                "orphans AS ("
+                " SELECT call_id FROM calls WHERE state != 'disconnected' "
+                " AND owner_node IN (SELECT node_id FROM gone) "
+                " AND (owner_node, owner_epoch) IS DISTINCT FROM (%(me)s, %(epoch)s) "
+                " UNION SELECT o.call_id FROM outbox o JOIN calls c USING (call_id) "
+                " WHERE o.status = 'pending' AND c.owner_node IN (SELECT node_id FROM gone) "
+                " AND (c.owner_node, c.owner_epoch) IS DISTINCT FROM (%(me)s, %(epoch)s)), "
+                "locked AS (SELECT call_id FROM calls "
+                " WHERE call_id IN (SELECT call_id FROM orphans) FOR UPDATE SKIP LOCKED) "
+                "UPDATE calls SET owner_node = %(me)s, owner_epoch = %(epoch)s FROM locked "
+                "WHERE calls.call_id = locked.call_id RETURNING calls.state, calls.data",
+                {"me": self.node_id, "epoch": self.epoch},
+            )
+            adopted = [(state, orjson.loads(data)) for state, data in await cursor.fetchall()]
+            wanted = set(states)
+            calls = [Call.from_row(row) for state, row in adopted if state in wanted]
+            calls.sort(key=lambda call: call.enqueued_time)
+            ids = [row["call_id"] for _, row in adopted]
+            cursor = await connection.execute(
+                "SELECT id, call_id, event_type, data FROM outbox "
+                "WHERE status = 'pending' AND call_id = ANY(%s) ORDER BY id",
+                (ids,),
+            )
+            events = [
+                OutboxEntry.from_json(entry_id, call_id, event_type, orjson.loads(data))
+                for entry_id, call_id, event_type, data in await cursor.fetchall()
+            ]
+        return calls, events
+
+    async def owner_address(self, call_id: str) -> str | None:
+        """The address of the live node, other than this one, that runs `call_id`."""
+        rows = await self._fetch(
+            "SELECT n.address FROM calls c JOIN nodes n ON n.node_id = c.owner_node "
+            "WHERE c.call_id = %s AND c.state != 'disconnected' AND n.state != 'dead' "
+            "AND n.lease_until > now() AND c.owner_node IS DISTINCT FROM %s",
+            (call_id, self.node_id),
+        )
+        return str(rows[0][0]) if rows else None
+
+    async def append_timeline(self, call_id: str, entries: Sequence[TimelineEntry]) -> None:
+        fence = self._fence(call_id)
+        entry_rows = [(*row, *fence) for row in timeline_rows(call_id, entries)]
+
+        async def append(connection: _Connection) -> None:
+            async with connection.cursor() as cursor:
+                await cursor.executemany(_INSERT_TIMELINE, entry_rows)
+
+        await self._write(append)
+
+    async def last_timeline_sequence(self, call_id: str) -> int:
+        rows = await self._fetch(
+            "SELECT max(sequence) FROM call_timeline WHERE call_id = %s", (call_id,)
+        )
+        return int(rows[0][0] or 0)
+
+    async def timeline(self, call_id: str, after: int = 0, limit: int = -1) -> list[TimelineEntry]:
+        rows = await self._fetch(
+            "SELECT sequence, at, kind, data FROM call_timeline WHERE call_id = %s "
+            "AND sequence > %s ORDER BY sequence LIMIT %s",
+            (call_id, after, None if limit < 0 else limit),
+        )
+        return [
+            TimelineEntry(int(sequence), at, kind, orjson.loads(data))
+            for sequence, at, kind, data in rows
+        ]
+
+    # -- recordings -------------------------------------------------------------------------
+    async def save_recording(self, recording: Recording) -> None:
+        await self._write(_Statement(_SAVE_RECORDING, recording_row(recording)))
+
+    async def get_recording(self, recording_id: str) -> Recording | None:
+        rows = await self._fetch(
+            "SELECT data FROM recordings WHERE recording_id = %s", (recording_id,)
+        )
+        return Recording.from_row(orjson.loads(rows[0][0])) if rows else None
+
+    async def list_recordings(
+        self,
+        account_id: str,
+        *,
+        call_id: str | None = None,
+        to: str | None = None,
+        from_: str | None = None,
+        min_start_time: str | None = None,
+        max_start_time: str | None = None,
+        limit: int = 1000,
+    ) -> list[Recording]:
+        clauses = ["account_id = %s"]
+        parameters: list[Any] = [account_id]
+        for clause, value in (
+            ("call_id = %s", call_id),
+            ("start_time >= %s", min_start_time),
+            ("start_time <= %s", max_start_time),
+            ("data::json->>'to' = %s", to),
+            ("data::json->>'from' = %s", from_),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                parameters.append(value)
+        parameters.append(limit)
+        rows = await self._fetch(
+            "SELECT data FROM recordings WHERE "
+            + " AND ".join(clauses)
+            + " ORDER BY start_time, recording_id LIMIT %s",
+            parameters,
+        )
+        return [Recording.from_row(orjson.loads(data)) for (data,) in rows]
+
+    async def delete_recording(self, recording_id: str) -> bool:
+        async def delete(connection: _Connection) -> int:
+            cursor = await connection.execute(
+                "DELETE FROM recordings WHERE recording_id = %s RETURNING 1", (recording_id,)
+            )
+            return len(await cursor.fetchall())
+
+        return bool(await self._write(delete))
+
+    async def recordings_in_status(self, status: str) -> list[Recording]:
+        rows = await self._fetch(
+            "SELECT data FROM recordings WHERE status = %s ORDER BY start_time", (status,)
+        )
+        return [Recording.from_row(orjson.loads(data)) for (data,) in rows]
+
+    async def recordings_ended_before(self, cutoff: str, limit: int = 500) -> list[Recording]:
+        rows = await self._fetch(
+            "SELECT data FROM recordings WHERE coalesce(end_time, start_time) < %s "
+            "AND status != 'processing' ORDER BY coalesce(end_time, start_time) LIMIT %s",
+            (cutoff, limit),
+        )
+        return [Recording.from_row(orjson.loads(data)) for (data,) in rows]
+
+
+def _settle(future: asyncio.Future[object], result: object, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(error)
+
+
+def sync_connection(url: str, schema: str | None = None) -> PostgresConnection:
+    """A migrated blocking connection (the CLI, the config file's sync at start-up)."""
+    connection = pg_schema.connect(url, schema)
+    pg_schema.migrate(connection)
+    return connection

@@ -1,0 +1,84 @@
+"""Several real `switchboard serve` processes on one PostgreSQL schema, for multi-node tests.
+
+Each node has its own data directory and config (the same accounts), a short lease (2 s, a
+heartbeat every 0.4 s) so that takeovers happen within a test's patience, and the scaled
+simulator clock of the reliability tests. Waiting is for other processes, in real time,
+bounded (tests/integration/reliability/process.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.integration.reliability.process import ServerProcess, free_port
+
+ACCOUNT = "9900181"
+APPLICATION = "7fc9698a-b04a-468b-9e8f-91238c0d0181"
+AUTH = ("nodes", "nodes-password-1")
+NUMBER = "+15555550181"
+LEASE_SECONDS = 2.0
+
+
+def node_config(
+    directory: Path,
+    url: str,
+    schema: str,
+    name: str,
+    *,
+    concurrent_calls: int = 100,
+    calls_per_second: float = 100,
+) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "switchboard.toml"
+    path.write_text(
+        f"""
+[server]
+data_dir = "data"
+drain_seconds = 1.0
+
+[store]
+url = "{url}"
+schema = "{schema}"
+
+[node]
+id = "{name}"
+lease_seconds = {LEASE_SECONDS}
+heartbeat_seconds = 0.4
+
+[simulator]
+time_scale = 0.1
+
+[simulator.default]
+answer_after = 1.0
+
+[[accounts]]
+id = "{ACCOUNT}"
+numbers = ["{NUMBER}"]
+  [accounts.limits]
+  calls_per_second = {calls_per_second}
+  concurrent_calls = {concurrent_calls}
+  [[accounts.users]]
+  username = "{AUTH[0]}"
+  password = "{AUTH[1]}"
+  [[accounts.applications]]
+  id = "{APPLICATION}"
+  name = "nodes"
+"""
+    )
+    return path
+
+
+def start_nodes(
+    root: Path, url: str, schema: str, count: int, **limits: float
+) -> list[ServerProcess]:
+    nodes: list[ServerProcess] = []
+    try:
+        for index in range(count):
+            name = f"node-{'abc'[index]}"
+            config = node_config(root / name, url, schema, name, **limits)  # type: ignore[arg-type]
+            nodes.append(ServerProcess(config, free_port()).start())
+    except BaseException:
+        for node in nodes:
+            node.stop()
+        raise
+    return nodes
