@@ -233,7 +233,7 @@ async def test_a_write_made_in_the_turn_the_store_closes_is_committed(backend: B
     call = make_call(11)
     insert = asyncio.ensure_future(store.insert_call(call))
     await asyncio.sleep(0)  # the insert has begun, and is not yet committed
-    await store.close()
+    await asyncio.wait_for(store.close(), 10)  # bounded: a close that hangs fails here
     await asyncio.wait_for(insert, 5)
     reopened = backend.make()
     await reopened.open()

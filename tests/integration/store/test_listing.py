@@ -9,8 +9,6 @@ from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-import pytest
-
 from switchboard.calls.ids import format_time
 from switchboard.calls.listing import CallFilter, PageCursor
 from switchboard.calls.model import DISCONNECTED, INITIATED, Call
@@ -118,15 +116,15 @@ def describe(call_filter: CallFilter) -> str:
     return ",".join(f"{name}={value}" for name, value in chosen.items()) or "none"
 
 
-@pytest.mark.parametrize("call_filter", FILTERS, ids=describe)
-async def test_every_filter_pages_like_a_plain_scan(
-    any_store: AnyStore, call_filter: CallFilter
-) -> None:
+async def test_every_filter_pages_like_a_plain_scan(any_store: AnyStore) -> None:
+    """One database for every filter and page size (a fresh PostgreSQL schema costs ~0.2 s)."""
     calls = random_calls(600)
     await insert_all(any_store, calls)
-    wanted = expected(calls, call_filter)
-    for page_size in (1, 7, 1000):
-        assert await walk(any_store, call_filter, page_size) == wanted, page_size
+    for call_filter in FILTERS:
+        wanted = expected(calls, call_filter)
+        for page_size in (1, 7, 1000):
+            listed = await walk(any_store, call_filter, page_size)
+            assert listed == wanted, (describe(call_filter), page_size)
 
 
 # -- what a listed row is, and the edges of each cut ------------------------------------------
