@@ -24,6 +24,8 @@ async def live_a_call(store: AnyStore, number: int) -> tuple[Call, int]:
     """What the API and a call's runner write for one short call."""
     call = make_call(number, enqueued=T0 + timedelta(milliseconds=number))
     await store.insert_call(call)
+    # Once a write returns, every read sees it (the API answers 201, then a GET finds it).
+    assert await store.get_call(call.call_id) == call
     started = replace(call, state=INITIATED, start_time=call.enqueued_time)
     await store.save_call(started, [TimelineEntry(1, AT, "state", {"state": INITIATED})])
     ended = replace(
@@ -44,8 +46,9 @@ async def test_concurrent_calls_are_all_committed_and_read_back(any_store: AnySt
     lived = await asyncio.gather(*(live_a_call(any_store, n) for n in range(TASKS)))
     event_ids = [event_id for _, event_id in lived]
     assert len(set(event_ids)) == TASKS
+    read = await asyncio.gather(*(any_store.get_call(call.call_id) for call, _ in lived))
+    assert read == [call for call, _ in lived]  # many reads at once, too
     for call, _ in lived:
-        assert await any_store.get_call(call.call_id) == call
         assert [entry.sequence for entry in await any_store.timeline(call.call_id)] == [1, 2]
     listed = await any_store.list_calls(ACCOUNT, CallFilter(), TASKS + 1, None, AT)
     assert [row["call_id"] for row in listed] == [call.call_id for call, _ in lived]

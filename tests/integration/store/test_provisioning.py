@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from switchboard.provisioning.models import (
     Account,
     ApiUser,
@@ -21,7 +23,7 @@ from switchboard.provisioning.models import (
 from switchboard.provisioning.voice_settings import VoiceSettings
 from switchboard.store import provisioning_db
 from tests.integration.store.conftest import Backend
-from tests.integration.store.contract import AnyStore, event
+from tests.integration.store.contract import INTEGRITY_ERRORS, AnyStore, event
 from tests.unit.store.calls import make_call
 
 SEEN_WITHIN_S = 5.0  # a change from another store: next turn on SQLite, a NOTIFY on PostgreSQL
@@ -147,6 +149,24 @@ async def test_rewriting_unchanged_records_is_not_a_change(any_store: AnyStore) 
         )
     )
     assert await looks_unchanged(any_store)
+
+
+async def test_a_change_that_fails_leaves_nothing_of_itself(any_store: AnyStore) -> None:
+    """A provisioning change is one transaction: a CLI command refused half-way (here a user of
+    an account that does not exist) keeps none of its writes, and the error reaches it."""
+    await any_store.provision(change(provisioning_db.put_account, PLAIN))
+    await any_store.load_provisioning()
+
+    def half_way(connection: Any) -> None:
+        provisioning_db.put_account(connection, ACCOUNT)
+        provisioning_db.put_user(connection, ApiUser("ghost", "9999999", USER.password_hash))
+
+    with pytest.raises(INTEGRITY_ERRORS):
+        await any_store.provision(half_way)
+    assert await any_store.load_provisioning() == Snapshot(accounts={PLAIN.id: PLAIN})
+    # The store still provisions after a failed change.
+    await any_store.provision(put_everything)
+    assert USER.username in (await any_store.load_provisioning()).users
 
 
 async def test_a_change_made_by_another_store_on_the_database_is_seen(
