@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -130,7 +131,8 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VirtualTimeServer
 
 
 def context_of(node: VirtualTimeServer) -> ApiContext:
-    context: ApiContext = node.server.config.app.state.context
+    app: Any = node.server.config.app  # the app create_app built (api/app.py WithState)
+    context: ApiContext = app.state.context
     return context
 
 
