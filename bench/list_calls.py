@@ -1,6 +1,6 @@
-"""listCalls and getCall with 1,000,000 calls stored (issue 4).
+"""listCalls and getCall with 1,000,000 calls stored (issue 4), on SQLite or PostgreSQL (issue 18).
 
-    .venv/bin/python bench/list_calls.py [--calls 1000000] [--requests 50]
+    .venv/bin/python bench/list_calls.py [--calls 1000000] [--requests 50] [--store postgres]
     (or: make bench-list)
 
 1. Fills a temporary SQLite database with --calls ended calls, written directly (not through
@@ -21,6 +21,17 @@
    size; and the SQL alone (the store's `list_call_rows`, in this process on its own read
    connection). Queries over 50 ms at p99 are listed with their EXPLAIN QUERY PLAN.
 Every process is stopped by its PID, also on error or Ctrl-C; the temp dir is removed.
+
+With --store postgres the same run on PostgreSQL 15: a throwaway cluster started by
+`scripts/postgres.sh start DIR` in a temporary directory (pinned to --server-cpu, with the
+server: the server side gets one core whichever database it uses), filled in the store's shape
+(the schema from switchboard.store.pg_schema.migrate, the same `call_row` tuples, by COPY in
+chunks, then VACUUM ANALYZE and CHECKPOINT, as autovacuum would have left a table that old),
+the server given `[store] url`, "SQL ms" the store's PostgreSQL query (`list_calls_sql(...,
+dialect="postgres")`) on a connection of its own, slow queries shown with EXPLAIN (ANALYZE,
+BUFFERS), and the cluster's CPU during each query in the "db" column. The cluster is stopped by
+the same script (also on SIGKILL of this process: a watchdog holds the stop) and its directory
+removed (kept with --keep).
 """
 
 from __future__ import annotations
@@ -31,8 +42,12 @@ import os
 import random
 import secrets
 import sqlite3
+import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -65,8 +80,9 @@ from switchboard.calls.create_request import parse_create_call
 from switchboard.calls.ids import format_time, new_call_id
 from switchboard.calls.listing import PageCursor, parse_list_query
 from switchboard.calls.model import DISCONNECTED, Call
-from switchboard.store import call_queries, schema
+from switchboard.store import call_queries, pg_schema, schema
 from switchboard.store.rows import call_row
+from switchboard.store.sql import pyformat
 from switchboard.store.sqlite import _INSERT_CALL
 
 TARGET_MS = 50.0
@@ -87,6 +103,17 @@ CAUSES = (
     ("error", 1),
 )
 CHUNK = 20_000
+REPOSITORY = Path(__file__).resolve().parents[1]
+POSTGRES_SCRIPT = REPOSITORY / "scripts" / "postgres.sh"
+POSTGRES_SCRIPT_S = 90  # scripts/postgres.sh bounds its own waits at 60 s
+# `call_row`'s columns, in its order (the stores' call INSERTs).
+CALL_COLUMNS = (
+    "call_id, account_id, state, enqueued_time, start_time, to_number, from_number, "
+    "disconnect_cause, data, end_time, queue_wait"
+)
+# Stops the cluster (and removes its directory unless kept) once this process is gone, however
+# it ends: it waits for the end of a pipe only this process holds (as bench/pg_drivers.py).
+WATCHDOG = 'cat >/dev/null; sh "$1" stop "$2" && if [ "$3" = remove ]; then rm -rf "$2"; fi'
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +125,7 @@ class Options:
     client_cpu: int
     keep: bool
     check: bool
+    store: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +145,11 @@ class Measured:
     sql_ms: float  # list_call_rows alone, median of a few runs (0 for getCall)
     plan: list[str]
     cpu: CpuShare
+
+    @property
+    def db_cores(self) -> float:
+        """The PostgreSQL cluster's CPU during the requests (0 on SQLite: in the server)."""
+        return self.cpu.by_process.get("db", 0.0)
 
     @property
     def p50(self) -> float:
@@ -139,6 +172,7 @@ class Result:
     fill_s: float
     database_mb: float
     measured: list[Measured]
+    store: str  # what the database was, for the report
 
 
 # -- filling the database -------------------------------------------------------------------
@@ -152,6 +186,35 @@ def fill(database: Path, calls: int, now: datetime) -> None:
     schema.migrate(connection)
     connection.execute("PRAGMA cache_size=-262144")  # 256 MB while filling
     connection.execute("PRAGMA synchronous=OFF")
+    for rows in call_rows(calls, now):
+        _insert(connection, rows)
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    connection.execute("ANALYZE")
+    connection.close()
+
+
+def fill_postgres(url: str, calls: int, now: datetime) -> None:
+    """The same calls, in the PostgreSQL store's shape (its schema, the same rows), by COPY."""
+    connection = pg_schema.connect(url)
+    try:
+        pg_schema.migrate(connection)
+        raw = connection.raw
+        for rows in call_rows(calls, now):
+            with (
+                raw.cursor() as cursor,
+                cursor.copy(f"COPY calls ({CALL_COLUMNS}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+        # What autovacuum does to a table this old: statistics, and the visibility map.
+        raw.execute("VACUUM ANALYZE calls")
+        raw.execute("CHECKPOINT")
+    finally:
+        connection.close()
+
+
+def call_rows(calls: int, now: datetime) -> Iterator[list[tuple[Any, ...]]]:
+    """`calls` ended calls as the stores' row tuples, oldest first, in chunks of CHUNK."""
     accounts = [ACCOUNT_ID, *OTHER_ACCOUNTS]
     weights = [3, 1, 1, 1]  # half of the calls in the measured account
     templates = {
@@ -201,13 +264,10 @@ def fill(database: Path, calls: int, now: datetime) -> None:
         )
         rows.append(call_row(call))
         if len(rows) >= CHUNK:
-            _insert(connection, rows)
+            yield rows
             rows = []
     if rows:
-        _insert(connection, rows)
-    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    connection.execute("ANALYZE")
-    connection.close()
+        yield rows
 
 
 def _insert(connection: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
@@ -216,24 +276,178 @@ def _insert(connection: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None
     connection.execute("COMMIT")
 
 
+# -- the database, either kind --------------------------------------------------------------
+class Database:
+    """The filled database as the benchmark reads it (not through the server)."""
+
+    name = ""
+
+    def rows(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        """`sql` with `?` placeholders."""
+        raise NotImplementedError
+
+    def hint(self, index: str) -> str:
+        """An index to read by, where the database takes hints."""
+        return ""
+
+    def size_mb(self) -> float:
+        raise NotImplementedError
+
+    def cpu_seconds(self) -> float:
+        """CPU used so far by the database's own processes (none on SQLite: in the server)."""
+        return 0.0
+
+    def sql_alone(self, query: Query, now: datetime) -> tuple[float, list[str]]:
+        raise NotImplementedError
+
+
+class SqliteDatabase(Database):
+    name = "SQLite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def rows(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        return read_rows(self.path, sql, parameters)
+
+    def hint(self, index: str) -> str:
+        return f" INDEXED BY {index}"
+
+    def size_mb(self) -> float:
+        return self.path.stat().st_size / 1e6
+
+    def sql_alone(self, query: Query, now: datetime) -> tuple[float, list[str]]:
+        return sql_alone(self.path, query, now)
+
+
+class PostgresDatabase(Database):
+    name = "PostgreSQL 15"
+
+    def __init__(self, url: str, postmaster: int) -> None:
+        self.url = url
+        self.postmaster = postmaster
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        return psycopg.connect(self.url, autocommit=True)
+
+    def rows(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        with self._connect() as connection:
+            return list(connection.execute(pyformat(sql), tuple(parameters)).fetchall())
+
+    def size_mb(self) -> float:
+        ((size,),) = self.rows("SELECT pg_database_size(current_database())")
+        return int(size) / 1e6
+
+    def cpu_seconds(self) -> float:
+        """The postmaster's CPU, its reaped children's (backends that ended) and its live
+        ones'. A child reaped while /proc is read would be missed or counted twice: the
+        postmaster is read before and after its children, again until none was reaped in
+        between (its cutime did not move), as bench/pg_drivers.py does."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        while True:
+            before = _stat(self.postmaster)
+            children = 0
+            for entry in os.scandir("/proc"):
+                if not entry.name.isdigit() or int(entry.name) == self.postmaster:
+                    continue
+                try:
+                    fields = _stat(entry.name)
+                except OSError:
+                    continue  # ended: reaped by the postmaster if it was a backend
+                if int(fields[1]) == self.postmaster:
+                    children += int(fields[11]) + int(fields[12])
+            after = _stat(self.postmaster)
+            if after[13:15] == before[13:15]:
+                return (sum(int(value) for value in after[11:15]) + children) / ticks
+
+    def sql_alone(self, query: Query, now: datetime) -> tuple[float, list[str]]:
+        """The PostgreSQL store's query for a listing, timed alone (median of 3), and its plan
+        as run (EXPLAIN ANALYZE, BUFFERS)."""
+        parsed = parse_list_query(query.params)
+        retained_since = format_time(now - timedelta(days=RETENTION_DAYS))
+        sql, parameters = call_queries.list_calls_sql(
+            ACCOUNT_ID,
+            parsed.filter,
+            parsed.page_size + 1,  # as the route asks: one more, to know of a next page
+            parsed.after,
+            retained_since,
+            dialect="postgres",
+        )
+        sql = pyformat(sql)
+        with self._connect() as connection:
+            timings = []
+            for _ in range(3):
+                started = time.perf_counter()
+                connection.execute(sql, parameters).fetchall()
+                timings.append((time.perf_counter() - started) * 1000)
+            explained = connection.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, parameters)
+            plan = [sql, *(f"  {line}" for (line,) in explained.fetchall())]
+        return sorted(timings)[1], plan
+
+
+def _stat(pid: int | str) -> list[str]:
+    """/proc/PID/stat after the name: state [0], ppid [1], utime [11], stime [12], cutime
+    [13], cstime [14]."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+@contextmanager
+def postgres_cluster(cpu: int, keep: bool) -> Iterator[PostgresDatabase]:
+    """A throwaway cluster from scripts/postgres.sh, pinned to `cpu`; stopped at the end."""
+    postgres_bin = Path(os.environ.get("SWITCHBOARD_POSTGRES_BIN", "/usr/lib/postgresql/15/bin"))
+    if not (postgres_bin / "postgres").is_file():
+        raise BenchError(f"PostgreSQL 15 is not in {postgres_bin}: run scripts/install-postgres.sh")
+    # A directory of its own under /tmp: run as root, the server runs as the user postgres,
+    # which cannot enter the benchmark's temp dir (mode 0700).
+    directory = Path(tempfile.mkdtemp(prefix="switchboard-pg-list-"))
+    mode = "keep" if keep else "remove"
+    watchdog = subprocess.Popen(
+        ["sh", "-c", WATCHDOG, "pg-list-watchdog", str(POSTGRES_SCRIPT), str(directory), mode],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    assert watchdog.stdin is not None
+    try:
+        started = subprocess.run(
+            ["taskset", "-c", str(cpu), "sh", str(POSTGRES_SCRIPT), "start", str(directory)],
+            capture_output=True,
+            text=True,
+            timeout=POSTGRES_SCRIPT_S,
+            check=False,
+        )
+        if started.returncode != 0:
+            raise BenchError(f"scripts/postgres.sh start failed:\n{started.stderr}")
+        url = started.stdout.splitlines()[-1]
+        postmaster = int((directory / "data" / "postmaster.pid").read_text().split()[0])
+        progress(f"PostgreSQL at {url} (in {directory}, on CPU {cpu})")
+        yield PostgresDatabase(url, postmaster)
+    finally:
+        watchdog.stdin.close()  # it stops the cluster now
+        if watchdog.wait(timeout=POSTGRES_SCRIPT_S) != 0:
+            progress(f"stopping the cluster in {directory} failed: see above")
+        elif keep:
+            progress(f"kept {directory} (the cluster is stopped)")
+
+
 # -- the queries ----------------------------------------------------------------------------
-def queries(database: Path, now: datetime) -> list[Query]:
+def queries(database: Database, now: datetime) -> list[Query]:
     """What to ask for, with values taken from the filled database."""
-    ((account_calls,),) = read_rows(
-        database, "SELECT count(*) FROM calls WHERE account_id = ?", (ACCOUNT_ID,)
+    ((account_calls,),) = database.rows(
+        "SELECT count(*) FROM calls WHERE account_id = ?", (ACCOUNT_ID,)
     )
     deep = account_calls * 4 // 5
-    ((enqueued_time, call_id),) = read_rows(
-        database,
-        "SELECT enqueued_time, call_id FROM calls INDEXED BY calls_by_account_time "
+    ((enqueued_time, call_id),) = database.rows(
+        f"SELECT enqueued_time, call_id FROM calls{database.hint('calls_by_account_time')} "
         "WHERE account_id = ? ORDER BY enqueued_time, call_id LIMIT 1 OFFSET ?",
         (ACCOUNT_ID, deep),
     )
-    ((to_number,),) = read_rows(
-        database, "SELECT to_number FROM calls WHERE account_id = ? LIMIT 1", (ACCOUNT_ID,)
+    ((to_number,),) = database.rows(
+        "SELECT to_number FROM calls WHERE account_id = ? LIMIT 1", (ACCOUNT_ID,)
     )
-    ((one_call,),) = read_rows(
-        database,
+    ((one_call,),) = database.rows(
         "SELECT call_id FROM calls WHERE account_id = ? LIMIT 1 OFFSET ?",
         (ACCOUNT_ID, account_calls // 2),
     )
@@ -322,14 +536,15 @@ def sql_alone(database: Path, query: Query, now: datetime) -> tuple[float, list[
 
 
 def measure(
-    server: Server, headers: dict[str, str], query: Query, options: Options, pid: int
+    server: Server, headers: dict[str, str], query: Query, options: Options, database: Database
 ) -> tuple[list[float], int, float, CpuShare]:
     url = query.path + ("?" + urlencode(query.params) if query.params else "")
     connection = http.client.HTTPConnection(HOST, server.port, timeout=120)
     latencies: list[float] = []
     rows = 0
     size = 0
-    meter = CpuMeter({"server": pid})
+    meter = CpuMeter({"server": server.process.pid})
+    database_cpu = database.cpu_seconds()
     deadline = time.monotonic() + options.budget
     try:
         for _ in range(options.requests):
@@ -346,7 +561,11 @@ def measure(
         rows = body.count(b'"callId"') if query.listing else 1
     finally:
         connection.close()
-    return latencies, rows, size / 1024, meter.stop()
+    cpu = meter.stop()
+    # The database's CPU is ours, not another's: out of "other", into "db".
+    db = (database.cpu_seconds() - database_cpu) / cpu.seconds
+    share = CpuShare(cpu.seconds, {**cpu.by_process, "db": db}, max(0.0, cpu.other - db))
+    return latencies, rows, size / 1024, share
 
 
 def check_link(server: Server, headers: dict[str, str]) -> None:
@@ -372,6 +591,18 @@ def check_link(server: Server, headers: dict[str, str]) -> None:
 
 
 def run(options: Options, processes: Processes, work: Path) -> Result:
+    if options.store == "sqlite":
+        database = work / "data" / "switchboard.db"
+        database.parent.mkdir(parents=True)
+        return run_on(options, processes, work, SqliteDatabase(database))
+    with postgres_cluster(options.server_cpu, options.keep) as cluster:
+        try:
+            return run_on(options, processes, work, cluster)
+        finally:
+            processes.stop_all()  # the server first: its connections end before the cluster
+
+
+def run_on(options: Options, processes: Processes, work: Path, database: Database) -> Result:
     os.sched_setaffinity(0, {options.client_cpu})
     password = secrets.token_hex(16)
     extra_accounts = "".join(
@@ -380,75 +611,83 @@ def run(options: Options, processes: Processes, work: Path) -> Result:
         for index, account in enumerate(OTHER_ACCOUNTS, start=1)
     )
     numbers = ", ".join(f'"{n}"' for n in numbers_of(0)[1:])
+    store = f'[store]\nurl = "{database.url}"\n' if isinstance(database, PostgresDatabase) else ""
     config = write_config(
         work,
         password,
         limits="  calls_per_second = 1000\n  concurrent_calls = 100000",
         accounts=extra_accounts,
         server=f"retention_days = {RETENTION_DAYS:g}",
+        simulator=store,  # write_config's place for tables after the accounts
     )
     # The measured account owns its 10 from numbers (the first is the benchmark's usual one).
     text = config.read_text().replace(
         f'numbers = ["{FROM_NUMBER}"]', f'numbers = ["{FROM_NUMBER}", {numbers}]', 1
     )
     config.write_text(text)
-    database = work / "data" / "switchboard.db"
-    database.parent.mkdir(parents=True)
     now = datetime.now(UTC)
-    progress(f"filling the database with {options.calls:,} calls")
+    progress(f"filling the {database.name} database with {options.calls:,} calls")
     started = time.monotonic()
-    fill(database, options.calls, now)
+    if isinstance(database, SqliteDatabase):
+        fill(database.path, options.calls, now)
+    elif isinstance(database, PostgresDatabase):
+        fill_postgres(database.url, options.calls, now)
     fill_s = time.monotonic() - started
-    database_mb = database.stat().st_size / 1e6
+    database_mb = database.size_mb()
     progress(f"filled in {fill_s:.0f} s ({database_mb:,.0f} MB); starting the server")
     server = start_switchboard(processes, config, options.server_cpu, work)
     headers = {"Authorization": basic_auth(USERNAME, password)}
     check_link(server, headers)  # also: the first request pays the slow password hash
     plan_queries = queries(database, now)
-    ((stored, account_calls),) = read_rows(
-        database, "SELECT count(*), sum(account_id = ?) FROM calls", (ACCOUNT_ID,)
+    ((stored, account_calls),) = database.rows(
+        "SELECT count(*), sum(CASE WHEN account_id = ? THEN 1 ELSE 0 END) FROM calls",
+        (ACCOUNT_ID,),
     )
     measured: list[Measured] = []
     for query in plan_queries:
         progress(f"measuring: {query.name}")
-        latencies, rows, body_kb, cpu = measure(server, headers, query, options, server.process.pid)
-        sql_ms, plan = sql_alone(database, query, now) if query.listing else (0.0, [])
+        latencies, rows, body_kb, cpu = measure(server, headers, query, options, database)
+        sql_ms, plan = database.sql_alone(query, now) if query.listing else (0.0, [])
         measured.append(Measured(query, latencies, rows, body_kb, sql_ms, plan, cpu))
     server.check_running()
-    return Result(options, stored, account_calls, fill_s, database_mb, measured)
+    return Result(options, stored, int(account_calls), fill_s, database_mb, measured, database.name)
 
 
 def report(result: Result) -> bool:
     options = result.options
     print()
+    postgres = result.store != SqliteDatabase.name
     print(
-        f"{result.stored:,} calls stored ({result.database_mb:,.0f} MB, filled in "
-        f"{result.fill_s:.0f} s), {result.account_calls:,} of them in the measured account; "
-        f"server on CPU {options.server_cpu}, client on CPU {options.client_cpu}, one request "
-        f"at a time, pageSize={PAGE_SIZE}"
+        f"{result.stored:,} calls stored in {result.store} ({result.database_mb:,.0f} MB, filled "
+        f"in {result.fill_s:.0f} s), {result.account_calls:,} of them in the measured account; "
+        f"server{' and PostgreSQL' if postgres else ''} on CPU {options.server_cpu}, client on "
+        f"CPU {options.client_cpu}, one request at a time, pageSize={PAGE_SIZE}"
     )
     print()
+    db = f"{'db':>6}" if postgres else ""
     header = (
         f"{'query':<34}{'n':>4}{'p50 ms':>9}{'p99 ms':>9}{'rows':>6}{'KB':>7}{'SQL ms':>8}"
-        f"{'other':>7}  verdict"
+        f"{db}{'other':>7}  verdict"
     )
     print(header)
     print("-" * len(header))
     for item in result.measured:
+        db = f"{item.db_cores:>6.2f}" if postgres else ""
         print(
             f"{item.query.name:<34}{len(item.latencies_ms):>4}{item.p50:>9.1f}{item.p99:>9.1f}"
-            f"{item.rows:>6}{item.body_kb:>7.0f}{item.sql_ms:>8.1f}{item.cpu.other:>7.2f}  "
+            f"{item.rows:>6}{item.body_kb:>7.0f}{item.sql_ms:>8.1f}{db}{item.cpu.other:>7.2f}  "
             f"{verdict(not item.slow)}"
         )
+    db_note = "'db': PostgreSQL's CPU, " if postgres else ""
     print(
-        f"(SQL ms: the store's list_call_rows alone, in process; target: p99 < {TARGET_MS:.0f} "
-        "ms; 'other': CPU of other processes, in cores)"
+        f"(SQL ms: the store's list query alone, on a connection of its own; target: p99 < "
+        f"{TARGET_MS:.0f} ms; {db_note}'other': CPU of other processes, in cores)"
     )
     slow = [item for item in result.measured if item.slow]
     for item in slow:
         if item.plan:
             print()
-            print(f"{item.query.name}: EXPLAIN QUERY PLAN")
+            print(f"{item.query.name}: {'EXPLAIN' if postgres else 'EXPLAIN QUERY PLAN'}")
             for line in item.plan:
                 print(f"  {line}")
     if any(item.cpu.disturbed for item in result.measured):
@@ -462,6 +701,12 @@ def parse_options(argv: list[str] | None) -> Options:
     parser.add_argument("--calls", type=int, default=1_000_000, help="calls stored (1000000)")
     parser.add_argument("--requests", type=int, default=50, help="requests per query (50)")
     parser.add_argument("--budget", type=float, default=15.0, help="longest time per query (15 s)")
+    parser.add_argument(
+        "--store",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="the database (sqlite; postgres: a throwaway cluster from scripts/postgres.sh)",
+    )
     add_run_arguments(parser, "the client")
     args = parser.parse_args(argv)
     if args.calls < 10_000 or args.requests < 1 or args.budget <= 0:
