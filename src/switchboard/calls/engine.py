@@ -104,7 +104,7 @@ class Engine:
         self.incoming: IncomingCalls | None = None
         # Admission control of this node (limits/overload.py); None: no node limit (tests).
         self.overload = OverloadGate(overload) if overload is not None else None
-        self._probe = OverloadProbe(self.overload, self.backlog) if self.overload else None
+        self._probe = None if self.overload is None else OverloadProbe(self.overload, self.backlog)
         self._placing: set[str] = set()  # admitted to start, not running yet (being stored)
 
     @property
