@@ -49,6 +49,7 @@ from switchboard.observability.metrics import Metrics
 from switchboard.observability.webhooks import ObservedSender
 from switchboard.provisioning.models import Snapshot
 from switchboard.provisioning.setup import DemoAccount, apply_accounts, ensure_demo_account
+from switchboard.provisioning.vault import KEY_FILE as VAULT_KEY_FILE
 from switchboard.provisioning.vault import Vault
 from switchboard.recordings.retention import RecordingRetention
 from switchboard.recordings.storage import FileMediaStorage
@@ -199,6 +200,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
     if registry is not None:
         context.nodes = registry
         engine.services.dispatcher.may_send = registry.holds_lease
+        if isinstance(store, PostgresStore):
+            store.limits_for = limits_for  # each account's limits, held in the database
 
     def gauges() -> dict[str, dict[str, float]]:
         values = engine.live_gauges()
@@ -265,6 +268,11 @@ def node_registry(
         settings.node.address or f"http://{host}:{settings.port}",
         settings.node,
         time.monotonic,
+        # Both made by now (create_app's SigningKey and Vault): the first node records them.
+        key_files={
+            "token-signing": settings.data_dir / "token-signing.key",
+            "vault": settings.data_dir / VAULT_KEY_FILE,
+        },
     )
 
 

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 from switchboard.calls.engine import Engine
 from switchboard.calls.model import ANSWERED, INITIATED, QUEUED
@@ -28,6 +30,10 @@ from switchboard.store.postgres import PostgresStore
 
 logger = logging.getLogger("switchboard.nodes")
 LIVE_STATES = (QUEUED, INITIATED, ANSWERED)
+
+
+class NodeStartError(RuntimeError):
+    """This node cannot join the others (the message says what to do)."""
 
 
 class NodeRegistry:
@@ -39,6 +45,7 @@ class NodeRegistry:
         address: str,
         settings: NodeSettings,
         monotonic: Callable[[], float],
+        key_files: dict[str, Path] | None = None,
     ) -> None:
         self.store = store
         self.engine = engine
@@ -50,6 +57,9 @@ class NodeRegistry:
         self._task: asyncio.Task[None] | None = None
         self.draining = False
         self.takeovers = 0  # calls adopted from other nodes (for /metrics and tests)
+        # Keys every node must hold the same of (tokens one node signs, others verify;
+        # passwords one node seals, others open): checked by fingerprint when joining.
+        self.key_files = key_files or {}
 
     @property
     def epoch(self) -> int | None:
@@ -61,12 +71,27 @@ class NodeRegistry:
     async def join(self) -> None:
         """Register (a new epoch) before the engine starts: the engine then adopts this node's
         own calls of earlier epochs as a restart does."""
+        await self._check_keys()
         sent = self._monotonic()
         epoch = await self.store.register_node(
             self.node_id, self.address, self.settings.lease_seconds
         )
         self._lease_ends = sent + self.settings.lease_seconds
         logger.info("node %s joined with epoch %d (%s)", self.node_id, epoch, self.address)
+
+    async def _check_keys(self) -> None:
+        fingerprints = {
+            name: hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+            for name, path in self.key_files.items()
+        }
+        differing = await self.store.differing_keys(fingerprints)
+        if differing:
+            files = ", ".join(str(self.key_files[name]) for name in differing)
+            raise NodeStartError(
+                f"this node's {files} differ from the keys of the nodes already sharing the "
+                "database: copy those files from a running node's data directory to this one's "
+                "(docs/operations.md, Several nodes)"
+            )
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="node-heartbeat")

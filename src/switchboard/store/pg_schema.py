@@ -161,6 +161,18 @@ MIGRATIONS: list[str] = [
     ALTER TABLE calls ADD COLUMN owner_epoch BIGINT;
     CREATE INDEX calls_by_owner ON calls (owner_node) WHERE state != 'disconnected';
     """,
+    # 10: limits across nodes: live calls by account (counted at admission), each account's
+    # calls-per-second token bucket (times of the database's clock), and fingerprints of the
+    # keys every node must share (token signing, the vault).
+    f"""
+    CREATE INDEX calls_live_by_account ON calls (account_id) WHERE state != 'disconnected';
+    CREATE TABLE account_rates (
+        account_id TEXT {_C} PRIMARY KEY,
+        tokens DOUBLE PRECISION NOT NULL,
+        updated TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE shared_keys (name TEXT {_C} PRIMARY KEY, fingerprint TEXT NOT NULL);
+    """,
 ]
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
@@ -25,8 +26,10 @@ import orjson
 import psycopg
 
 from switchboard.calls.listing import CallFilter, PageCursor
-from switchboard.calls.model import Call
+from switchboard.calls.model import INITIATED, Call
 from switchboard.calls.timeline import TimelineEntry
+from switchboard.errors import RateLimitError
+from switchboard.limits.account import CONCURRENCY_LIMITED, RATE_LIMITED, LimitSettings
 from switchboard.provisioning.models import Snapshot
 from switchboard.recordings.model import Recording
 from switchboard.store import call_queries, pg_schema, provisioning_db
@@ -94,6 +97,61 @@ class _Statement:
         return await connection.execute(self.sql, self.parameters)
 
 
+class _AdmittedInsert:
+    """A createCall placed at once, on many nodes: the account's limits are held in the
+    database, in the insert's own transaction (rateLimits.mdx; DESIGN.md, "Scale-out").
+
+    Under a transaction-scoped lock on the account: its live calls owned by live nodes are
+    counted (a count, not a counter: a node that dies stops counting when its lease ends, and
+    nothing can leak), and a token is taken from its calls-per-second bucket (`burst` tokens,
+    refilled at the rate, on the database's clock). Either refused: a 429 as one node gives."""
+
+    __slots__ = ("account_id", "limits", "values")
+
+    def __init__(self, account_id: str, limits: LimitSettings, values: Sequence[Any]) -> None:
+        self.account_id = account_id
+        self.limits = limits
+        self.values = values
+
+    async def __call__(self, connection: _Connection) -> None:
+        limits = self.limits
+        await connection.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('account:' || %s))", (self.account_id,)
+        )
+        cursor = await connection.execute(
+            _ADMISSION,
+            {"account": self.account_id, "rate": limits.calls_per_second, "burst": limits.burst},
+        )
+        row = await cursor.fetchone()
+        assert row is not None
+        live, tokens = int(row[0]), float(row[1])
+        if live >= limits.concurrent_calls:
+            raise RateLimitError(CONCURRENCY_LIMITED, 1)
+        if tokens < 1.0:
+            wait = (1.0 - tokens) / limits.calls_per_second
+            raise RateLimitError(RATE_LIMITED, max(1, math.ceil(wait)))
+        await connection.execute(
+            _TAKE_TOKEN,
+            {"account": self.account_id, "tokens": tokens - 1.0},
+        )
+        await connection.execute(_INSERT_CALL, self.values)
+
+
+_ADMISSION = (
+    "SELECT (SELECT count(*) FROM calls WHERE account_id = %(account)s "
+    " AND state IN ('initiated', 'answered') AND owner_node IN "
+    " (SELECT node_id FROM nodes WHERE state != 'dead' AND lease_until > now())), "
+    " coalesce((SELECT least(%(burst)s, tokens + "
+    " extract(epoch FROM now() - updated) * %(rate)s) "
+    " FROM account_rates WHERE account_id = %(account)s), %(burst)s)"
+)
+_TAKE_TOKEN = (
+    "INSERT INTO account_rates (account_id, tokens, updated) "
+    "VALUES (%(account)s, %(tokens)s, now()) ON CONFLICT (account_id) DO UPDATE "
+    "SET tokens = excluded.tokens, updated = excluded.updated"
+)
+
+
 class PostgresStore:
     def __init__(self, url: str, *, schema: str | None = None, readers: int = _READERS) -> None:
         """`schema`: keep every table in this PostgreSQL schema (created if need be), e.g. one
@@ -114,6 +172,9 @@ class PostgresStore:
         # This node and its epoch (nodes/registry.py sets them); None: nobody's (tests).
         self.node_id: str | None = None
         self.epoch: int | None = None
+        # Each account's limits, for admission in the database (server.py sets it with the
+        # node registry); None: the engine's in-process limits alone (one node).
+        self.limits_for: Callable[[str], LimitSettings] | None = None
 
     # -- life cycle -------------------------------------------------------------------------
     async def open(self) -> None:
@@ -181,8 +242,8 @@ class PostgresStore:
                 self._write_wanted.set()
             if batch:
                 await self._commit(connection, batch)
-            elif self._closing:
-                return
+            if self._closing and not self._pending_writes:
+                return  # everything asked before close() is committed
 
     async def _commit(
         self, connection: _Connection, batch: list[tuple[_Write, asyncio.Future[object]]]
@@ -310,7 +371,18 @@ class PostgresStore:
         return (call_id, self.node_id, self.epoch)
 
     async def insert_call(self, call: Call) -> None:
-        await self._write(_Statement(_INSERT_CALL, (*call_row(call), self.node_id, self.epoch)))
+        values = (*call_row(call), self.node_id, self.epoch)
+        limits = self.limits_for
+        if (
+            limits is None
+            or self.node_id is None
+            or call.state != INITIATED
+            or call.direction != "outbound"
+            or call.extra  # a <Transfer>'s target: admitted with the call it belongs to
+        ):
+            await self._write(_Statement(_INSERT_CALL, values))
+            return
+        await self._write(_AdmittedInsert(call.account_id, limits(call.account_id), values))
 
     async def save_call(
         self,
@@ -450,6 +522,25 @@ class PostgresStore:
         )
         self.node_id, self.epoch = node_id, int(rows[0][0])
         return self.epoch
+
+    async def differing_keys(self, fingerprints: dict[str, str]) -> list[str]:
+        """The names of keys whose fingerprint differs from the one the first node recorded
+        (each recorded by whichever node came first)."""
+        async with self._reader() as connection, connection.transaction():
+            differing = []
+            for name, fingerprint in sorted(fingerprints.items()):
+                await connection.execute(
+                    "INSERT INTO shared_keys (name, fingerprint) VALUES (%s, %s) "
+                    "ON CONFLICT (name) DO NOTHING",
+                    (name, fingerprint),
+                )
+                cursor = await connection.execute(
+                    "SELECT fingerprint FROM shared_keys WHERE name = %s", (name,)
+                )
+                row = await cursor.fetchone()
+                if row is None or row[0] != fingerprint:
+                    differing.append(name)
+        return differing
 
     async def heartbeat(self, lease_seconds: float, state: str = "live") -> bool:
         """Renew this node's lease; False when it was lost (another node took over)."""

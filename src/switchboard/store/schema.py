@@ -159,6 +159,17 @@ MIGRATIONS: list[str] = [
     ALTER TABLE calls ADD COLUMN owner_epoch INTEGER;
     CREATE INDEX calls_by_owner ON calls (owner_node) WHERE state != 'disconnected';
     """,
+    # 10: limits across nodes (issue 18): each account's live calls found by account, and its
+    # calls-per-second token bucket; fingerprints of the keys every node must share.
+    """
+    CREATE INDEX calls_live_by_account ON calls (account_id) WHERE state != 'disconnected';
+    CREATE TABLE account_rates (
+        account_id TEXT PRIMARY KEY,
+        tokens REAL NOT NULL,
+        updated TEXT NOT NULL
+    );
+    CREATE TABLE shared_keys (name TEXT PRIMARY KEY, fingerprint TEXT NOT NULL);
+    """,
 ]
 
 

@@ -8,6 +8,7 @@ bounded (tests/integration/reliability/process.py).
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from tests.integration.reliability.process import ServerProcess, free_port
@@ -68,14 +69,28 @@ numbers = ["{NUMBER}"]
     return path
 
 
+SHARED_KEYS = ("token-signing.key", "secrets.key")
+
+
+def share_keys(directory: Path, keys: dict[str, bytes]) -> None:
+    """Give a node the keys every node of a deployment shares (docs/operations.md)."""
+    data = directory / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    for name, key in keys.items():
+        (data / name).write_bytes(key)
+        (data / name).chmod(0o600)
+
+
 def start_nodes(
     root: Path, url: str, schema: str, count: int, **limits: float
 ) -> list[ServerProcess]:
+    keys = {name: secrets.token_bytes(32) for name in SHARED_KEYS}
     nodes: list[ServerProcess] = []
     try:
         for index in range(count):
             name = f"node-{'abc'[index]}"
             config = node_config(root / name, url, schema, name, **limits)  # type: ignore[arg-type]
+            share_keys(root / name, keys)
             nodes.append(ServerProcess(config, free_port()).start())
     except BaseException:
         for node in nodes:
