@@ -271,8 +271,7 @@ def test_a_queued_call_ends_node_capacity_exceeded_when_the_node_stays_full(
     assert disconnects[0]["errorMessage"] == ended.error_message
     assert [e for e in app.events("answer") if e["callId"] == calls[2]] == []  # never placed
     assert (
-        metric(vserver, 'switchboard_overload_refusals_total{path="queued",reason="capacity"}')
-        == 1
+        metric(vserver, 'switchboard_overload_refusals_total{path="queued",reason="capacity"}') == 1
     )
     for call in calls[:2]:
         hang_up(queue_user, call, QUEUE_ACCOUNT)

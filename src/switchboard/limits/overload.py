@@ -54,7 +54,8 @@ class OverloadConfigError(ValueError):
 @dataclass(frozen=True, slots=True)
 class OverloadSettings:
     # Calls this node may run at once (any account, either direction, transfer targets too,
-    # which are never refused: they belong to an admitted call); 0: no cap. ~10 KB of memory each when idle (docs/benchmarks.md, Concurrency).
+    # which are never refused: they belong to an admitted call); 0: no cap. ~10 KB of memory
+    # each when idle (docs/benchmarks.md, Concurrency).
     max_live_calls: int = 20_000
     # The loop lag (seconds) over which the node is falling behind; 0: not measured.
     max_loop_lag_seconds: float = 0.5
