@@ -85,3 +85,10 @@ bench-inbound: $(STAMP)
 .PHONY: bench-transfer
 bench-transfer: $(STAMP)
 	$(BIN)/python bench/transfer.py $(ARGS)
+
+# Complete calls per CPU-second on SQLite, PostgreSQL and 2 nodes, and the takeover time after a
+# SIGKILL (issue 18); PostgreSQL 15 from Debian as `make test` installs it.
+.PHONY: bench-nodes
+bench-nodes: $(STAMP)
+	sh scripts/install-postgres.sh
+	$(BIN)/python bench/nodes.py $(ARGS)
