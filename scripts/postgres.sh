@@ -128,8 +128,15 @@ EOF
     fi
 
     attempt=1
+    # A cluster started again in the same DIR keeps its port, so its URL stays the same (a
+    # test restarts the database under running nodes); another port only if that one is taken.
+    previous_port=$(cat "$DIR/port" 2>/dev/null || true)
     while :; do
-        port=$(random_port)
+        if [ "$attempt" -eq 1 ] && [ -n "$previous_port" ]; then
+            port=$previous_port
+        else
+            port=$(random_port)
+        fi
         if as_user "$BIN/pg_ctl" start -s -D "$DATA" -l "$LOG" -w -t 60 -o "-p $port" >&2; then
             break
         fi

@@ -38,11 +38,17 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Readiness: the store is open, the engine runs, and the server is not draining."""
+    """Readiness: the store is open, the engine runs, the server is not draining, and (several
+    nodes) it holds its lease."""
     context = context_of(request)
-    if context.extra.get("ready"):
+    if context.extra.get("ready") and context.holds_node_lease():
         return JsonResponse({"status": "ready"})
-    state = "draining" if context.extra.get("draining") else "starting"
+    if context.extra.get("draining"):
+        state = "draining"
+    elif context.extra.get("ready"):
+        state = "not holding its node lease (the database is unreachable)"
+    else:
+        state = "starting"
     return JsonResponse(
         {"type": "system-overloaded", "description": f"Switchboard is {state}", "id": None},
         status_code=503,

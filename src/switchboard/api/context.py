@@ -56,6 +56,16 @@ class ApiContext:
             raise UnavailableError(refusal)
         if self.engine is not None:
             self.engine.check_node()
+        if not self.holds_node_lease():
+            raise UnavailableError(
+                "This Switchboard node has lost touch with the database it shares with other "
+                "nodes and takes no new calls until it is back: retry, another node will answer"
+            )
+
+    def holds_node_lease(self) -> bool:
+        """One node: always. Several (issue 18): while this node's lease is sure to be held."""
+        holds = getattr(self.nodes, "holds_lease", None)
+        return True if holds is None else bool(holds())
 
     async def authorize(self, request: Request, account_id: str) -> Principal:
         await self.refresh_provisioning()

@@ -188,12 +188,28 @@ def connection_options(schema: str | None) -> dict[str, Any]:
 def connect(url: str, schema: str | None = None) -> PostgresConnection:
     """A blocking connection to the store's database, its schema created if need be."""
     raw = psycopg.connect(url, **connection_options(schema))
-    if schema is not None:
-        raw.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    try:
+        if schema is not None:
+            # Under the migration lock: nodes starting together on a new schema each run this
+            # (IF NOT EXISTS alone races: the loser fails on the catalog's unique index).
+            with raw.transaction():
+                raw.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+                raw.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    except BaseException:
+        raw.close()
+        raise
     return PostgresConnection(raw)
 
 
 def current_version(connection: PostgresConnection) -> int:
+    """The schema's version, read under the migration lock (0: never migrated)."""
+    raw = connection.raw
+    with raw.transaction():
+        raw.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        return _version_locked(connection)
+
+
+def _version_locked(connection: PostgresConnection) -> int:
     connection.raw.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     row = connection.raw.execute("SELECT max(version) FROM schema_version").fetchone()
     return int(row[0]) if row and row[0] is not None else 0
@@ -206,7 +222,7 @@ def migrate(connection: PostgresConnection) -> int:
     while True:
         with raw.transaction():
             raw.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-            version = current_version(connection)  # again, under the lock
+            version = _version_locked(connection)  # under the lock
             if version >= len(MIGRATIONS):
                 return applied
             raw.execute(MIGRATIONS[version])

@@ -42,6 +42,7 @@ logger = logging.getLogger("switchboard.store")
 
 _Connection = psycopg.AsyncConnection[Any]
 _Write = Callable[[_Connection], Awaitable[object]]
+_Pending = tuple[_Write, "asyncio.Future[object]"]
 _MAX_BATCH = 512
 _READERS = 4
 _REFRESH_SECONDS = 1.0
@@ -161,8 +162,8 @@ class PostgresStore:
         self._reader_count = readers
         self._writer: _Connection | None = None
         self._readers: asyncio.Queue[_Connection] | None = None
-        self._all_readers: list[_Connection] = []
-        self._pending_writes: list[tuple[_Write, asyncio.Future[object]]] = []
+        self._pending_writes: list[_Pending] = []
+        self._close_retries = 0
         self._write_wanted = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._seen_generation = -1
@@ -184,7 +185,6 @@ class PostgresStore:
         self._readers = asyncio.Queue()
         for _ in range(self._reader_count):
             reader = await psycopg.AsyncConnection.connect(self.url, **options)
-            self._all_readers.append(reader)
             self._readers.put_nowait(reader)
         await self._refresh()
         self._seen_generation = self._generation
@@ -210,9 +210,12 @@ class PostgresStore:
             tasks[1].cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await tasks[1]
-        for connection in [*self._all_readers, *([self._writer] if self._writer else [])]:
+        # The readers as they are now (a broken one may have been replaced), and the writer.
+        connections = [self._writer] if self._writer else []
+        while self._readers is not None and not self._readers.empty():
+            connections.append(self._readers.get_nowait())
+        for connection in connections:
             await connection.close()
-        self._all_readers = []
         self._readers = None
         self._writer = None
 
@@ -228,7 +231,6 @@ class PostgresStore:
 
     async def _write_loop(self) -> None:
         assert self._writer is not None
-        connection = self._writer
         while True:
             await self._write_wanted.wait()
             # Let the rest of this turn's writes join the batch.
@@ -241,28 +243,57 @@ class PostgresStore:
             if self._pending_writes:
                 self._write_wanted.set()
             if batch:
-                await self._commit(connection, batch)
+                await self._commit_until_done(batch)
             if self._closing and not self._pending_writes:
                 return  # everything asked before close() is committed
 
-    async def _commit(
-        self, connection: _Connection, batch: list[tuple[_Write, asyncio.Future[object]]]
-    ) -> None:
+    async def _commit_until_done(self, batch: list[_Pending]) -> None:
+        """Commit the batch; while the database is away (restarting, unreachable), keep it and
+        try again, backing off up to a second: a call's write waits for the database rather
+        than failing, so no call is left half-ended when it comes back. (At least once: a
+        batch whose COMMIT was sent just as the connection died is written again.)"""
+        backoff = 0.05
+        while batch:
+            try:
+                connection = self._writer = await self._usable(self._writer)
+                batch = await self._commit(connection, batch)
+            except psycopg.OperationalError as error:
+                logger.warning("store: the database is away (%s); writes wait", error)
+            if batch:
+                if self._closing and self._gave_up_at_close():
+                    away = RuntimeError("the database stayed away while the store closed")
+                    for _, future in batch:
+                        _settle(future, None, away)
+                    return
+                await asyncio.sleep(backoff)
+                backoff = min(1.0, backoff * 2)
+
+    def _gave_up_at_close(self) -> bool:
+        self._close_retries += 1
+        return self._close_retries > 20
+
+    async def _commit(self, connection: _Connection, batch: list[_Pending]) -> list[_Pending]:
+        """Commit what it can; returns the writes still to do when the database went away."""
         try:
             results = await self._run_together(connection, [write for write, _ in batch])
+        except psycopg.OperationalError:
+            return batch
         except Exception:
             # One write failed: redo them one per transaction, so it fails alone.
-            for write, future in batch:
+            for index, (write, future) in enumerate(batch):
                 try:
                     async with connection.transaction():
                         result = await write(connection)
+                except psycopg.OperationalError:
+                    return batch[index:]
                 except Exception as error:
                     _settle(future, None, error)
                 else:
                     _settle(future, result, None)
-            return
+            return []
         for (_, future), result in zip(batch, results, strict=True):
             _settle(future, result, None)
+        return []
 
     @staticmethod
     async def _run_together(connection: _Connection, writes: list[_Write]) -> list[object]:
@@ -296,9 +327,23 @@ class PostgresStore:
         readers = self._readers
         connection = await readers.get()
         try:
+            connection = await self._usable(connection)
             yield connection
         finally:
             readers.put_nowait(connection)
+
+    async def _usable(self, connection: _Connection | None) -> _Connection:
+        """The connection, or a new one if the old one broke (the database restarted, the
+        network blipped): a node outlives its database's restarts."""
+        if connection is not None and not connection.broken and not connection.closed:
+            return connection
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.close()
+        logger.warning("store: reconnecting to PostgreSQL")
+        return await psycopg.AsyncConnection.connect(
+            self.url, **pg_schema.connection_options(self.schema)
+        )
 
     async def _fetch(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         async with self._reader() as connection:

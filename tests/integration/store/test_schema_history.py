@@ -16,7 +16,6 @@ keeps in PRAGMA user_version). Both backends have `meta` (the provisioning gener
 from __future__ import annotations
 
 import functools
-import gc
 import os
 import re
 import secrets
@@ -24,7 +23,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -406,22 +404,12 @@ def test_nodes_starting_together_migrate_a_schema_once(postgres_url: str, pg_nam
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: pg_schema.connect's CREATE SCHEMA IF NOT EXISTS runs outside the migration "
-    "lock; concurrent ones fail with UniqueViolation on pg_namespace_nspname_index",
-)
 def test_nodes_starting_together_create_their_schema_once(postgres_url: str) -> None:
     """A new deployment: `[store] schema` names a schema nobody has created yet."""
     for _ in range(ROUNDS):
         name = f"t_{secrets.token_hex(6)}"  # fresh_schema's kind of name, not yet made
         try:
-            # pg_schema.connect leaks its connection when CREATE SCHEMA fails (a bug of its
-            # own): collected here, so that its ResourceWarning is not blamed on a later test.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ResourceWarning)
-                outcomes = at_once(server_start_migration(postgres_url, name))
-                gc.collect()
+            outcomes = at_once(server_start_migration(postgres_url, name))
             assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
             assert postgres_versions(postgres_url, name) == list(range(1, LATEST + 1))
         finally:
@@ -429,12 +417,6 @@ def test_nodes_starting_together_create_their_schema_once(postgres_url: str) -> 
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: `db upgrade` (store/factory.py upgrade) reads the version before migrate's "
-    "lock, and pg_schema.current_version creates schema_version there (CREATE TABLE IF NOT "
-    "EXISTS): concurrent ones fail with UniqueViolation on pg_type_typname_nsp_index",
-)
 def test_db_upgrades_run_together_migrate_once(postgres_url: str) -> None:
     """`switchboard db upgrade` run from several places at once (deploy jobs, one per node):
     each ends at the latest version, and each migration ran once."""
