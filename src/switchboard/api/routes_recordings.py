@@ -28,6 +28,7 @@ from starlette.responses import Response
 
 from switchboard.api.body import read_json_object
 from switchboard.api.context import ApiContext, context_of
+from switchboard.api.forwarding import answer_from_owner
 from switchboard.api.responses import JsonResponse
 from switchboard.api.routes_call_control import call_of_account
 from switchboard.calls import validation as check
@@ -205,6 +206,8 @@ async def delete_media(request: Request) -> Response:
 
 async def update_recording_state(request: Request) -> Response:
     context, call = await call_of_account(request)
+    if (owners := await answer_from_owner(request, context, call)) is not None:
+        return owners  # the recording is on the node that runs the call (issue 18)
     body = await read_json_object(request)
     state = body.get("state")
     if state not in RECORDING_STATES:

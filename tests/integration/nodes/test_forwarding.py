@@ -284,6 +284,21 @@ def test_get_of_a_live_call_is_the_owners_answer(
     assert (seen.method, seen.path_qs, seen.body) == ("GET", call_path(call_id), b"")
 
 
+def test_pausing_a_recording_is_the_owners_to_do(
+    node: VirtualTimeServer, owners: Owners, owner: StandInOwner, client: httpx.Client
+) -> None:
+    call_id = stored_call(node)
+    owners.elsewhere[call_id] = owner.base_url
+    owner.answer = lambda seen: web.Response(status=200)
+
+    response = client.put(f"{call_path(call_id)}/recording", json={"state": "paused"})
+
+    assert response.status_code == 200
+    [seen] = owner.seen
+    assert (seen.method, seen.path_qs) == ("PUT", f"{call_path(call_id)}/recording")
+    assert seen.body == b'{"state":"paused"}'
+
+
 def test_get_of_an_ended_call_is_answered_from_the_store_without_asking_anyone(
     node: VirtualTimeServer, owners: Owners, owner: StandInOwner, client: httpx.Client
 ) -> None:
