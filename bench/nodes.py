@@ -33,7 +33,8 @@ wall time from the first create to the last disconnect), create-call p50/p99, an
 read as bench/pg_drivers.py reads it), of this process, and of anything else ("other", in cores:
 above 0.1 someone else used the machine during the measurement). CPU per complete call is
 node CPU-s / complete calls; the targets compare it between setups, over all rounds (and the
-table shows each round's ratio, the spread).
+table shows each round's ratio, the spread). Also PostgreSQL's commits and rows written per
+complete call (pg_stat_database, over the whole setup: read once the nodes' backends ended).
 
 Takeover, for each --takeover-leases pair (lease/heartbeat seconds; 2/0.5 and the defaults
 10/2): two nodes on a fresh schema, --takeover-calls calls created on node A and answered,
@@ -120,6 +121,15 @@ TAKEOVER_ERROR = (
 ANSWERED_WAIT_S = 60.0  # for every takeover call to be answered and stored so
 DUPLICATE_WAIT_S = 1.0  # after the last disconnect, for a second one of any call
 SCRIPT_TIMEOUT_S = 90
+STATS_WAIT_S = 10.0
+DATABASE_STATS = (
+    "SELECT xact_commit, tup_inserted + tup_updated + tup_deleted FROM pg_stat_database "
+    "WHERE datname = current_database()"
+)
+OTHER_CLIENTS = (
+    "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+    "AND pid != pg_backend_pid()"
+)
 # What the takeover reads of the database ({} is the schema, %s node A).
 OWNED_ANSWERED = "SELECT count(*) FROM {}.calls WHERE owner_node = %s AND state = 'answered'"
 LEASE_LEFT = "SELECT extract(epoch FROM lease_until - now()) FROM {}.nodes WHERE node_id = %s"
@@ -343,6 +353,10 @@ class Measurement:
     machine_cpu: float
     idle_node_cores: float  # every node's CPU at rest, in cores
     idle_postgres_cores: float
+    # PostgreSQL's commits and rows written over the whole setup (calls by hand, warm-up and
+    # measured calls, all complete), per complete call
+    commits_per_call: float
+    rows_per_call: float
 
     @property
     def complete(self) -> bool:
@@ -491,6 +505,21 @@ class Bench:
         async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as db:
             await db.execute(statement)
 
+    async def database_stats(self) -> tuple[int, int]:
+        """The database's commits and rows written (inserted, updated, deleted) so far, read
+        once no other client is connected: a backend reports its counts when it ends (while it
+        runs, at most every second or so)."""
+        async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as db:
+            deadline = time.monotonic() + STATS_WAIT_S
+            while time.monotonic() < deadline:
+                row = await (await db.execute(OTHER_CLIENTS)).fetchone()
+                if row is not None and row[0] == 0:
+                    break
+                await asyncio.sleep(0.05)  # the nodes' backends are ending
+            row = await (await db.execute(DATABASE_STATS)).fetchone()
+            assert row is not None
+            return int(row[0]), int(row[1])
+
     async def drop(self, schema: str) -> None:
         await self.admin(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
@@ -500,6 +529,7 @@ class Bench:
         count = 2 if setup.endswith("x2") else 1
         schema = None if setup == "sqlite" else f"nodes_{round_}_{count}_{secrets.token_hex(3)}"
         progress(f"round {round_}: {setup}: starting {count} node(s)")
+        stats_before = await self.database_stats()
         nodes = self.start_nodes(count, schema)
         try:
             app = self.receiver.base
@@ -540,9 +570,11 @@ class Bench:
                 node.check_running(f"during {setup}")
         finally:
             self.stop_nodes(nodes)
+            stats_after = await self.database_stats()
             if schema is not None:
                 await self.drop(schema)
         ended = sorted(batch.ended_ns.values())
+        setup_calls = count + options.warmup + options.calls
         return Measurement(
             setup=setup,
             round=round_,
@@ -560,6 +592,8 @@ class Bench:
             machine_cpu=after.machine - before.machine,
             idle_node_cores=(sum(rested.nodes) - sum(rest.nodes)) / (rested.wall - rest.wall),
             idle_postgres_cores=(rested.postgres - rest.postgres) / (rested.wall - rest.wall),
+            commits_per_call=(stats_after[0] - stats_before[0]) / setup_calls,
+            rows_per_call=(stats_after[1] - stats_before[1]) / setup_calls,
         )
 
     # -- takeover ---------------------------------------------------------------------------
@@ -718,23 +752,27 @@ def report(result: Result) -> bool:
     header = (
         f"{'setup':<12}{'round':>6}{'calls/s':>9}{'create p50':>11}{'p99 ms':>8}"
         f"{'node cores':>12}{'node ms/call':>13}{'pg ms/call':>11}{'node+pg':>9}"
-        f"{'calls/node-CPU-s':>17}{'idle node/pg':>14}{'bench':>7}{'other':>7}"
+        f"{'calls/node-CPU-s':>17}{'idle node/pg':>14}{'pg commits, rows':>17}"
+        f"{'bench':>7}{'other':>7}"
     )
     print(header)
     print("-" * len(header))
     for m in sorted(result.measurements, key=lambda m: (SETUPS.index(m.setup), m.round)):
         cores = "+".join(f"{cpu / m.cpu_wall_s:.2f}" for cpu in m.node_cpu)
         idle = f"{m.idle_node_cores:.3f}/{m.idle_postgres_cores:.3f}"
+        written = f"{m.commits_per_call:.1f}, {m.rows_per_call:.1f}"
         print(
             f"{m.setup:<12}{m.round:>6}{m.rate:>9,.0f}{m.create_p50_ms:>11.2f}"
             f"{m.create_p99_ms:>8.2f}{cores:>12}{m.node_ms:>13.3f}{m.postgres_ms:>11.3f}"
             f"{m.node_ms + m.postgres_ms:>9.3f}"
-            f"{1000 / m.node_ms if m.node_ms else 0:>17,.0f}{idle:>14}"
+            f"{1000 / m.node_ms if m.node_ms else 0:>17,.0f}{idle:>14}{written:>17}"
             f"{m.bench_cpu / m.cpu_wall_s:>7.2f}{m.other:>7.2f}"
         )
     print(
         "(node cores: each node's CPU in cores during the measurement; ms/call: CPU ms per "
-        "complete call;\n idle node/pg: cores used at rest before it; bench, other: cores)"
+        "complete call;\n idle node/pg: cores used at rest before it; pg commits, rows: "
+        "PostgreSQL's commits and rows written per complete call over the whole setup; bench, "
+        "other: cores)"
     )
     incomplete = [m for m in result.measurements if not m.complete]
     for m in incomplete:
