@@ -268,3 +268,30 @@ async def test_what_was_committed_survives_a_restart(backend: Backend) -> None:
         assert reopened.pending_event_count() == 1
     finally:
         await reopened.close()
+
+
+async def test_a_restarted_store_adopts_the_calls_and_events_left_behind(backend: Backend) -> None:
+    """One node: after a restart, every call in the states asked for (oldest first) and every
+    event still pending is this node's to drive again; ended calls and finished events are not."""
+    store = backend.make()
+    await store.open()
+    live = make_call(1, enqueued=T0 + 2 * MS, started=T0 + 3 * MS)
+    queued = make_call(2, enqueued=T0 + 1 * MS)
+    ended = make_call(3, started=T0, ended=T0 + MS, cause="hangup")
+    try:
+        for call in (live, queued, ended):
+            await store.insert_call(call)
+        owed = await store.record_event(event(ended.call_id))
+        done = await store.record_event(event(live.call_id, "answer"))
+        await store.finish_event(done, "delivered", 1)
+    finally:
+        await store.close()
+    reopened = backend.make()
+    await reopened.open()
+    try:
+        calls, events = await reopened.adopt_calls([QUEUED, INITIATED, ANSWERED])
+        assert calls == [queued, live]
+        assert [entry.id for entry in events] == [owed]
+        assert events[0].call_id == ended.call_id
+    finally:
+        await reopened.close()
