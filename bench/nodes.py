@@ -760,7 +760,7 @@ def report(result: Result) -> bool:
     for m in sorted(result.measurements, key=lambda m: (SETUPS.index(m.setup), m.round)):
         cores = "+".join(f"{cpu / m.cpu_wall_s:.2f}" for cpu in m.node_cpu)
         idle = f"{m.idle_node_cores:.3f}/{m.idle_postgres_cores:.3f}"
-        written = f"{m.commits_per_call:.1f}, {m.rows_per_call:.1f}"
+        written = f"{m.commits_per_call:.2f}, {m.rows_per_call:.1f}"
         print(
             f"{m.setup:<12}{m.round:>6}{m.rate:>9,.0f}{m.create_p50_ms:>11.2f}"
             f"{m.create_p99_ms:>8.2f}{cores:>12}{m.node_ms:>13.3f}{m.postgres_ms:>11.3f}"
