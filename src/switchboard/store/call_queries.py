@@ -46,6 +46,7 @@ def list_calls_sql(
     after: PageCursor | None,
     retained_since: str,
     dialect: str = "sqlite",
+    earliest_enqueued: str | None = None,
 ) -> tuple[str, list[Any]]:
     """The SELECT `list_call_rows` runs, and its parameters (`?` placeholders). On PostgreSQL
     (`dialect="postgres"`) the same query, but for the index hints (its planner sees the
@@ -83,7 +84,10 @@ def list_calls_sql(
         window_parameters.append(call_filter.max_start_time)
         clauses.append("enqueued_time <= ?")  # a call starts after it is enqueued
         parameters.append(call_filter.max_start_time)
-    if call_filter.min_start_time is not None and after is None:
+    if earliest_enqueued is not None:  # worked out by the caller (see PostgresStore)
+        clauses.append("enqueued_time >= ?")
+        parameters.append(earliest_enqueued)
+    elif call_filter.min_start_time is not None and after is None:
         clauses.append(_EARLIEST_ENQUEUED[dialect])
         parameters += [call_filter.min_start_time, account_id]
     clauses += window
