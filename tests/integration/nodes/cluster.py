@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from tests.integration.reliability.process import ServerProcess, free_port
+from tests.support.receiver import Receiver
 
 ACCOUNT = "9900181"
 APPLICATION = "7fc9698a-b04a-468b-9e8f-91238c0d0181"
@@ -97,3 +101,39 @@ def start_nodes(
             node.stop()
         raise
     return nodes
+
+
+CALLS = f"/api/v2/accounts/{ACCOUNT}/calls"
+
+
+def post_call(node: ServerProcess, app: Receiver, to: str) -> httpx.Response:
+    """createCall on `node`, answered by `app` (its /answer, then /disconnect)."""
+    return httpx.post(
+        f"{node.base_url}{CALLS}",
+        auth=AUTH,
+        json={
+            "from": NUMBER,
+            "to": to,
+            "answerUrl": app.url("/answer"),
+            "disconnectUrl": app.url("/disconnect"),
+            "applicationId": APPLICATION,
+        },
+        timeout=10,
+    )
+
+
+def create(node: ServerProcess, app: Receiver, to: str) -> str:
+    """A call created on `node` (201), by its id."""
+    response = post_call(node, app, to)
+    assert response.status_code == 201, response.text
+    return str(response.json()["callId"])
+
+
+def call_state(node: ServerProcess, call_id: str) -> dict[str, Any]:
+    response = httpx.get(f"{node.base_url}{CALLS}/{call_id}", auth=AUTH, timeout=10)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def disconnects(app: Receiver, call_id: str) -> list[dict[str, Any]]:
+    return [event for event in app.events("disconnect") if event["callId"] == call_id]

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.nodes.cluster import ACCOUNT, APPLICATION, AUTH, NUMBER, start_nodes
-from tests.integration.reliability.process import ServerProcess, wait_until
+from tests.integration.nodes.cluster import post_call, start_nodes
+from tests.integration.reliability.process import wait_until
 from tests.support.postgres import Cluster, start_cluster, stop_cluster
 from tests.support.receiver import Receiver
 
@@ -32,21 +32,6 @@ def own_cluster() -> Iterator[Cluster]:
         stop_cluster(directory)
 
 
-def create(node: ServerProcess, app: Receiver, to: str) -> httpx.Response:
-    return httpx.post(
-        f"{node.base_url}/api/v2/accounts/{ACCOUNT}/calls",
-        auth=AUTH,
-        json={
-            "from": NUMBER,
-            "to": to,
-            "answerUrl": app.url("/answer"),
-            "disconnectUrl": app.url("/disconnect"),
-            "applicationId": APPLICATION,
-        },
-        timeout=10,
-    )
-
-
 def test_a_node_refuses_calls_while_its_database_is_away_and_recovers(
     tmp_path: Path, own_cluster: Cluster
 ) -> None:
@@ -54,7 +39,7 @@ def test_a_node_refuses_calls_while_its_database_is_away_and_recovers(
     app.on("/answer", "<Response><Hangup/></Response>")
     (node,) = start_nodes(tmp_path, own_cluster.url, "outage", 1)
     try:
-        assert create(node, app, "+15555591000").status_code == 201
+        assert post_call(node, app, "+15555591000").status_code == 201
         stop_cluster(own_cluster.directory)
         wait_until(
             lambda: httpx.get(f"{node.base_url}/readyz", timeout=5).status_code == 503,
@@ -66,7 +51,7 @@ def test_a_node_refuses_calls_while_its_database_is_away_and_recovers(
         assert ready["description"] == (
             "Switchboard is not holding its node lease (the database is unreachable)"
         )
-        refused = create(node, app, "+15555591001")
+        refused = post_call(node, app, "+15555591001")
         assert refused.status_code == 503
         assert set(refused.json()) == {"type", "description", "id"}
         assert "lost touch with the database" in refused.json()["description"]
@@ -78,7 +63,7 @@ def test_a_node_refuses_calls_while_its_database_is_away_and_recovers(
             "the node ready again",
             server=node,
         )
-        assert create(node, app, "+15555591002").status_code == 201
+        assert post_call(node, app, "+15555591002").status_code == 201
         wait_until(lambda: len(app.events("disconnect")) == 2, 30, "both calls ended", server=node)
     finally:
         node.stop()

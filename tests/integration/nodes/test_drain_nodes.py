@@ -9,7 +9,6 @@ its 201 ends with exactly one disconnect.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +16,9 @@ import httpx
 import pytest
 from psycopg import sql
 
-from tests.integration.nodes.cluster import ACCOUNT, APPLICATION, AUTH, NUMBER, start_nodes
+from tests.integration.nodes.cluster import AUTH, CALLS, call_state, create, start_nodes
 from tests.integration.reliability.process import ServerProcess, wait_until
-from tests.support.postgres import connect, drop_schema, fresh_schema
+from tests.support.postgres import connect
 from tests.support.receiver import Receiver
 
 pytestmark = pytest.mark.slow
@@ -27,45 +26,6 @@ pytestmark = pytest.mark.slow
 EXIT_SECONDS = 20.0
 # A's leave ends its lease at once: B's next heartbeat (0.4 s) adopts, then places the call.
 ADOPTION_SECONDS = 20.0
-CALLS = f"/api/v2/accounts/{ACCOUNT}/calls"
-
-
-@pytest.fixture
-def schema(postgres_url: str) -> Iterator[str]:
-    name = fresh_schema(postgres_url)
-    yield name
-    drop_schema(postgres_url, name)
-
-
-@pytest.fixture
-def app() -> Iterator[Receiver]:
-    receiver = Receiver().start()
-    receiver.on("/answer", "<Response><Pause duration='3600'/></Response>")
-    yield receiver
-    receiver.stop()
-
-
-def create(node: ServerProcess, app: Receiver, to: str) -> str:
-    response = httpx.post(
-        f"{node.base_url}{CALLS}",
-        auth=AUTH,
-        json={
-            "from": NUMBER,
-            "to": to,
-            "answerUrl": app.url("/answer"),
-            "disconnectUrl": app.url("/disconnect"),
-            "applicationId": APPLICATION,
-        },
-        timeout=10,
-    )
-    assert response.status_code == 201, response.text
-    return str(response.json()["callId"])
-
-
-def call_state(node: ServerProcess, call_id: str) -> dict[str, Any]:
-    response = httpx.get(f"{node.base_url}{CALLS}/{call_id}", auth=AUTH, timeout=10)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
 
 
 def disconnects(app: Receiver, call_id: str) -> list[dict[str, Any]]:

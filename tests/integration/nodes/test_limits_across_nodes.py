@@ -5,57 +5,21 @@ checked when a node joins."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.integration.nodes.cluster import (
-    ACCOUNT,
-    APPLICATION,
-    AUTH,
-    NUMBER,
     SHARED_KEYS,
     node_config,
+    post_call,
     share_keys,
     start_nodes,
 )
 from tests.integration.reliability.process import ServerProcess, free_port, wait_until
-from tests.support.postgres import drop_schema, fresh_schema
 from tests.support.receiver import Receiver
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def schema(postgres_url: str) -> Iterator[str]:
-    name = fresh_schema(postgres_url)
-    yield name
-    drop_schema(postgres_url, name)
-
-
-@pytest.fixture
-def app() -> Iterator[Receiver]:
-    receiver = Receiver().start()
-    receiver.on("/answer", "<Response><Pause duration='3600'/></Response>")
-    yield receiver
-    receiver.stop()
-
-
-def create(node: ServerProcess, app: Receiver, to: str) -> httpx.Response:
-    return httpx.post(
-        f"{node.base_url}/api/v2/accounts/{ACCOUNT}/calls",
-        auth=AUTH,
-        json={
-            "from": NUMBER,
-            "to": to,
-            "answerUrl": app.url("/answer"),
-            "disconnectUrl": app.url("/disconnect"),
-            "applicationId": APPLICATION,
-        },
-        timeout=10,
-    )
 
 
 def test_the_concurrent_limit_counts_every_nodes_calls_and_heals_when_a_node_dies(
@@ -64,12 +28,12 @@ def test_the_concurrent_limit_counts_every_nodes_calls_and_heals_when_a_node_die
     node_a, node_b = start_nodes(tmp_path, postgres_url, schema, 2, concurrent_calls=3)
     try:
         created = [
-            create(node, app, f"+155555900{index:02d}")
+            post_call(node, app, f"+155555900{index:02d}")
             for index, node in enumerate((node_a, node_b, node_a))
         ]
         assert [response.status_code for response in created] == [201, 201, 201]
         # Each node alone runs fewer than 3; together they run the account's 3.
-        refused = create(node_b, app, "+15555590099")
+        refused = post_call(node_b, app, "+15555590099")
         assert refused.status_code == 429
         body = refused.json()
         assert body["description"] == "Account concurrent call limit exceeded"
@@ -80,7 +44,7 @@ def test_the_concurrent_limit_counts_every_nodes_calls_and_heals_when_a_node_die
         wait_until(
             lambda: len(app.events("disconnect")) == 2, 20, "node A's calls ended", server=node_b
         )
-        again = [create(node_b, app, f"+155555901{index:02d}") for index in range(3)]
+        again = [post_call(node_b, app, f"+155555901{index:02d}") for index in range(3)]
         assert [response.status_code for response in again] == [201, 201, 429]
     finally:
         node_a.stop()
@@ -94,7 +58,7 @@ def test_calls_per_second_are_one_bucket_across_nodes(
     node_a, node_b = start_nodes(tmp_path, postgres_url, schema, 2, calls_per_second=2)
     try:
         responses = [
-            create(node, app, f"+155555902{index:02d}")
+            post_call(node, app, f"+155555902{index:02d}")
             for index, node in enumerate((node_a, node_b, node_a, node_b))
         ]
         statuses = [response.status_code for response in responses]

@@ -10,64 +10,17 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.integration.nodes.cluster import ACCOUNT, APPLICATION, AUTH, NUMBER, start_nodes
-from tests.integration.reliability.process import ServerProcess, wait_until
-from tests.support.postgres import drop_schema, fresh_schema
+from tests.integration.nodes.cluster import call_state, create, disconnects, start_nodes
+from tests.integration.reliability.process import wait_until
 from tests.support.receiver import Receiver
 
 pytestmark = pytest.mark.slow
 TAKEOVER_SECONDS = 20.0  # lease (2 s) + heartbeat + a disconnect's delivery, with room to spare
-
-
-@pytest.fixture
-def schema(postgres_url: str) -> Iterator[str]:
-    name = fresh_schema(postgres_url)
-    yield name
-    drop_schema(postgres_url, name)
-
-
-@pytest.fixture
-def app() -> Iterator[Receiver]:
-    receiver = Receiver().start()
-    receiver.on("/answer", "<Response><Pause duration='3600'/></Response>")
-    yield receiver
-    receiver.stop()
-
-
-def create(node: ServerProcess, app: Receiver, to: str) -> str:
-    response = httpx.post(
-        f"{node.base_url}/api/v2/accounts/{ACCOUNT}/calls",
-        auth=AUTH,
-        json={
-            "from": NUMBER,
-            "to": to,
-            "answerUrl": app.url("/answer"),
-            "disconnectUrl": app.url("/disconnect"),
-            "applicationId": APPLICATION,
-        },
-        timeout=10,
-    )
-    assert response.status_code == 201, response.text
-    return str(response.json()["callId"])
-
-
-def call_state(node: ServerProcess, call_id: str) -> dict[str, Any]:
-    response = httpx.get(
-        f"{node.base_url}/api/v2/accounts/{ACCOUNT}/calls/{call_id}", auth=AUTH, timeout=10
-    )
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
-def disconnects(app: Receiver, call_id: str) -> list[dict[str, Any]]:
-    return [event for event in app.events("disconnect") if event["callId"] == call_id]
 
 
 def answered(app: Receiver, call_ids: list[str]) -> bool:
