@@ -97,6 +97,11 @@ class RateLimitError(SwitchboardError):
         return {"Retry-After": str(self.retry_after_seconds)}
 
 
+class SharedRateLimited(RateLimitError):
+    """Several nodes: the account's calls-per-second, kept in the database, refused to place a
+    call now; with the account's queue on, the call waits in it (calls/service.py)."""
+
+
 class UnavailableError(SwitchboardError):
     status = 503
     type = "system-overloaded"

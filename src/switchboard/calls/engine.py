@@ -262,6 +262,18 @@ class Engine:
         self._placing.discard(call.call_id)
         self._limiter(call.account_id).ended(call.call_id)
 
+    def requeue(self, call: Call) -> bool:
+        """Several nodes: the account's shared calls-per-second refused to place the call now
+        (store/postgres.py). It waits in the account's queue instead, as a call over the rate
+        does on one node; False when the queue is off or full."""
+        self._placing.discard(call.call_id)
+        limiter = self._limiter(call.account_id)
+        limiter.ended(call.call_id)
+        if limiter.queue_size >= limiter.settings.max_queue_size:
+            return False
+        limiter.requeue(call.call_id, call.request.priority)
+        return True
+
     def count_start(self, account_id: str) -> None:
         """A <Forward> leg: allowed, but counted against the account's calls per second."""
         self._limiter(account_id).count_start(self.clock.monotonic())

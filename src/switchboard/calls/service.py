@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 
 from switchboard.calls.create_request import CreateCallRequest, parse_create_call
 from switchboard.calls.ids import new_call_id
-from switchboard.calls.model import Call
+from switchboard.calls.model import QUEUED, Call
 from switchboard.calls.state import created_state
-from switchboard.errors import ValidationError
+from switchboard.errors import RateLimitError, SharedRateLimited, ValidationError
 from switchboard.provisioning.models import Snapshot
 from switchboard.store.base import Store
 
@@ -27,6 +27,11 @@ class CallGate(Protocol):
         ...
 
     def release(self, call: Call) -> None: ...
+
+    def requeue(self, call: Call) -> bool:
+        """Limits shared by several nodes refused to place the call now: let it wait in its
+        account's queue instead (False: the queue is off or full)."""
+        ...
 
 
 class CallService:
@@ -65,6 +70,8 @@ class CallService:
         )
         try:
             await self.store.insert_call(call)  # durable before anyone hears of it
+        except SharedRateLimited as refused:
+            call = await self._queue_instead(call, refused)
         except BaseException:
             if self.gate is not None:
                 self.gate.release(call)
@@ -72,6 +79,18 @@ class CallService:
         for listener in self.listeners:
             await listener(call)
         return call
+
+    async def _queue_instead(self, call: Call, refused: SharedRateLimited) -> Call:
+        """Over the account's rate across nodes: queued, as one node queues a call over it."""
+        if self.gate is None or not self.gate.requeue(call):
+            raise RateLimitError(str(refused), refused.retry_after_seconds) from None
+        queued = call.evolve(state=QUEUED, start_time=None)
+        try:
+            await self.store.insert_call(queued)
+        except BaseException:
+            self.gate.release(queued)
+            raise
+        return queued
 
     @staticmethod
     def _check_account(account_id: str, request: CreateCallRequest, snapshot: Snapshot) -> None:

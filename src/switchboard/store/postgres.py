@@ -30,7 +30,7 @@ from switchboard.calls.ids import format_time, parse_time
 from switchboard.calls.listing import CallFilter, PageCursor
 from switchboard.calls.model import INITIATED, Call
 from switchboard.calls.timeline import TimelineEntry
-from switchboard.errors import RateLimitError
+from switchboard.errors import RateLimitError, SharedRateLimited
 from switchboard.limits.account import CONCURRENCY_LIMITED, RATE_LIMITED, LimitSettings
 from switchboard.provisioning.models import Snapshot
 from switchboard.recordings.model import Recording
@@ -131,8 +131,10 @@ class _AdmittedInsert:
         if live >= limits.concurrent_calls:
             raise RateLimitError(CONCURRENCY_LIMITED, 1)
         if tokens < 1.0:
-            wait = (1.0 - tokens) / limits.calls_per_second
-            raise RateLimitError(RATE_LIMITED, max(1, math.ceil(wait)))
+            wait = max(1, math.ceil((1.0 - tokens) / limits.calls_per_second))
+            if limits.queue_enabled:
+                raise SharedRateLimited(RATE_LIMITED, wait)  # queued instead (calls/service.py)
+            raise RateLimitError(RATE_LIMITED, wait)
         await connection.execute(
             _TAKE_TOKEN,
             {"account": self.account_id, "tokens": tokens - 1.0},

@@ -32,6 +32,7 @@ def node_config(
     *,
     concurrent_calls: int = 100,
     calls_per_second: float = 100,
+    queue_enabled: bool = True,
 ) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "switchboard.toml"
@@ -62,6 +63,7 @@ numbers = ["{NUMBER}"]
   [accounts.limits]
   calls_per_second = {calls_per_second}
   concurrent_calls = {concurrent_calls}
+  queue = {str(queue_enabled).lower()}
   [[accounts.users]]
   username = "{AUTH[0]}"
   password = "{AUTH[1]}"
@@ -86,7 +88,7 @@ def share_keys(directory: Path, keys: dict[str, bytes]) -> None:
 
 
 def start_nodes(
-    root: Path, url: str, schema: str, count: int, **limits: float
+    root: Path, url: str, schema: str, count: int, **limits: float | bool
 ) -> list[ServerProcess]:
     keys = {name: secrets.token_bytes(32) for name in SHARED_KEYS}
     nodes: list[ServerProcess] = []
