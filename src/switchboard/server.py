@@ -202,6 +202,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         engine.services.dispatcher.may_send = registry.holds_lease
         if isinstance(store, PostgresStore):
             store.limits_for = limits_for  # each account's limits, held in the database
+            engine.shared_queue = store  # and its queue, drained across nodes
 
     def gauges() -> dict[str, dict[str, float]]:
         values = engine.live_gauges()

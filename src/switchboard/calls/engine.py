@@ -13,9 +13,10 @@ import contextlib
 import logging
 import math
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
+from typing import Protocol
 
 from switchboard.activity import Activity
 from switchboard.bxml.interpreter import RedirectRequest
@@ -55,7 +56,16 @@ from switchboard.webhooks.outbox import ABANDONED, OutboxEntry, RetryPolicy
 from switchboard.webhooks.request import WebhookRequest
 
 logger = logging.getLogger("switchboard.engine")
+
+
+class SharedQueue(Protocol):
+    async def take_queued_turn(
+        self, account_id: str, limits: LimitSettings, local_ids: Sequence[str]
+    ) -> tuple[Call | None, list[str], float]: ...
+
+
 PURGE_INTERVAL_SECONDS = 3600.0
+SHARED_QUEUE_RECHECK_SECONDS = 0.5
 
 
 class Engine:
@@ -106,6 +116,8 @@ class Engine:
         self.overload = OverloadGate(overload) if overload is not None else None
         self._probe = None if self.overload is None else OverloadProbe(self.overload, self.backlog)
         self._placing: set[str] = set()  # admitted to start, not running yet (being stored)
+        # Several nodes: the account's queue drains across nodes (store/postgres.py); None: one.
+        self.shared_queue: SharedQueue | None = None
 
     @property
     def feed(self) -> CallFeed:
@@ -332,13 +344,59 @@ class Engine:
             call = self._queued.pop(call_id, None)
             if call is None:
                 continue
-            if ending is None:
+            if ending is None and self.shared_queue is not None:
+                self._placing.add(call_id)  # counted live while the database is asked
+                self.activity.spawn(self._take_shared_turn(call))
+            elif ending is None:
                 self.launch(call)
             else:  # no room for longer than the bound: ended, at the account's pace
                 self.launch(call, start=False).post(
                     End(NODE_CAPACITY_EXCEEDED, ending, str(uuid.uuid4()))
                 )
         self._schedule_dequeue(account_id)
+
+    async def _take_shared_turn(self, turn: Call) -> None:
+        """Several nodes: this node's turn to place a queued call of the account goes to the
+        account's best queued call on any node, under the limits held in the database
+        (store/postgres.py `take_queued_turn`); `turn`, the call whose turn it was here, waits
+        again if another goes first."""
+        assert self.shared_queue is not None
+        account_id = turn.account_id
+        limiter = self._limiter(account_id)
+        local = [turn.call_id, *(i for i, c in self._queued.items() if c.account_id == account_id)]
+        self._placing.discard(turn.call_id)
+        try:
+            chosen, stale, wait = await self.shared_queue.take_queued_turn(
+                account_id, limiter.settings, local
+            )
+        except Exception as error:  # the database is away: this node places its own call
+            logger.warning("queue of %s: the shared queue failed (%s)", account_id, error)
+            chosen, stale, wait = turn, [], 0.0
+        for call_id in stale:  # another node placed (or ended) them
+            if call_id != turn.call_id and self._queued.pop(call_id, None) is not None:
+                limiter.remove_queued(call_id)
+        if chosen is not None and chosen.call_id == turn.call_id:
+            self.launch(turn)
+        else:
+            limiter.ended(turn.call_id)
+            if turn.call_id not in stale:  # still queued here: it waits for a later turn
+                limiter.requeue(turn.call_id, turn.request.priority)
+                self._queued[turn.call_id] = turn
+            if chosen is not None:  # another node's call (or another of ours) goes first
+                self._queued.pop(chosen.call_id, None)
+                limiter.remove_queued(chosen.call_id)
+                limiter.mark_active(chosen.call_id)
+                last = await self.services.store.last_timeline_sequence(chosen.call_id)
+                self.launch(chosen, last_timeline_sequence=last)
+        if chosen is None:
+            # The shared limits say wait (or the best call is being taken by another node):
+            # ask again then, not as soon as the local window allows (a loop of queries).
+            if account_id not in self._dequeue_timers:
+                self._dequeue_timers[account_id] = self.clock.call_later(
+                    max(wait, SHARED_QUEUE_RECHECK_SECONDS), lambda: self._dequeue(account_id)
+                )
+        else:
+            self._schedule_dequeue(account_id)
 
     def queue_statistics(self, account_id: str) -> tuple[int, int]:
         limiter = self._limiter(account_id)

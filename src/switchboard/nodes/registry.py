@@ -151,6 +151,8 @@ class NodeRegistry:
     async def forward_target(self, call_id: str) -> str | None:
         """The base URL of the other live node that runs `call_id`; None when this node runs
         it or nobody does (then this node answers, as one node would)."""
-        if self.engine.get(call_id) is not None or self.engine.current(call_id) is not None:
+        if self.engine.get(call_id) is not None:
             return None
+        # A call queued here may have been placed by another node since (the queue drains
+        # across nodes): the database says whose it is.
         return await self.store.owner_address(call_id)

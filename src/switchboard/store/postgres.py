@@ -681,6 +681,54 @@ class PostgresStore:
             ]
         return calls, events
 
+    async def take_queued_turn(
+        self, account_id: str, limits: LimitSettings, local_ids: Sequence[str]
+    ) -> tuple[Call | None, list[str], float]:
+        """This node's turn to place one of the account's queued calls, on several nodes: the
+        outbound queue drains in priority order (1 first, then the oldest) across every node,
+        under the account's shared limits (see `_AdmittedInsert`).
+
+        Returns the call to place now (the best queued call of the account on any node, now
+        this node's; None when the limits say wait, or none is queued), the calls of
+        `local_ids` (this node's queue) that are no longer queued here (another node took
+        them, or they ended), and how many seconds until the shared rate allows one more."""
+        async with self._reader() as connection, connection.transaction():
+            await connection.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('account:' || %s))", (account_id,)
+            )
+            cursor = await connection.execute(
+                "SELECT c FROM unnest(%s::text[]) AS c WHERE NOT EXISTS (SELECT 1 FROM calls "
+                "WHERE call_id = c AND state = 'queued' AND owner_node = %s)",
+                (list(local_ids), self.node_id),
+            )
+            stale = [str(row[0]) for row in await cursor.fetchall()]
+            cursor = await connection.execute(
+                _ADMISSION,
+                {"account": account_id, "rate": limits.calls_per_second, "burst": limits.burst},
+            )
+            row = await cursor.fetchone()
+            assert row is not None
+            live, tokens = int(row[0]), float(row[1])
+            if live >= limits.concurrent_calls:
+                return None, stale, 1.0
+            if tokens < 1.0:
+                return None, stale, (1.0 - tokens) / limits.calls_per_second
+            cursor = await connection.execute(
+                "SELECT call_id, data FROM calls WHERE account_id = %s AND state = 'queued' "
+                "ORDER BY (data::json->'request'->>'priority')::int, enqueued_time, call_id "
+                "LIMIT 1 FOR UPDATE SKIP LOCKED",
+                (account_id,),
+            )
+            best = await cursor.fetchone()
+            if best is None:
+                return None, stale, 0.0
+            await connection.execute(
+                "UPDATE calls SET owner_node = %s, owner_epoch = %s WHERE call_id = %s",
+                (self.node_id, self.epoch, best[0]),
+            )
+            await connection.execute(_TAKE_TOKEN, {"account": account_id, "tokens": tokens - 1})
+        return Call.from_row(orjson.loads(best[1])), stale, 0.0
+
     async def owner_address(self, call_id: str) -> str | None:
         """The address of the live node, other than this one, that runs `call_id`."""
         rows = await self._fetch(

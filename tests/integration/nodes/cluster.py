@@ -108,8 +108,9 @@ def start_nodes(
 CALLS = f"/api/v2/accounts/{ACCOUNT}/calls"
 
 
-def post_call(node: ServerProcess, app: Receiver, to: str) -> httpx.Response:
-    """createCall on `node`, answered by `app` (its /answer, then /disconnect)."""
+def post_call(node: ServerProcess, app: Receiver, to: str, **fields: Any) -> httpx.Response:
+    """createCall on `node`, answered by `app` (its /answer, then /disconnect); `fields` are
+    more of the request's (e.g. priority)."""
     return httpx.post(
         f"{node.base_url}{CALLS}",
         auth=AUTH,
@@ -119,14 +120,15 @@ def post_call(node: ServerProcess, app: Receiver, to: str) -> httpx.Response:
             "answerUrl": app.url("/answer"),
             "disconnectUrl": app.url("/disconnect"),
             "applicationId": APPLICATION,
+            **fields,
         },
         timeout=10,
     )
 
 
-def create(node: ServerProcess, app: Receiver, to: str) -> str:
+def create(node: ServerProcess, app: Receiver, to: str, **fields: Any) -> str:
     """A call created on `node` (201), by its id."""
-    response = post_call(node, app, to)
+    response = post_call(node, app, to, **fields)
     assert response.status_code == 201, response.text
     return str(response.json()["callId"])
 

@@ -1,7 +1,7 @@
 """SIGTERM drains a node among many (issue 18): real nodes on one PostgreSQL schema.
 
-Node A runs one answered call and holds one queued (the account may start one call per 100 s
-of call time, 10 s real at the cluster's time scale). SIGTERM: A says it is not ready, gives
+Node A runs one answered call and holds one queued (the account may start one call per 5 s:
+the shared bucket keeps the database's clock, real time). SIGTERM: A says it is not ready, gives
 its live call `drain_seconds` (1 s) and ends it with `error`, exits 0, and leaves its lease
 at exit; node B adopts the queued call at its next heartbeat and places it. Every call that got
 its 201 ends with exactly one disconnect.
@@ -60,7 +60,7 @@ def database_row(url: str, schema: str, query: str, *parameters: object) -> tupl
 def test_a_drained_node_ends_its_live_calls_and_leaves_its_queued_ones_to_another(
     tmp_path: Path, postgres_url: str, schema: str, app: Receiver
 ) -> None:
-    node_a, node_b = start_nodes(tmp_path, postgres_url, schema, 2, calls_per_second=0.01)
+    node_a, node_b = start_nodes(tmp_path, postgres_url, schema, 2, calls_per_second=0.2)
     try:
         live, queued = (create(node_a, app, f"+1555559{index:04d}") for index in range(2))
         wait_until(lambda: answered(app, live), 30, "the first call answered", server=node_a)
@@ -80,7 +80,7 @@ def test_a_drained_node_ends_its_live_calls_and_leaves_its_queued_ones_to_anothe
         assert ended["errorMessage"] == (
             "Switchboard shut down before the call ended (it waited 1 s for calls to finish)"
         )
-        # A placed nothing more while draining (and its rate allowed nothing for 10 s).
+        # A placed nothing more while draining (and the rate allowed nothing for 5 s).
         assert not answered(app, queued) and disconnects(app, queued) == []
 
         wait_until(

@@ -116,3 +116,23 @@ def test_a_node_with_other_keys_is_told_to_copy_them(
         assert "copy those files from a running node's data directory" in stranger.stderr_text()
     finally:
         node_a.stop()
+
+
+def test_the_queue_drains_in_priority_order_across_nodes(
+    tmp_path: Path, postgres_url: str, schema: str, app: Receiver
+) -> None:
+    # One call per 2 s (real: the shared bucket keeps the database's clock) for the account.
+    node_a, node_b = start_nodes(tmp_path, postgres_url, schema, 2, calls_per_second=0.5)
+    try:
+        first = create(node_a, app, "+15555590400")  # takes the one token: the rest wait
+        low = create(node_a, app, "+15555590401", priority=5)  # queued on node A
+        high = create(node_b, app, "+15555590402", priority=1)  # queued on node B, later
+        wait_until(lambda: answered(app, [first, low, high]), 30, "every call placed")
+        started = {
+            call_id: call_state(node_a, call_id)["startTime"] for call_id in (first, low, high)
+        }
+        # Priority 1 goes first whichever node's turn comes first; then priority 5.
+        assert started[first] < started[high] < started[low], started
+    finally:
+        node_a.stop()
+        node_b.stop()
