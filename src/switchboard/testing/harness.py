@@ -49,6 +49,13 @@ numbers = {json.dumps(list(NUMBERS))}
   id = "{APPLICATION_ID}"
   name = "Application under test"
   numbers = {json.dumps(list(NUMBERS))}
+
+# Time is virtual here; the event loop's lag is real. On a busy CI machine (or with a debugger
+# paused) the loop falls behind, and the node's admission control would answer the app's next
+# createCall with 503: not what an app's test is about. Node capacity still applies.
+[overload]
+max_loop_lag_seconds = 0
+max_backlog = 0
 """
 
 # How far wait_for lets virtual time run before it gives up (an hour of call time costs
