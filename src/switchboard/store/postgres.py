@@ -118,6 +118,19 @@ class _AdmittedInsert:
         self.limits = limits
         self.values = values
 
+    def refusal(self, live: int, tokens: float) -> RateLimitError | None:
+        """Why the call may not be placed, with the account's live calls and tokens; None: it
+        may. Over the rate with the queue on: it waits queued instead (calls/service.py)."""
+        limits = self.limits
+        if live >= limits.concurrent_calls:
+            return RateLimitError(CONCURRENCY_LIMITED, 1)
+        if tokens < 1.0:
+            wait = max(1, math.ceil((1.0 - tokens) / limits.calls_per_second))
+            if limits.queue_enabled:
+                return SharedRateLimited(RATE_LIMITED, wait)
+            return RateLimitError(RATE_LIMITED, wait)
+        return None
+
     async def __call__(self, connection: _Connection) -> None:
         limits = self.limits
         await connection.execute(
@@ -130,18 +143,66 @@ class _AdmittedInsert:
         row = await cursor.fetchone()
         assert row is not None
         live, tokens = int(row[0]), float(row[1])
-        if live >= limits.concurrent_calls:
-            raise RateLimitError(CONCURRENCY_LIMITED, 1)
-        if tokens < 1.0:
-            wait = max(1, math.ceil((1.0 - tokens) / limits.calls_per_second))
-            if limits.queue_enabled:
-                raise SharedRateLimited(RATE_LIMITED, wait)  # queued instead (calls/service.py)
-            raise RateLimitError(RATE_LIMITED, wait)
+        refusal = self.refusal(live, tokens)
+        if refusal is not None:
+            raise refusal
         await connection.execute(
             _TAKE_TOKEN,
             {"account": self.account_id, "tokens": tokens - 1.0},
         )
         await connection.execute(_INSERT_CALL, self.values)
+
+
+class _Refused:
+    """A write of a batch that was refused on its own (an admission over the limits)."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: RateLimitError) -> None:
+        self.error = error
+
+
+async def _admit_together(connection: _Connection, inserts: list[_AdmittedInsert]) -> list[object]:
+    """A run of admitted inserts in one round trip, not one each: every account's lock and
+    count are asked for together (pipelined; accounts in order, so two nodes' batches never
+    wait for each other's locks in a cycle), each call is decided in order against what the
+    calls before it in the run took, then the admitted ones and the buckets are written."""
+    by_account: dict[str, LimitSettings] = {}
+    for insert in inserts:
+        by_account.setdefault(insert.account_id, insert.limits)
+    cursors = {}
+    for account_id in sorted(by_account):
+        limits = by_account[account_id]
+        await connection.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('account:' || %s))", (account_id,)
+        )
+        cursors[account_id] = await connection.execute(
+            _ADMISSION,
+            {"account": account_id, "rate": limits.calls_per_second, "burst": limits.burst},
+        )
+    state: dict[str, list[float]] = {}
+    for account_id, cursor in cursors.items():
+        row = await cursor.fetchone()  # the first one waits for the lot
+        assert row is not None
+        state[account_id] = [float(row[0]), float(row[1])]
+    results: list[object] = []
+    admitted: list[Sequence[Any]] = []
+    for insert in inserts:
+        live_and_tokens = state[insert.account_id]
+        refusal = insert.refusal(int(live_and_tokens[0]), live_and_tokens[1])
+        if refusal is not None:
+            results.append(_Refused(refusal))
+            continue
+        live_and_tokens[0] += 1
+        live_and_tokens[1] -= 1.0
+        admitted.append(insert.values)
+        results.append(None)
+    if admitted:
+        async with connection.cursor() as cursor:
+            await cursor.executemany(_INSERT_CALL, admitted)
+        for account_id, (_, tokens) in state.items():
+            await connection.execute(_TAKE_TOKEN, {"account": account_id, "tokens": tokens})
+    return results
 
 
 _ADMISSION = (
@@ -299,7 +360,10 @@ class PostgresStore:
                     _settle(future, result, None)
             return []
         for (_, future), result in zip(batch, results, strict=True):
-            _settle(future, result, None)
+            if isinstance(result, _Refused):  # an admission refused (the rest committed)
+                _settle(future, None, result.error)
+            else:
+                _settle(future, result, None)
         return []
 
     @staticmethod
@@ -321,6 +385,15 @@ class PostgresStore:
                     async with connection.cursor() as cursor:
                         await cursor.executemany(write.sql, run)
                     results += [None] * len(run)
+                elif isinstance(write, _AdmittedInsert):
+                    admissions = [write]
+                    index += 1
+                    while index < end and isinstance(writes[index], _AdmittedInsert):
+                        following_insert = writes[index]
+                        assert isinstance(following_insert, _AdmittedInsert)
+                        admissions.append(following_insert)
+                        index += 1
+                    results += await _admit_together(connection, admissions)
                 else:
                     results.append(await write(connection))
                     index += 1

@@ -5,6 +5,7 @@ checked when a node joins."""
 from __future__ import annotations
 
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -133,6 +134,25 @@ def test_the_queue_drains_in_priority_order_across_nodes(
         }
         # Priority 1 goes first whichever node's turn comes first; then priority 5.
         assert started[first] < started[high] < started[low], started
+    finally:
+        node_a.stop()
+        node_b.stop()
+
+
+def test_racing_creates_on_two_nodes_never_pass_the_concurrent_limit(
+    tmp_path: Path, postgres_url: str, schema: str, app: Receiver
+) -> None:
+    node_a, node_b = start_nodes(tmp_path, postgres_url, schema, 2, concurrent_calls=3)
+    try:
+        targets = [
+            (node_a if index % 2 else node_b, f"+155555904{index:02d}") for index in range(8)
+        ]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            responses = list(pool.map(lambda target: post_call(target[0], app, target[1]), targets))
+        statuses = sorted(response.status_code for response in responses)
+        # Each node's own limit would admit 3 (6 in all); the database admits 3, whichever
+        # node's batch of admissions comes first, and refuses the rest with Bandwidth's 429.
+        assert statuses == [201] * 3 + [429] * 5, statuses
     finally:
         node_a.stop()
         node_b.stop()
