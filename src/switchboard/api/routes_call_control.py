@@ -133,4 +133,7 @@ async def get_statistics(request: Request) -> Response:
     await context.authorize(request, account_id)
     assert context.engine is not None
     current, maximum = context.engine.queue_statistics(account_id)
+    queued_anywhere = getattr(context.store, "queued_call_count", None)
+    if context.nodes is not None and queued_anywhere is not None:
+        current = await queued_anywhere(account_id)  # several nodes: the account's whole queue
     return JsonResponse({"currentCallQueueSize": current, "maxCallQueueSize": maximum})

@@ -821,6 +821,13 @@ class PostgresStore:
             await connection.execute(_TAKE_TOKEN, {"account": account_id, "tokens": tokens - 1})
         return Call.from_row(orjson.loads(best[1])), stale, 0.0
 
+    async def queued_call_count(self, account_id: str) -> int:
+        """The account's queued calls on every node (getCallStatistics on several nodes)."""
+        rows = await self._fetch(
+            "SELECT count(*) FROM calls WHERE account_id = %s AND state = 'queued'", (account_id,)
+        )
+        return int(rows[0][0])
+
     async def owner_address(self, call_id: str) -> str | None:
         """The address of the live node, other than this one, that runs `call_id`."""
         rows = await self._fetch(

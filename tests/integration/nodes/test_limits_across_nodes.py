@@ -8,9 +8,12 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.integration.nodes.cluster import (
+    ACCOUNT,
+    AUTH,
     SHARED_KEYS,
     call_state,
     create,
@@ -23,6 +26,7 @@ from tests.integration.reliability.process import ServerProcess, free_port, wait
 from tests.support.receiver import Receiver
 
 pytestmark = pytest.mark.slow
+STATISTICS = f"/api/v2/accounts/{ACCOUNT}/statistics"
 
 
 def test_the_concurrent_limit_counts_every_nodes_calls_and_heals_when_a_node_dies(
@@ -153,6 +157,24 @@ def test_racing_creates_on_two_nodes_never_pass_the_concurrent_limit(
         # Each node's own limit would admit 3 (6 in all); the database admits 3, whichever
         # node's batch of admissions comes first, and refuses the rest with Bandwidth's 429.
         assert statuses == [201] * 3 + [429] * 5, statuses
+    finally:
+        node_a.stop()
+        node_b.stop()
+
+
+def test_queue_statistics_count_the_accounts_whole_queue(
+    tmp_path: Path, postgres_url: str, schema: str, app: Receiver
+) -> None:
+    # One call per 5 s for the account: after the first, both nodes' calls wait queued.
+    node_a, node_b = start_nodes(tmp_path, postgres_url, schema, 2, calls_per_second=0.2)
+    try:
+        create(node_a, app, "+15555590500")
+        create(node_a, app, "+15555590501")
+        create(node_b, app, "+15555590502")
+        for node in (node_a, node_b):
+            response = httpx.get(f"{node.base_url}{STATISTICS}", auth=AUTH, timeout=10)
+            assert response.status_code == 200
+            assert response.json() == {"currentCallQueueSize": 2, "maxCallQueueSize": 60}
     finally:
         node_a.stop()
         node_b.stop()
