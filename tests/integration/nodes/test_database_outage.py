@@ -4,6 +4,7 @@ it reconnects, renews the lease it never lost to anyone, and takes calls again."
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +31,7 @@ def own_cluster() -> Iterator[Cluster]:
         yield cluster
     finally:
         stop_cluster(directory)
+        shutil.rmtree(directory, ignore_errors=True)  # nothing left behind in /tmp
 
 
 def test_a_node_refuses_calls_while_its_database_is_away_and_recovers(
