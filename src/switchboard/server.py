@@ -43,6 +43,7 @@ from switchboard.network.audio_files import AudioFiles
 from switchboard.network.base import Network
 from switchboard.network.simulated import SimulatedNetwork
 from switchboard.network.sip import SipNetwork
+from switchboard.nodes.metrics import NodeMetrics
 from switchboard.nodes.registry import NodeRegistry
 from switchboard.observability.logs import configure_logging
 from switchboard.observability.metrics import Metrics
@@ -203,6 +204,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> ASGIApp:
         if isinstance(store, PostgresStore):
             store.limits_for = limits_for  # each account's limits, held in the database
             engine.shared_queue = store  # and its queue, drained across nodes
+        metrics.registry.register(NodeMetrics(registry))
 
     def gauges() -> dict[str, dict[str, float]]:
         values = engine.live_gauges()

@@ -58,6 +58,10 @@ def test_a_killed_nodes_live_calls_end_once_by_a_survivor(
         for call_id in on_b:
             assert call_state(node_b, call_id)["state"] == "answered"
             assert disconnects(app, call_id) == []
+        # And an operator sees the takeover on the survivor's /metrics.
+        scraped = httpx.get(f"{node_b.base_url}/metrics", timeout=10).text
+        assert "switchboard_node_calls_adopted_total 5.0" in scraped.splitlines()
+        assert "switchboard_node_lease_held 1.0" in scraped.splitlines()
     finally:
         node_a.stop()
         node_b.stop()
