@@ -405,8 +405,8 @@ class PostgresDatabase(Database):
             started = time.perf_counter()
             self._loop.run_until_complete(store.list_calls(*arguments, retained_since))
             timings.append((time.perf_counter() - started) * 1000)
-        sql, parameters = call_queries.list_calls_sql(
-            *arguments, retained_since, dialect="postgres"
+        sql, parameters = self._loop.run_until_complete(
+            store.list_calls_query(*arguments, retained_since)
         )
         with self._connect() as connection:
             explained = connection.execute(

@@ -49,8 +49,10 @@ def list_calls_sql(
     earliest_enqueued: str | None = None,
 ) -> tuple[str, list[Any]]:
     """The SELECT `list_call_rows` runs, and its parameters (`?` placeholders). On PostgreSQL
-    (`dialect="postgres"`) the same query, but for the index hints (its planner sees the
-    filter's values) and the date arithmetic."""
+    (`dialect="postgres"`) the same query but for the index hints (its planner sees the
+    filter's values), and a minStartTime window's lower bound comes worked out by the caller
+    (`earliest_enqueued`, see PostgresStore.list_calls_query): as a subquery, the planner
+    could not see how narrow the window is."""
     clauses = ["account_id = ?"]
     parameters: list[Any] = [account_id]
     # The index's equality column first: its rows are then in page order.
@@ -88,7 +90,9 @@ def list_calls_sql(
         clauses.append("enqueued_time >= ?")
         parameters.append(earliest_enqueued)
     elif call_filter.min_start_time is not None and after is None:
-        clauses.append(_EARLIEST_ENQUEUED[dialect])
+        if dialect != "sqlite":
+            raise ValueError("a minStartTime window on PostgreSQL needs earliest_enqueued")
+        clauses.append(_EARLIEST_ENQUEUED)
         parameters += [call_filter.min_start_time, account_id]
     clauses += window
     parameters += window_parameters
@@ -106,18 +110,11 @@ def list_calls_sql(
 
 # The earliest enqueued time a call that started at or after minStartTime can have (see the
 # module docstring): minStartTime less the account's longest queue wait, less 2 s.
-_EARLIEST_ENQUEUED = {
-    "sqlite": (
-        "enqueued_time >= strftime('%Y-%m-%dT%H:%M:%fZ', julianday(?) - (coalesce((SELECT "
-        "max(queue_wait) FROM calls INDEXED BY calls_by_account_wait WHERE account_id = ? "
-        "AND queue_wait > 0), 0) + 2) / 86400.0)"
-    ),
-    "postgres": (
-        "enqueued_time >= to_char((?::timestamptz - make_interval(secs => coalesce((SELECT "
-        "max(queue_wait) FROM calls WHERE account_id = ? AND queue_wait > 0), 0) + 2)) "
-        """AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"""
-    ),
-}
+_EARLIEST_ENQUEUED = (
+    "enqueued_time >= strftime('%Y-%m-%dT%H:%M:%fZ', julianday(?) - (coalesce((SELECT "
+    "max(queue_wait) FROM calls INDEXED BY calls_by_account_wait WHERE account_id = ? "
+    "AND queue_wait > 0), 0) + 2) / 86400.0)"
+)
 
 
 def purge_ended_before(connection: sqlite3.Connection, cutoff: str, batch: int = 5000) -> int:

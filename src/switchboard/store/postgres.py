@@ -36,7 +36,7 @@ from switchboard.provisioning.models import Snapshot
 from switchboard.recordings.model import Recording
 from switchboard.store import call_queries, pg_schema, provisioning_db
 from switchboard.store.rows import call_row, event_row, recording_row, timeline_rows
-from switchboard.store.sql import PostgresConnection, SqlConnection, pyformat
+from switchboard.store.sql import SqlConnection, pyformat
 from switchboard.webhooks.outbox import OutboxEntry
 
 logger = logging.getLogger("switchboard.store")
@@ -132,25 +132,10 @@ class _AdmittedInsert:
         return None
 
     async def __call__(self, connection: _Connection) -> None:
-        limits = self.limits
-        await connection.execute(
-            "SELECT pg_advisory_xact_lock(hashtext('account:' || %s))", (self.account_id,)
-        )
-        cursor = await connection.execute(
-            _ADMISSION,
-            {"account": self.account_id, "rate": limits.calls_per_second, "burst": limits.burst},
-        )
-        row = await cursor.fetchone()
-        assert row is not None
-        live, tokens = int(row[0]), float(row[1])
-        refusal = self.refusal(live, tokens)
-        if refusal is not None:
-            raise refusal
-        await connection.execute(
-            _TAKE_TOKEN,
-            {"account": self.account_id, "tokens": tokens - 1.0},
-        )
-        await connection.execute(_INSERT_CALL, self.values)
+        """Alone (a batch redone one write at a time): admitted, or raises the refusal."""
+        (result,) = await _admit_together(connection, [self])
+        if isinstance(result, _Refused):
+            raise result.error
 
 
 class _Refused:
@@ -170,16 +155,10 @@ async def _admit_together(connection: _Connection, inserts: list[_AdmittedInsert
     by_account: dict[str, LimitSettings] = {}
     for insert in inserts:
         by_account.setdefault(insert.account_id, insert.limits)
-    cursors = {}
-    for account_id in sorted(by_account):
-        limits = by_account[account_id]
-        await connection.execute(
-            "SELECT pg_advisory_xact_lock(hashtext('account:' || %s))", (account_id,)
-        )
-        cursors[account_id] = await connection.execute(
-            _ADMISSION,
-            {"account": account_id, "rate": limits.calls_per_second, "burst": limits.burst},
-        )
+    cursors = {
+        account_id: await _ask_admission(connection, account_id, by_account[account_id])
+        for account_id in sorted(by_account)
+    }
     state: dict[str, list[float]] = {}
     for account_id, cursor in cursors.items():
         row = await cursor.fetchone()  # the first one waits for the lot
@@ -203,6 +182,20 @@ async def _admit_together(connection: _Connection, inserts: list[_AdmittedInsert
         for account_id, (_, tokens) in state.items():
             await connection.execute(_TAKE_TOKEN, {"account": account_id, "tokens": tokens})
     return results
+
+
+async def _ask_admission(
+    connection: _Connection, account_id: str, limits: LimitSettings
+) -> psycopg.AsyncCursor[Any]:
+    """Lock the account for this transaction and ask its live calls and tokens (one row; in
+    pipeline mode the answer is read later, with others)."""
+    await connection.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('account:' || %s))", (account_id,)
+    )
+    return await connection.execute(
+        _ADMISSION,
+        {"account": account_id, "rate": limits.calls_per_second, "burst": limits.burst},
+    )
 
 
 _ADMISSION = (
@@ -621,6 +614,22 @@ class PostgresStore:
         after: PageCursor | None,
         retained_since: str,
     ) -> list[dict[str, Any]]:
+        sql, parameters = await self.list_calls_query(
+            account_id, call_filter, limit, after, retained_since
+        )
+        rows = await self._fetch(pyformat(sql), parameters)
+        loads = orjson.loads
+        return [loads(data) for (data,) in rows]
+
+    async def list_calls_query(
+        self,
+        account_id: str,
+        call_filter: CallFilter,
+        limit: int,
+        after: PageCursor | None,
+        retained_since: str,
+    ) -> tuple[str, list[Any]]:
+        """The SELECT `list_calls` runs (`?` placeholders) and its parameters."""
         earliest = None
         if call_filter.min_start_time is not None and after is None:
             # The window's lower bound as a value, not a subquery: the planner then sees how
@@ -632,7 +641,7 @@ class PostgresStore:
             )
             wait = timedelta(seconds=int(rows[0][0]) + 2)
             earliest = format_time(parse_time(call_filter.min_start_time) - wait)
-        sql, parameters = call_queries.list_calls_sql(
+        return call_queries.list_calls_sql(
             account_id,
             call_filter,
             limit,
@@ -641,9 +650,6 @@ class PostgresStore:
             dialect="postgres",
             earliest_enqueued=earliest,
         )
-        rows = await self._fetch(pyformat(sql), parameters)
-        loads = orjson.loads
-        return [loads(data) for (data,) in rows]
 
     async def purge_calls(self, ended_before: str) -> int:
         """Delete calls (and timelines) that ended before `ended_before`; returns how many."""
@@ -785,20 +791,14 @@ class PostgresStore:
         `local_ids` (this node's queue) that are no longer queued here (another node took
         them, or they ended), and how many seconds until the shared rate allows one more."""
         async with self._reader() as connection, connection.transaction():
-            await connection.execute(
-                "SELECT pg_advisory_xact_lock(hashtext('account:' || %s))", (account_id,)
-            )
+            admission = await _ask_admission(connection, account_id, limits)
             cursor = await connection.execute(
                 "SELECT c FROM unnest(%s::text[]) AS c WHERE NOT EXISTS (SELECT 1 FROM calls "
                 "WHERE call_id = c AND state = 'queued' AND owner_node = %s)",
                 (list(local_ids), self.node_id),
             )
             stale = [str(row[0]) for row in await cursor.fetchall()]
-            cursor = await connection.execute(
-                _ADMISSION,
-                {"account": account_id, "rate": limits.calls_per_second, "burst": limits.burst},
-            )
-            row = await cursor.fetchone()
+            row = await admission.fetchone()
             assert row is not None
             live, tokens = int(row[0]), float(row[1])
             if live >= limits.concurrent_calls:
@@ -938,10 +938,3 @@ def _settle(future: asyncio.Future[object], result: object, error: BaseException
         future.set_result(result)
     else:
         future.set_exception(error)
-
-
-def sync_connection(url: str, schema: str | None = None) -> PostgresConnection:
-    """A migrated blocking connection (the CLI, the config file's sync at start-up)."""
-    connection = pg_schema.connect(url, schema)
-    pg_schema.migrate(connection)
-    return connection
