@@ -278,9 +278,8 @@ class Engine:
         """Several nodes: the account's shared calls-per-second refused to place the call now
         (store/postgres.py). It waits in the account's queue instead, as a call over the rate
         does on one node; False when the queue is off or full."""
-        self._placing.discard(call.call_id)
+        self.release(call)  # its place to start now, first
         limiter = self._limiter(call.account_id)
-        limiter.ended(call.call_id)
         if limiter.queue_size >= limiter.settings.max_queue_size:
             return False
         limiter.requeue(call.call_id, call.request.priority)
