@@ -79,6 +79,10 @@ WARM_WINDOW_S = 1.0  # the first second of a step is not counted in its goodput
 REQUEST_TIMEOUT_S = 10.0
 OFF = "max_live_calls = 0\nmax_loop_lag_seconds = 0\nmax_backlog = 0\n"
 SAMPLE_S = 0.5
+# The floor: GET /healthz (the same server stack's hello-world: no auth, no store, no call)
+# every FLOOR_INTERVAL_S during a step, on a fixed schedule, on connections of its own. What
+# any request waits on that loop at that load; a refusal cannot answer faster than this.
+FLOOR_INTERVAL_S = 0.02
 KNEE_SHARE = 0.95  # of the highest rate: the knee's level reaches this share of capacity
 
 
@@ -120,6 +124,7 @@ class Step:
     other: Counter[str] = field(default_factory=Counter)
     admitted: set[str] = field(default_factory=set)
     late_ms: list[float] = field(default_factory=list)  # how late this driver sent
+    floor_ms: list[float] = field(default_factory=list)  # GET /healthz, from when it was due
     refusal_bodies: Counter[str] = field(default_factory=Counter)
     cpu: CpuShare | None = None
     goodput: float = 0.0
@@ -240,7 +245,12 @@ class Driver:
 
     # -- open loop: a step -----------------------------------------------------------------
     async def open_loop(
-        self, session: aiohttp.ClientSession, server: Server, step: Step, drain_s: float
+        self,
+        session: aiohttp.ClientSession,
+        server: Server,
+        step: Step,
+        drain_s: float,
+        sent_all: asyncio.Event | None = None,
     ) -> None:
         loop = asyncio.get_running_loop()
         count = max(1, round(step.rate * step.seconds))
@@ -277,6 +287,8 @@ class Driver:
             task = asyncio.create_task(one(index, due))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
+        if sent_all is not None:
+            sent_all.set()  # the floor is measured while the step's load is offered
         if tasks:
             await asyncio.wait(set(tasks), timeout=REQUEST_TIMEOUT_S + 1)
         # Every admitted call of the step ends before the next step (or the drain bound).
@@ -355,6 +367,33 @@ async def sample(
             await asyncio.wait_for(until.wait(), SAMPLE_S)
 
 
+async def floor(server: Server, step: Step, until: asyncio.Event) -> None:
+    """GET /healthz every FLOOR_INTERVAL_S until `until`, latency from when each was due."""
+    loop = asyncio.get_running_loop()
+    tasks: set[asyncio.Task[None]] = set()
+    connector = aiohttp.TCPConnector(limit=20)
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+
+        async def one(due: float) -> None:
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with session.get(server.url("/healthz")) as response:
+                    await response.read()
+                    if response.status == 200:
+                        step.floor_ms.append((loop.time() - due) * 1000)
+
+        due = loop.time()
+        while not until.is_set():
+            task = asyncio.create_task(one(due))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            due += FLOOR_INTERVAL_S
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(until.wait(), max(0.0, due - loop.time()))
+        if tasks:
+            await asyncio.wait(set(tasks), timeout=REQUEST_TIMEOUT_S + 1)
+
+
 async def wait_empty(session: aiohttp.ClientSession, server: Server, seconds: float) -> None:
     """Until the node runs no call (as /metrics says), at most `seconds`."""
     deadline = time.monotonic() + seconds
@@ -407,9 +446,12 @@ async def sweep(
         meter = CpuMeter(pids)
         stop_sampling = asyncio.Event()
         sampler = asyncio.create_task(sample(session, server, step, stop_sampling))
-        await driver.open_loop(session, server, step, options.drain_seconds)
+        stop_floor = asyncio.Event()
+        floor_probe = asyncio.create_task(floor(server, step, stop_floor))
+        await driver.open_loop(session, server, step, options.drain_seconds, stop_floor)
         stop_sampling.set()
         await sampler
+        await floor_probe
         step.cpu = meter.stop()
         server.check_running()
         await wait_empty(session, server, options.drain_seconds)
@@ -488,7 +530,10 @@ async def measure(options: Options, processes: Processes, work: Path) -> Result:
             )
             progress(f"unloaded: {unloaded.rate:,.0f} calls/s for {unloaded.seconds:g} s")
             meter = CpuMeter(pids)
-            await driver.open_loop(session, controlled, unloaded, options.drain_seconds)
+            stop_floor = asyncio.Event()
+            floor_probe = asyncio.create_task(floor(controlled, unloaded, stop_floor))
+            await driver.open_loop(session, controlled, unloaded, options.drain_seconds, stop_floor)
+            await floor_probe
             unloaded.cpu = meter.stop()
             steps = await sweep(driver, session, controlled, options, capacity.rate, "on", pids)
         finally:
@@ -503,6 +548,7 @@ def run(options: Options, processes: Processes, work: Path) -> Result:
 
 def _row(step: Step, peak: float, unloaded_p99: float) -> str:
     cpu = step.cpu.by_process["server"] if step.cpu else 0.0
+    client = step.cpu.by_process["app"] + step.cpu.by_process["bench"] if step.cpu else 0.0
     other = step.cpu.other if step.cpu else 0.0
     admitted_p99 = percentile(step.admitted_ms, 0.99)
     return (
@@ -511,15 +557,16 @@ def _row(step: Step, peak: float, unloaded_p99: float) -> str:
         f"{(step.goodput / peak * 100 if peak else 0):>7.0f}%"
         f"{percentile(step.admitted_ms, 0.5):>9.1f}{admitted_p99:>8.1f}"
         f"{(admitted_p99 / unloaded_p99 if unloaded_p99 else 0):>6.1f}x"
-        f"{percentile(step.refused_ms, 0.99):>9.1f}{percentile(step.call_ms, 0.99):>9.0f}"
-        f"{percentile(step.late_ms, 0.99):>8.1f}{cpu:>7.2f}{other:>7.2f}"
+        f"{percentile(step.refused_ms, 0.99):>9.1f}{percentile(step.floor_ms, 0.99):>9.1f}"
+        f"{percentile(step.call_ms, 0.99):>9.0f}"
+        f"{percentile(step.late_ms, 0.99):>8.1f}{cpu:>7.2f}{client:>7.2f}{other:>7.2f}"
     )
 
 
 HEADER = (
     f"{'step':>6}{'offered':>9}{'sent':>8}{'admitted':>9}{'refused':>9}{'other':>7}"
     f"{'goodput':>10}{'of peak':>8}{'adm p50':>9}{'p99 ms':>8}{'/unl':>7}{'ref p99':>9}"
-    f"{'call p99':>9}{'late99':>8}{'server':>7}{'others':>7}"
+    f"{'floor99':>9}{'call p99':>9}{'late99':>8}{'server':>7}{'client':>7}{'others':>7}"
 )
 
 
@@ -581,7 +628,8 @@ def report(result: Result) -> bool:
         f"unloaded ({options.unloaded:g}x = {unloaded.rate:,.0f}/s, admission control on): "
         f"createCall p50 {percentile(unloaded.admitted_ms, 0.5):.1f} ms, p99 "
         f"{unloaded_p99:.1f} ms ({len(unloaded.admitted_ms)} admitted, "
-        f"{len(unloaded.refused_ms)} refused)"
+        f"{len(unloaded.refused_ms)} refused); GET /healthz p99 "
+        f"{percentile(unloaded.floor_ms, 0.99):.1f} ms"
     )
     if result.uncontrolled:
         print()
@@ -592,8 +640,9 @@ def report(result: Result) -> bool:
     peak = print_sweep(result.sweep, unloaded_p99)
     print(
         "(goodput: complete calls/s in the step after its first second; latencies in ms from "
-        "when the request was due; '/unl': admitted p99 over the unloaded p99; 'late99': how "
-        "late this driver sent, p99 ms; CPU in cores)"
+        "when the request was due; '/unl': admitted p99 over the unloaded p99; 'floor99': "
+        "GET /healthz of the same server during the step, p99; 'late99': how late this driver "
+        "sent, p99 ms; CPU in cores, 'client': the webhook app and this driver, on their own CPU)"
     )
     for step in result.sweep:
         if step.refusal_bodies:
