@@ -30,7 +30,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from uvicorn.config import Config
@@ -38,6 +38,9 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from switchboard.hardening import HttpLimits
+
+if TYPE_CHECKING:
+    from switchboard.api.early_refusal import EarlyRefusal
 
 logger = logging.getLogger("switchboard.http")
 LINGER_SECONDS = 2.0
@@ -137,6 +140,13 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._reserved = False
         self._first_heads: OrderedDict[GuardedHttpProtocol, None] = OrderedDict()
         self._first_head_pending = False
+        # A response the app's early refusal gave for the request being read: written once
+        # its body has been read (and dropped), in place of running the app. See
+        # api/early_refusal.py; found on the app's state, None for other apps.
+        self._early_response: bytes | None = None
+        self._early_keep_alive = True
+        state = getattr(self.app, "state", None)
+        self._early_refusal: EarlyRefusal | None = getattr(state, "early_refusal", None)
 
     # -- connections ------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -196,7 +206,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._refused:
             return  # lingering: read and drop
         cycle = self.cycle
-        if cycle is None or not cycle.more_body:  # reading a head (the body's end was seen)
+        reading_head = self._early_response is None and (cycle is None or not cycle.more_body)
+        if reading_head:  # (a body's end was seen, or there was none)
             before = self._head_bytes
             self._head_bytes += len(data)
             if self._head_bytes > self.limits.max_header_bytes:
@@ -242,6 +253,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                 f"The request line exceeds {self.limits.max_request_line_bytes} bytes",
             )
             raise _Refused
+        if self._answer_early():
+            return
         if self._reserved and not any(name == b"authorization" for name, _ in self.headers):
             app, self.app = self.app, _reserved_refusal
             try:
@@ -253,6 +266,52 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._reserved and self.cycle is not None:
             # A reserved slot serves one request, then frees itself for the next client.
             self.cycle.keep_alive = False
+
+    def _answer_early(self) -> bool:
+        """Whether the app's early refusal answers this request (its body is then dropped)."""
+        early = self._early_refusal
+        if (
+            early is None
+            or self._reserved  # a reserved slot serves one request by the app, then closes
+            or self.expect_100_continue  # the client waits for a 100 before its body
+            or self.root_path
+            or self.parser.should_upgrade()
+            or (self.cycle is not None and not self.cycle.response_complete)  # pipelined
+        ):
+            return False
+        answer = early.answer(self.parser.get_method(), self.url, self.headers)
+        if answer is None:
+            return False
+        status, headers, body = answer
+        self._early_keep_alive = (
+            self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
+        )
+        head = [STATUS_LINE[status]]
+        for name, value in [*self.server_state.default_headers, *headers]:
+            head += [name, b": ", value, b"\r\n"]
+        if not self._early_keep_alive:
+            head.append(b"connection: close\r\n")
+        head.append(b"\r\n")
+        self._early_response = b"".join(head) + body
+        return True
+
+    def on_body(self, body: bytes) -> None:
+        if self._early_response is None:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        response = self._early_response
+        if response is None:
+            super().on_message_complete()
+            return
+        self._early_response = None
+        if self.transport.is_closing():
+            return
+        self.transport.write(response)
+        if self._early_keep_alive:
+            self.on_response_complete()  # counts it, arms the keep-alive timeout
+        else:
+            self.transport.close()
 
     # -- timers and refusals ----------------------------------------------------------------
     def _start_head(self) -> None:

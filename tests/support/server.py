@@ -13,6 +13,7 @@ import uvicorn
 
 from switchboard.clock import Clock, VirtualClock
 from switchboard.config import load_settings
+from switchboard.http_guard import guarded_protocol
 from switchboard.server import create_app, prepare_data_dir
 
 T = TypeVar("T")
@@ -83,8 +84,14 @@ class RunningServer:
 
 
 def start_server(
-    directory: Path, config_text: str = CONFIG, clock: Clock | None = None
+    directory: Path,
+    config_text: str = CONFIG,
+    clock: Clock | None = None,
+    *,
+    guarded_http: bool = False,
 ) -> RunningServer:
+    """`guarded_http`: serve with the protocol `switchboard serve` uses (http_guard.py: head
+    limits, connection cap, the early refusals) instead of plain httptools."""
     config_file = directory / "switchboard.toml"
     if "[overload]" not in config_text:
         # The loop's lag is real time even on a virtual clock: on a loaded 2-core CI runner it
@@ -100,7 +107,7 @@ def start_server(
         host="127.0.0.1",
         port=0,
         loop="uvloop",
-        http="httptools",
+        http=guarded_protocol(settings.http) if guarded_http else "httptools",
         log_level="warning",
         proxy_headers=False,
     )
@@ -159,9 +166,11 @@ class VirtualTimeServer(RunningServer):
         self.run(_advance(self.engine, self.clock, seconds), timeout=60)
 
 
-def start_virtual_server(directory: Path, config_text: str = CONFIG) -> VirtualTimeServer:
+def start_virtual_server(
+    directory: Path, config_text: str = CONFIG, *, guarded_http: bool = False
+) -> VirtualTimeServer:
     clock = VirtualClock()
-    running = start_server(directory, config_text, clock=clock)
+    running = start_server(directory, config_text, clock=clock, guarded_http=guarded_http)
     server = VirtualTimeServer(**running.__dict__)
     server.clock = clock
     return server

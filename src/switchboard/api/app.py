@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from switchboard.api import routes_call_control, routes_calls, routes_oauth, routes_recordings
 from switchboard.api.context import ApiContext, context_of
 from switchboard.api.create_call_path import CreateCallPath
+from switchboard.api.early_refusal import EarlyRefusal
 from switchboard.api.redirects import HostFreeRedirects
 from switchboard.api.responses import (
     JsonResponse,
@@ -117,9 +118,14 @@ def build_app(
     served: ASGIApp = CreateCallPath(CatchAll(app), context, create_route)
     # Redirects never point at the host a client's Host header named (issue 23).
     served = HostFreeRedirects(served, context.settings.public_url)
+    outer: RequestObserver | WithState
     if context.metrics is not None:
-        return RequestObserver(served, context.metrics, app)
-    return WithState(served, app)
+        outer = RequestObserver(served, context.metrics, app)
+        app.state.early_refusal = EarlyRefusal(context, outer.record)
+    else:
+        outer = WithState(served, app)
+        app.state.early_refusal = EarlyRefusal(context)
+    return outer
 
 
 def recording_routes() -> list[Route]:

@@ -229,6 +229,19 @@ class Authenticator:
             raise AuthenticationError()
         return principal
 
+    def known_principal(self, authorization: str | None) -> Principal | None:
+        """Who `authorization` is, when that is known without a slow hash (a success cached
+        from an earlier request, or a signed token); None when it is not known yet or wrong.
+        Synchronous: for answers given before a request reaches the app (api/early_refusal.py);
+        it counts no failure, since a None here sends the request on to `authorize`."""
+        if not authorization:
+            return None
+        scheme, _, value = authorization.strip().partition(" ")
+        if scheme.lower() == "bearer":
+            return self._verify_token(value.strip())
+        key = hashlib.blake2b(authorization.encode("utf-8", "surrogatepass"), digest_size=20)
+        return self._verdicts.get(key.digest())
+
     async def authorize(
         self, authorization: str | None, account_id: str, source: str | None = None
     ) -> Principal:

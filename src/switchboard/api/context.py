@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
@@ -18,6 +20,8 @@ from switchboard.observability.metrics import Metrics
 from switchboard.recordings.storage import MediaStorage
 from switchboard.recordings.store import RecordingStore
 from switchboard.store.base import Store
+
+logger = logging.getLogger("switchboard.api")
 
 
 @dataclass
@@ -40,10 +44,31 @@ class ApiContext:
     # over `forwarder`'s session, closed with the app.
     nodes: CallOwners | None = None
     forwarder: Forwarder = field(default_factory=Forwarder)
+    # Provisioning reloads started by `provisioning_is_current` (held: tasks are weak refs).
+    _reloads: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
 
     async def refresh_provisioning(self) -> None:
         if self.store.provisioning_changed():
             self.auth.use_snapshot(await self.store.load_provisioning())
+
+    def provisioning_is_current(self) -> bool:
+        """Synchronous `refresh_provisioning`: True when the snapshot in use is current; else
+        starts loading the new one (the store says "changed" once, so whoever asks must load
+        it) and answers False, so the caller sends its request on to the app."""
+        if not self.store.provisioning_changed():
+            return True
+        if self._reloads:
+            return False  # one load at a time, however many requests ask meanwhile
+        reload = asyncio.get_running_loop().create_task(self._reload_provisioning())
+        self._reloads.add(reload)
+        reload.add_done_callback(self._reloads.discard)
+        return False
+
+    async def _reload_provisioning(self) -> None:
+        try:
+            self.auth.use_snapshot(await self.store.load_provisioning())
+        except Exception:  # the next request that finds it changed loads it again
+            logger.exception("could not reload accounts and credentials from the store")
 
     def check_accepting_calls(self) -> None:
         """503 while draining (SIGTERM), while the disk is nearly full, or while this node is

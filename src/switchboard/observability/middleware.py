@@ -47,48 +47,56 @@ class RequestObserver:
         try:
             await self.app(scope, receive, observing_send)
         finally:
-            elapsed = time.perf_counter() - started
             route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            method = scope["method"]
-            counter = self._counters.get((method, template, status))
-            if counter is None:
-                counter = self.metrics.requests.labels(method, template, str(status))
-                self._counters[(method, template, status)] = counter
-            counter.inc()
-            timer = self._timers.get((method, template))
-            if timer is None:
-                timer = self.metrics.request_seconds.labels(method, template)
-                self._timers[(method, template)] = timer
-            timer.observe(elapsed)
-            if logger.isEnabledFor(logging.INFO):  # the access log is on: build its line
-                self._log(scope, method, template, status, elapsed, location)
+            params = scope.get("path_params", {})
+            call_id = params.get("call_id") or (location.rsplit("/", 1)[-1] if location else None)
+            self.record(
+                scope["method"],
+                scope["path"],
+                getattr(route, "path", None) or "unmatched",
+                status,
+                time.perf_counter() - started,
+                params.get("account_id"),
+                call_id,
+            )
 
-    @staticmethod
-    def _log(
-        scope: Scope,
+    def record(
+        self,
         method: str,
+        path: str,
         template: str,
         status: int,
         elapsed: float,
-        location: str | None,
+        account_id: str | None,
+        call_id: str | None = None,
     ) -> None:
-        params = scope.get("path_params", {})
-        call_id = params.get("call_id") or (location.rsplit("/", 1)[-1] if location else None)
-        logger.info(
-            "%s %s %d %.1f ms",
-            method,
-            scope["path"],
-            status,
-            elapsed * 1000,
-            extra={
-                "event": "api-request",
-                "method": method,
-                "path": scope["path"],
-                "route": template,
-                "status": status,
-                "latency_ms": round(elapsed * 1000, 2),
-                "account_id": params.get("account_id"),
-                "call_id": call_id,
-            },
-        )
+        """Count one request and log it (when the access log is on). Also called for requests
+        the HTTP protocol answered itself (api/early_refusal.py)."""
+        counter = self._counters.get((method, template, status))
+        if counter is None:
+            counter = self.metrics.requests.labels(method, template, str(status))
+            self._counters[(method, template, status)] = counter
+        counter.inc()
+        timer = self._timers.get((method, template))
+        if timer is None:
+            timer = self.metrics.request_seconds.labels(method, template)
+            self._timers[(method, template)] = timer
+        timer.observe(elapsed)
+        if logger.isEnabledFor(logging.INFO):  # the access log is on: build its line
+            logger.info(
+                "%s %s %d %.1f ms",
+                method,
+                path,
+                status,
+                elapsed * 1000,
+                extra={
+                    "event": "api-request",
+                    "method": method,
+                    "path": path,
+                    "route": template,
+                    "status": status,
+                    "latency_ms": round(elapsed * 1000, 2),
+                    "account_id": account_id,
+                    "call_id": call_id,
+                },
+            )
