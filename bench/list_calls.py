@@ -734,6 +734,13 @@ def report(result: Result) -> bool:
     )
     slow = [item for item in result.measured if item.slow]
     for item in slow:
+        ranked = sorted(range(len(item.latencies_ms)), key=lambda i: -item.latencies_ms[i])[:3]
+        print(
+            f"{item.query.name}: the slowest requests, in order of arrival: "
+            + ", ".join(f"#{i + 1} {item.latencies_ms[i]:.1f} ms" for i in sorted(ranked))
+            + f" (the first: {item.latencies_ms[0]:.1f} ms)"
+        )
+    for item in slow:
         if item.plan:
             print()
             print(f"{item.query.name}: {'EXPLAIN' if postgres else 'EXPLAIN QUERY PLAN'}")
