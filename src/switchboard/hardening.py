@@ -36,12 +36,16 @@ class ThrottleSettings:
     """Failed-attempt limits: within any window of `window_seconds`, at most `per_address`
     failures from one source address and `per_name` failures for one user name (or OAuth
     client id); then 429 with Retry-After until the window ends. At most `hash_concurrency`
-    slow password hashes run at once."""
+    slow password hashes run at once. A refused attempt is answered after
+    `throttled_delay_seconds` (at most its Retry-After): a client guessing in a loop on a few
+    connections then makes a few attempts a second, not thousands, and its flood of 429s no
+    longer takes the CPU other accounts' requests need."""
 
     per_address: int = 50
     per_name: int = 20
     window_seconds: float = 60.0
     hash_concurrency: int = 4
+    throttled_delay_seconds: float = 1.0
 
 
 def parse_http_limits(table: dict[str, Any]) -> HttpLimits:
@@ -85,7 +89,13 @@ def parse_throttle(table: dict[str, Any]) -> ThrottleSettings:
     _known(
         table,
         "auth",
-        ("failures_per_address", "failures_per_name", "failure_window_seconds", "hash_concurrency"),
+        (
+            "failures_per_address",
+            "failures_per_name",
+            "failure_window_seconds",
+            "hash_concurrency",
+            "throttled_delay_seconds",
+        ),
     )
     defaults = ThrottleSettings()
     return ThrottleSettings(
@@ -93,6 +103,9 @@ def parse_throttle(table: dict[str, Any]) -> ThrottleSettings:
         per_name=_int(table, "auth", "failures_per_name", defaults.per_name, 1),
         window_seconds=_seconds(table, "auth", "failure_window_seconds", defaults.window_seconds),
         hash_concurrency=_int(table, "auth", "hash_concurrency", defaults.hash_concurrency, 1),
+        throttled_delay_seconds=_non_negative_seconds(
+            table, "auth", "throttled_delay_seconds", defaults.throttled_delay_seconds
+        ),
     )
 
 
@@ -118,4 +131,13 @@ def _seconds(table: dict[str, Any], where: str, key: str, default: float) -> flo
     value = table.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e6:
         raise HardeningConfigError(f"{where}.{key} must be a number of seconds > 0, got {value!r}")
+    return float(value)
+
+
+def _non_negative_seconds(table: dict[str, Any], where: str, key: str, default: float) -> float:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 60:
+        raise HardeningConfigError(
+            f"{where}.{key} must be a number of seconds from 0 to 60, got {value!r}"
+        )
     return float(value)

@@ -150,7 +150,10 @@ def test_unknown_names_cost_one_hash_each_like_wrong_secrets(
 
 
 def test_failed_attempts_past_the_limit_get_429_with_retry_after(tmp_path: Path) -> None:
-    config = CONFIG + "\n[auth]\nfailures_per_name = 3\nfailure_window_seconds = 120\n"
+    config = (
+        CONFIG + "\n[auth]\nfailures_per_name = 3\nfailure_window_seconds = 120\n"
+        "throttled_delay_seconds = 0.25\n"
+    )
     running = start_virtual_server(tmp_path, config)
     try:
         with httpx.Client(base_url=running.base_url, timeout=10) as client:
@@ -159,6 +162,9 @@ def test_failed_attempts_past_the_limit_get_429_with_retry_after(tmp_path: Path)
                 assert response.status_code == 401
             response = client.post(calls_path(), json=seed_body(), auth=(USERNAME, "d"))
             assert_error(response, 429, "error")
+            # Answered no sooner than [auth] throttled_delay_seconds (a lower bound: the server
+            # waits at least that long, however loaded the machine).
+            assert response.elapsed.total_seconds() >= 0.25
             assert 0 < int(response.headers["retry-after"]) <= 120
             # Another user is not throttled by alice's failures...
             response = client.get(calls_path(), auth=("bob", "bob-secret-password"))

@@ -31,10 +31,10 @@ def test_every_key_is_read(tmp_path: Path) -> None:
         "[http]\nmax_request_line_bytes = 4096\nmax_header_bytes = 8192\n"
         "header_timeout_seconds = 2.5\nmax_connections = 100\nreserved_connections = 0\n"
         "[auth]\nfailures_per_address = 7\nfailures_per_name = 3\n"
-        "failure_window_seconds = 30\nhash_concurrency = 1\n",
+        "failure_window_seconds = 30\nhash_concurrency = 1\nthrottled_delay_seconds = 0\n",
     )
     assert settings.http == HttpLimits(4096, 8192, 2.5, 100, 0)
-    assert settings.auth_throttle == ThrottleSettings(7, 3, 30.0, 1)
+    assert settings.auth_throttle == ThrottleSettings(7, 3, 30.0, 1, 0.0)
 
 
 @pytest.mark.parametrize(
@@ -53,6 +53,10 @@ def test_every_key_is_read(tmp_path: Path) -> None:
         ("[http]\nmax_request_line_bytes = 20000\n", "must not exceed http.max_header_bytes"),
         ("[auth]\nfailures_per_name = 0\n", "auth.failures_per_name must be a whole number >= 1"),
         ("[auth]\nhash_concurrency = 1.5\n", "auth.hash_concurrency must be a whole number"),
+        (
+            "[auth]\nthrottled_delay_seconds = -1\n",
+            "auth.throttled_delay_seconds must be a number of seconds from 0 to 60",
+        ),
         ("http = 3\n", "[http] must be a table"),
     ],
 )

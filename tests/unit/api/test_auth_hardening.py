@@ -47,9 +47,17 @@ def snapshot(client_hash: str = CLIENT_HASH) -> Snapshot:
 
 
 def authenticator(
-    throttle: ThrottleSettings | None = None, clock: Clock | None = None
+    throttle: ThrottleSettings | None = None,
+    clock: Clock | None = None,
+    slept: list[float] | None = None,
 ) -> Authenticator:
-    auth = Authenticator(b"k" * 32, 3600, throttle, now=clock or Clock())
+    """`slept`: the delays of throttled attempts are recorded there instead of waited for."""
+    delays = [] if slept is None else slept
+
+    async def record(seconds: float) -> None:
+        delays.append(seconds)
+
+    auth = Authenticator(b"k" * 32, 3600, throttle, now=clock or Clock(), sleep=record)
     auth.use_snapshot(snapshot())
     return auth
 
@@ -159,6 +167,33 @@ async def test_failures_per_name_are_limited_then_429_until_the_window_ends(
     clock.now += 40
     principal = await auth.authenticate(basic("alice", PASSWORD), "10.0.0.99")
     assert principal.name == "alice"
+
+
+async def test_a_throttled_attempt_is_answered_late_by_at_most_its_retry_after(
+    checks: list[tuple[str, str]],
+) -> None:
+    clock = Clock()
+    slept: list[float] = []
+    settings = ThrottleSettings(per_address=1000, per_name=1, window_seconds=60)
+    auth = authenticator(settings, clock, slept)
+    with pytest.raises(AuthenticationError):
+        await auth.authenticate(basic("alice", "guess"), "10.0.0.1")
+    assert slept == []  # a failure under the limit is answered at once
+    with pytest.raises(RateLimitError):
+        await auth.authenticate(basic("alice", "guess-2"), "10.0.0.1")
+    assert slept == [1.0]  # [auth] throttled_delay_seconds
+    clock.now += 59.5  # Retry-After is now 1: the delay is never longer than it
+    slow = ThrottleSettings(per_address=1000, per_name=1, throttled_delay_seconds=5)
+    auth.throttle = slow
+    with pytest.raises(RateLimitError) as refused:
+        await auth.authenticate(basic("alice", "guess-3"), "10.0.0.1")
+    assert refused.value.headers() == {"Retry-After": "1"}
+    assert slept == [1.0, 1.0]
+    auth.throttle = ThrottleSettings(per_address=1000, per_name=1, throttled_delay_seconds=0)
+    with pytest.raises(RateLimitError):
+        await auth.authenticate(basic("alice", "guess-4"), "10.0.0.1")
+    assert slept == [1.0, 1.0]  # 0: answered at once
+    assert len(checks) == 1  # no refused attempt ran a hash
 
 
 async def test_failures_per_address_are_limited_whatever_the_names(
