@@ -3,7 +3,10 @@
 Every `heartbeat_seconds` the node renews its lease in the `nodes` table (a time of the
 database's clock, `lease_seconds` ahead), then adopts what nobody drives any more: the calls
 and pending events of nodes whose lease ran out (store/postgres.py `adopt_calls`, one survivor
-per call), ended or requeued as a restart does (calls/engine.py `adopt`).
+per call), ended or requeued as a restart does (calls/engine.py `adopt`). The renewal also
+says when the soonest lease of another node ends; when that is before the next heartbeat (a
+node that stopped renewing), the node looks again right after it ends, so a dead node's calls
+are taken over at the end of its lease, not up to a heartbeat later.
 
 Fencing has two halves. In the database, every write about a call names the owner and its
 epoch (store/postgres.py), so a node that lost its lease cannot overwrite the new owner. Here,
@@ -30,6 +33,19 @@ from switchboard.store.postgres import PostgresStore
 
 logger = logging.getLogger("switchboard.nodes")
 LIVE_STATES = (QUEUED, INITIATED, ANSWERED)
+
+
+# How long after another node's lease ends (as its last renewal said) this node looks for its
+# calls: the two clocks are the database's, read a round trip apart.
+ADOPT_MARGIN_SECONDS = 0.05
+
+
+def next_wake(next_beat: float, adopt_at: float | None) -> tuple[float, bool]:
+    """When the heartbeat task wakes next, and whether to beat then (True) or only to adopt
+    the calls of a node whose lease has just ended (False)."""
+    if adopt_at is not None and adopt_at < next_beat:
+        return adopt_at, False
+    return next_beat, True
 
 
 class NodeStartError(RuntimeError):
@@ -107,25 +123,51 @@ class NodeRegistry:
             await self.store.leave()
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_beat = loop.time() + self.settings.heartbeat_seconds
+        adopt_at: float | None = None
         while True:
-            await asyncio.sleep(self.settings.heartbeat_seconds)
+            wake, beating = next_wake(next_beat, adopt_at)
+            await asyncio.sleep(max(0.0, wake - loop.time()))
             try:
-                await self.beat()
+                if beating:
+                    next_beat = loop.time() + self.settings.heartbeat_seconds
+                    expire_in = await self.beat()
+                    # Another node's lease ends before this node's next beat: adopt its calls
+                    # then (a little after, so its end has surely passed on the database's
+                    # clock), not up to a heartbeat later.
+                    # (Ended already: this beat's adoption took its calls.)
+                    adopt_at = (
+                        None
+                        if expire_in is None or expire_in <= 0
+                        else loop.time() + expire_in + ADOPT_MARGIN_SECONDS
+                    )
+                else:
+                    adopt_at = None
+                    if self.holds_lease() and not self.draining:
+                        await self.adopt()
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # the database is away: the lease runs down meanwhile
                 logger.warning("node %s: heartbeat failed: %s", self.node_id, error)
 
-    async def beat(self) -> None:
-        """Renew the lease, then adopt what dead nodes left."""
+    async def beat(self) -> float | None:
+        """Renew the lease, then adopt what dead nodes left. Returns in how many seconds the
+        soonest lease of another node ends (None: no other node, or this one lost its own)."""
         sent = self._monotonic()
         state = "draining" if self.draining else "live"
-        if not await self.store.heartbeat(self.settings.lease_seconds, state):
+        heartbeat = await self.store.heartbeat(self.settings.lease_seconds, state)
+        if not heartbeat.renewed:
             await self._rejoin()
-            return
+            return None
         self._lease_ends = sent + self.settings.lease_seconds
         if self.draining:
-            return  # a draining node takes on nothing new
+            return None  # a draining node takes on nothing new
+        await self.adopt()
+        return heartbeat.others_expire_in
+
+    async def adopt(self) -> None:
+        """Take on the calls and pending events of nodes whose lease ran out."""
         calls, events = await self.store.adopt_calls(LIVE_STATES)
         if calls or events:
             self.takeovers += len(calls)
