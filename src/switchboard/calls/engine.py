@@ -452,6 +452,11 @@ class Engine:
             call = target_call(call_id, parent, verb, target, tag, f"{base}/{call_id}", now)
             try:
                 await self.services.store.insert_call(call)  # stored before it is dialled
+            except RateLimitError as shared:
+                # Several nodes: the account's limits held in the database refused it.
+                self.release(call)
+                refused.append(f"{target.destination}: {shared.description}")
+                continue
             except BaseException:
                 self.release(call)
                 raise

@@ -23,6 +23,7 @@ from typing import Protocol
 from switchboard.calls.create_request import CreateCallRequest
 from switchboard.calls.ids import new_call_id
 from switchboard.calls.model import INITIATED, Call
+from switchboard.errors import RateLimitError
 from switchboard.network.base import CallRefused, InboundOffer, OpenLeg
 from switchboard.provisioning.models import Application, Snapshot
 from switchboard.provisioning.vault import Vault, VaultError
@@ -195,6 +196,14 @@ class InboundCalls:
         )
         try:
             await self.store.insert_call(call)  # durable before the initiate event is owed
+        except RateLimitError as shared:
+            # Several nodes: the account's limits held in the database (calls on other nodes
+            # count) refused it, as this node's own limits would have.
+            self.gate.release(call)
+            raise self._refuse(
+                account_id,
+                CallRefused(f"account {account_id}: {shared.description}", 503, "account-limit"),
+            ) from None
         except BaseException:
             self.gate.release(call)
             raise

@@ -31,6 +31,7 @@ from switchboard.calls.ids import format_time, parse_time
 from switchboard.calls.listing import CallFilter, PageCursor
 from switchboard.calls.model import INITIATED, Call
 from switchboard.calls.timeline import TimelineEntry
+from switchboard.calls.transfer_targets import PARENT_CALL_ID
 from switchboard.errors import RateLimitError, SharedRateLimited
 from switchboard.limits.account import CONCURRENCY_LIMITED, RATE_LIMITED, LimitSettings
 from switchboard.provisioning.models import Snapshot
@@ -122,12 +123,20 @@ class _AdmittedInsert:
     nothing can leak), and a token is taken from its calls-per-second bucket (`burst` tokens,
     refilled at the rate, on the database's clock). Either refused: a 429 as one node gives."""
 
-    __slots__ = ("account_id", "limits", "values")
+    __slots__ = ("account_id", "limits", "queueable", "values")
 
-    def __init__(self, account_id: str, limits: LimitSettings, values: Sequence[Any]) -> None:
+    def __init__(
+        self,
+        account_id: str,
+        limits: LimitSettings,
+        values: Sequence[Any],
+        queueable: bool = True,
+    ) -> None:
         self.account_id = account_id
         self.limits = limits
         self.values = values
+        # An inbound call starts now or not at all: over the rate it is refused, never queued.
+        self.queueable = queueable
 
     def refusal(self, live: int, tokens: float) -> RateLimitError | None:
         """Why the call may not be placed, with the account's live calls and tokens; None: it
@@ -137,7 +146,7 @@ class _AdmittedInsert:
             return RateLimitError(CONCURRENCY_LIMITED, 1)
         if tokens < 1.0:
             wait = max(1, math.ceil((1.0 - tokens) / limits.calls_per_second))
-            if limits.queue_enabled:
+            if limits.queue_enabled and self.queueable:
                 return SharedRateLimited(RATE_LIMITED, wait)
             return RateLimitError(RATE_LIMITED, wait)
         return None
@@ -513,16 +522,20 @@ class PostgresStore:
     async def insert_call(self, call: Call) -> None:
         values = (*call_row(call), self.node_id, self.epoch)
         limits = self.limits_for
-        if (
-            limits is None
-            or self.node_id is None
-            or call.state != INITIATED
-            or call.direction != "outbound"
-            or call.extra  # a <Transfer>'s target: admitted with the call it belongs to
-        ):
+        if limits is None or self.node_id is None or call.state != INITIATED:
             await self._write(_Statement(_INSERT_CALL, values))
             return
-        await self._write(_AdmittedInsert(call.account_id, limits(call.account_id), values))
+        # Inbound calls and a <Transfer>'s targets count against the same limits
+        # (rateLimits.mdx: "inbound and outbound calls per second"; a transfer over them is
+        # reported to transferCompleteUrl); they start now or not at all, never queued.
+        await self._write(
+            _AdmittedInsert(
+                call.account_id,
+                limits(call.account_id),
+                values,
+                queueable=call.direction == "outbound" and PARENT_CALL_ID not in call.extra,
+            )
+        )
 
     async def save_call(
         self,

@@ -21,6 +21,7 @@ ACCOUNT = "9900181"
 APPLICATION = "7fc9698a-b04a-468b-9e8f-91238c0d0181"
 AUTH = ("nodes", "nodes-password-1")
 NUMBER = "+15555550181"
+INBOUND_NUMBER = "+15555550182"  # rings the application when a test gives an initiate URL
 LEASE_SECONDS = 2.0
 
 
@@ -33,7 +34,14 @@ def node_config(
     concurrent_calls: int = 100,
     calls_per_second: float = 100,
     queue_enabled: bool = True,
+    initiate_url: str | None = None,
 ) -> Path:
+    """`initiate_url`: INBOUND_NUMBER rings the application, whose initiate webhook it is."""
+    inbound = (
+        f'  numbers = ["{INBOUND_NUMBER}"]\n  call_initiated_callback_url = "{initiate_url}"\n'
+        if initiate_url
+        else ""
+    )
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "switchboard.toml"
     path.write_text(
@@ -59,7 +67,7 @@ answer_after = 1.0
 
 [[accounts]]
 id = "{ACCOUNT}"
-numbers = ["{NUMBER}"]
+numbers = ["{NUMBER}", "{INBOUND_NUMBER}"]
   [accounts.limits]
   calls_per_second = {calls_per_second}
   concurrent_calls = {concurrent_calls}
@@ -70,7 +78,7 @@ numbers = ["{NUMBER}"]
   [[accounts.applications]]
   id = "{APPLICATION}"
   name = "nodes"
-"""
+{inbound}"""
     )
     return path
 
@@ -88,7 +96,7 @@ def share_keys(directory: Path, keys: dict[str, bytes]) -> None:
 
 
 def start_nodes(
-    root: Path, url: str, schema: str, count: int, **limits: float | bool
+    root: Path, url: str, schema: str, count: int, **limits: float | bool | str
 ) -> list[ServerProcess]:
     keys = {name: secrets.token_bytes(32) for name in SHARED_KEYS}
     nodes: list[ServerProcess] = []

@@ -14,6 +14,7 @@ import pytest
 from tests.integration.nodes.cluster import (
     ACCOUNT,
     AUTH,
+    INBOUND_NUMBER,
     SHARED_KEYS,
     call_state,
     create,
@@ -56,6 +57,83 @@ def test_the_concurrent_limit_counts_every_nodes_calls_and_heals_when_a_node_die
     finally:
         node_a.stop()
         node_b.stop()
+
+
+def test_inbound_calls_count_and_are_refused_by_the_limits_across_nodes(
+    tmp_path: Path, postgres_url: str, schema: str, app: Receiver
+) -> None:
+    # rateLimits.mdx: inbound calls count against the account's limits too; one started on
+    # node A leaves no room on node B, and an inbound call over them is refused, not queued.
+    app.on("/initiate", '<?xml version="1.0"?><Response><Pause duration="60"/></Response>')
+    node_a, node_b = start_nodes(
+        tmp_path, postgres_url, schema, 2, concurrent_calls=1, initiate_url=app.url("/initiate")
+    )
+    try:
+        first = dial_in(node_a)
+        assert first.status_code == 201, first.text
+        refused = dial_in(node_b)
+        # The dial API answers an account's limit as createCall does (a SIP caller: 503).
+        assert refused.status_code == 429, refused.text
+        assert refused.json() == {
+            "type": "error",
+            "description": f"Call from {CALLER} refused: account {ACCOUNT}: Account concurrent "
+            "call limit exceeded",
+            "id": "",
+        }
+        created = post_call(node_b, app, "+15555590301")
+        assert created.status_code == 429, created.text  # the inbound call is counted
+        assert [event["callId"] for event in app.events("initiate")] == [first.json()["callId"]]
+    finally:
+        node_a.stop()
+        node_b.stop()
+
+
+CALLER = "+15555590300"
+
+
+def test_a_transfer_target_over_the_limits_across_nodes_is_reported_to_transfer_complete(
+    tmp_path: Path, postgres_url: str, schema: str, app: Receiver
+) -> None:
+    # rateLimits.mdx: "If a rate limit is hit during a <Transfer>, the error will be sent to
+    # the transferCompleteUrl also informing the reason in the errorMessage field."
+    app.on("/hold", '<?xml version="1.0"?><Response><Pause duration="60"/></Response>')
+    app.on(
+        "/transfer",
+        '<?xml version="1.0"?><Response><Transfer transferCompleteUrl="/complete">'
+        "<PhoneNumber>+15555590401</PhoneNumber></Transfer></Response>",
+    )
+    app.on("/complete", '<?xml version="1.0"?><Response><Hangup/></Response>')
+    node_a, node_b = start_nodes(tmp_path, postgres_url, schema, 2, concurrent_calls=2)
+    try:
+        held = post_call(node_a, app, "+15555590400", answerUrl=app.url("/hold"))
+        assert held.status_code == 201, held.text
+        wait_until(lambda: len(app.events("answer")) == 1, 20, "the first call answered")
+        # The second call, on the other node, is the account's second: its transfer's target
+        # would be a third.
+        transferring = post_call(node_b, app, "+15555590402", answerUrl=app.url("/transfer"))
+        assert transferring.status_code == 201, transferring.text
+        wait_until(lambda: app.events("transferComplete"), 20, "transferComplete", server=node_b)
+        (complete,) = app.events("transferComplete")
+        assert complete["callId"] == transferring.json()["callId"]
+        assert complete["cause"] == "account-limit"
+        assert complete["errorMessage"] == (
+            "+15555590401: Account concurrent call limit exceeded"
+        ), complete
+        assert app.events("transferAnswer") == []
+    finally:
+        node_a.stop()
+        node_b.stop()
+
+
+def dial_in(node: ServerProcess) -> httpx.Response:
+    """A virtual phone calls the account's inbound number through `node` (the simulator's
+    dial API: what a SIP INVITE to that node does)."""
+    return httpx.post(
+        f"{node.base_url}/switchboard/v1/phones/{CALLER}/calls",
+        auth=AUTH,
+        json={"to": INBOUND_NUMBER},
+        timeout=10,
+    )
 
 
 def test_calls_per_second_are_one_bucket_across_nodes_and_the_rest_wait_queued(
