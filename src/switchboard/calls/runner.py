@@ -1,17 +1,17 @@
-"""One call's life in the engine: its event queue, its leg, its interpreter, its webhooks."""
+"""One call's life in the engine: its event queue, its leg, its interpreter, its webhooks.
+
+What a runner is given and sent (its services, its mailbox's events) is in
+calls/runner_messages.py."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
 import logging
-import uuid
-from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field, replace
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
 
-from switchboard.activity import Activity
 from switchboard.bxml import BxmlError, Interpreter, parse_bxml
 from switchboard.bxml import actions as act
 from switchboard.bxml import events as bxml_events
@@ -22,26 +22,55 @@ from switchboard.bxml.verbs import Bridge as BridgeVerb
 from switchboard.bxml.verbs import Document, Record, Transfer
 from switchboard.bxml.verbs import Forward as ForwardVerb
 from switchboard.calls import bridge, state, transfer
-from switchboard.calls.feed import CallFeed
 from switchboard.calls.model import ANSWERED, DISCONNECTED, INITIATED, QUEUED, Call
+from switchboard.calls.runner_messages import (
+    AnswerTimeout,
+    BridgeRequest,
+    CallbackDone,
+    EngineServices,
+    ExternalRedirect,
+    ForwardLegEvent,
+    ForwardTimeout,
+    InterpreterTimer,
+    Joined,
+    Mailbox,
+    NewBxml,
+    OwnerLeft,
+    RecordingState,
+    RunnerEvent,
+    SilenceCheck,
+    TagUpdate,
+    TransferGo,
+    VoiceHeard,
+    _id,
+)
 from switchboard.calls.timeline import Timeline
 from switchboard.calls.transfer_targets import caller_id_for, diversion_header, parent_of
 from switchboard.clock import Clock, TimerHandle
-from switchboard.limits.call_bounds import LOOP_CAUSE, CallBounds, LoopGuard
+from switchboard.limits.call_bounds import LOOP_CAUSE, LoopGuard
 from switchboard.network import base as net
 from switchboard.recordings import active as rec
 from switchboard.recordings import transcription
 from switchboard.recordings.model import Recording
 from switchboard.recordings.recorder import Recorder
-from switchboard.recordings.storage import MediaStorage
-from switchboard.recordings.store import RecordingStore
 from switchboard.redact import redact_text
 from switchboard.speech.stt import PocketSphinxTranscriber, Transcriber
-from switchboard.store.base import Fenced, Store
+from switchboard.store.base import Fenced
 from switchboard.webhooks import payloads
-from switchboard.webhooks.dispatch import Dispatcher
 from switchboard.webhooks.outbox import OutboxEntry
 from switchboard.webhooks.request import DeliveryResult, Failure, WebhookRequest
+
+# What other modules import from here (some of it defined in runner_messages).
+__all__ = [
+    "CallRunner",
+    "EngineServices",
+    "ExternalRedirect",
+    "NewBxml",
+    "RecordingState",
+    "RunnerEvent",
+    "TagUpdate",
+    "speech_engine",
+]
 
 logger = logging.getLogger("switchboard.engine")
 
@@ -49,195 +78,6 @@ logger = logging.getLogger("switchboard.engine")
 RING_START_LIMIT = 30.0
 BODY_EXCERPT = 500
 MAX_BXML_KB = 64
-T = TypeVar("T")
-
-
-@dataclass
-class EngineServices:
-    store: Store
-    network: net.Network
-    clock: Clock
-    activity: Activity
-    finished: Callable[[str], None]
-    dispatcher: Dispatcher  # every webhook goes through it (the outbox), never straight out
-    # The live feed of timeline entries (the web console's); None: nobody listens.
-    feed: CallFeed | None = None
-    # The bus: post a message to another call's runner (nothing happens if it has ended).
-    post: Callable[[str, Any], bool] = lambda _call_id, _message: False
-    # Store and dial a <Transfer>'s targets: (the targets' callIds and destinations, and the
-    # reasons of those the account's limits refused).
-    start_targets: (
-        Callable[[Call, Transfer, str | None], Awaitable[tuple[list[tuple[str, str]], list[str]]]]
-        | None
-    ) = None
-    # Where recordings' rows and media go (None: this server records nothing).
-    recordings: tuple[RecordingStore, MediaStorage] | None = None
-    # What one call may cost: the BXML loop guard and the timeline's size ([calls]).
-    bounds: CallBounds = field(default_factory=CallBounds)
-    # Count a start against an account's calls per second without refusing it (<Forward>).
-    count_start: Callable[[str], None] = lambda _account_id: None
-
-
-# Events a runner handles besides the network's own.
-@dataclass(frozen=True, slots=True)
-class AnswerTimeout:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class InterpreterTimer:
-    timer_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class CallbackDone:
-    """A webhook delivery finished. `token` ties a BXML callback to the request that sent it."""
-
-    event_type: str
-    payload: dict[str, object]
-    result: DeliveryResult
-    expects_bxml: bool
-    token: int
-
-
-@dataclass(frozen=True, slots=True)
-class NewBxml:
-    """BXML from outside the document (PUT /bxml): replaces what the call is executing."""
-
-    document: Any
-
-
-@dataclass(frozen=True, slots=True)
-class ExternalRedirect:
-    """updateCall with state=active and a redirectUrl."""
-
-    request: RedirectRequest
-
-
-@dataclass(frozen=True, slots=True)
-class Joined:
-    """To a transfer target: the original call `peer` joined it; they hear each other."""
-
-    peer: str
-
-
-@dataclass(frozen=True, slots=True)
-class BridgeRequest:
-    """To a call another call's <Bridge> names: join `owner` (or refuse, saying why)."""
-
-    owner: str
-    account_id: str
-    verb: BridgeVerb
-
-
-@dataclass(frozen=True, slots=True)
-class VoiceHeard:
-    """A tap heard someone speak (for <Record silenceTimeout>)."""
-
-    voice: net.Voice
-
-
-@dataclass(frozen=True, slots=True)
-class SilenceCheck:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class RecordingState:
-    """PUT .../calls/{callId}/recording: `paused` or `recording`."""
-
-    state: str
-
-
-@dataclass(frozen=True, slots=True)
-class TransferGo:
-    """To a transfer target that answered: it won; run the transferAnswer BXML."""
-
-
-@dataclass(frozen=True, slots=True)
-class ForwardLegEvent:
-    """What the network reports of the second leg <Forward> placed for this call."""
-
-    event: net.LegEvent
-
-
-@dataclass(frozen=True, slots=True)
-class ForwardTimeout:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class OwnerLeft:
-    """To a bridge target: the call that bridged it left (hung up or got new BXML)."""
-
-    owner: str
-
-
-@dataclass(frozen=True, slots=True)
-class TagUpdate:
-    """updateCall with only a tag: later callbacks carry it ("" clears it)."""
-
-    tag: str
-
-
-RunnerEvent = (
-    net.LegEvent
-    | AnswerTimeout
-    | InterpreterTimer
-    | CallbackDone
-    | NewBxml
-    | ExternalRedirect
-    | TagUpdate
-    | Joined
-    | BridgeRequest
-    | OwnerLeft
-    | ForwardLegEvent
-    | ForwardTimeout
-    | TransferGo
-    | VoiceHeard
-    | SilenceCheck
-    | RecordingState
-    | bridge.Accepted
-    | bridge.Refused
-    | bridge.PeerLeft
-    | transfer.TargetAnswered
-    | transfer.TargetReady
-    | transfer.TargetEnded
-    | state.End
-)
-
-
-class Mailbox(Generic[T]):
-    """A runner's events, first in first out: asyncio.Queue without what a runner never uses
-    (a size limit, waiting putters, task_done/join), which cost more than the rest of starting
-    a call. One task reads it; anything on the event loop's thread puts."""
-
-    __slots__ = ("_items", "_waiter")
-
-    def __init__(self) -> None:
-        self._items: deque[T] = deque()
-        self._waiter: asyncio.Future[None] | None = None
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __iter__(self) -> Iterator[T]:
-        return iter(self._items)
-
-    def put(self, item: T) -> None:
-        self._items.append(item)
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def get(self) -> T:
-        while not self._items:
-            waiter = self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await waiter
-            finally:
-                self._waiter = None
-        return self._items.popleft()
 
 
 class CallRunner:
@@ -1466,10 +1306,6 @@ def _content_type_hint(content_type: str | None) -> str:
     if not content_type or "xml" in content_type.lower():
         return ""
     return f" (the answer's Content-Type was {content_type}; BXML is XML)"
-
-
-def _id() -> str:
-    return str(uuid.uuid4())
 
 
 @functools.lru_cache(maxsize=256)
