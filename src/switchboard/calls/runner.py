@@ -1,7 +1,7 @@
 """One call's life in the engine: its event queue, its leg, its interpreter, its webhooks.
 
-What a runner is given and sent (its services, its mailbox's events) is in
-calls/runner_messages.py."""
+Its recordings are a role it inherits, in calls/runner_recording.py; what a runner is given and
+sent (its services, its mailbox's events) is in calls/runner_messages.py."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from switchboard.bxml.attributes import PRIVATE_CALLER_IDS
 from switchboard.bxml.interpreter import RedirectRequest
 from switchboard.bxml.interpreter import State as InterpreterState
 from switchboard.bxml.verbs import Bridge as BridgeVerb
-from switchboard.bxml.verbs import Document, Record, Transfer
+from switchboard.bxml.verbs import Document, Transfer
 from switchboard.bxml.verbs import Forward as ForwardVerb
 from switchboard.calls import bridge, state, transfer
 from switchboard.calls.model import ANSWERED, DISCONNECTED, INITIATED, QUEUED, Call
@@ -44,23 +44,20 @@ from switchboard.calls.runner_messages import (
     VoiceHeard,
     _id,
 )
+from switchboard.calls.runner_recording import RecordingRole, speech_engine
 from switchboard.calls.timeline import Timeline
 from switchboard.calls.transfer_targets import caller_id_for, diversion_header, parent_of
 from switchboard.clock import Clock, TimerHandle
 from switchboard.limits.call_bounds import LOOP_CAUSE, LoopGuard
 from switchboard.network import base as net
 from switchboard.recordings import active as rec
-from switchboard.recordings import transcription
-from switchboard.recordings.model import Recording
-from switchboard.recordings.recorder import Recorder
 from switchboard.redact import redact_text
-from switchboard.speech.stt import PocketSphinxTranscriber, Transcriber
 from switchboard.store.base import Fenced
 from switchboard.webhooks import payloads
 from switchboard.webhooks.outbox import OutboxEntry
 from switchboard.webhooks.request import DeliveryResult, Failure, WebhookRequest
 
-# What other modules import from here (some of it defined in runner_messages).
+# What other modules import from here (some of it defined in runner_messages and runner_recording).
 __all__ = [
     "CallRunner",
     "EngineServices",
@@ -80,7 +77,7 @@ BODY_EXCERPT = 500
 MAX_BXML_KB = 64
 
 
-class CallRunner:
+class CallRunner(RecordingRole):
     def __init__(
         self,
         call: Call,
@@ -809,190 +806,6 @@ class CallRunner:
             if isinstance(effect, transfer.EndTarget):
                 self.services.post(effect.target, state.End(effect.cause))
 
-    # -- recordings: <Record>, <StartRecording> and friends ------------------------------------
-    async def _start_recording(self, verb: rec.RecordingVerb) -> None:
-        backend = self.services.recordings
-        if backend is None:
-            await self._end(
-                state.End("application-error", "This server keeps no recordings", _id())
-            )
-            return
-        recording = rec.new_recording(self.call, verb, self.clock.wall())
-        multichannel = recording.channels == 2
-        active = rec.ActiveRecording(
-            verb, recording, Recorder(self.clock.monotonic(), multichannel=multichannel)
-        )
-        active.last_voice_end = self.clock.monotonic()
-        try:
-            active.tap = self.services.network.open_tap(
-                self.call.call_id, active.sink(lambda voice: self.post(VoiceHeard(voice)))
-            )
-        except net.TapsUnsupported as error:
-            await self._end(
-                state.End("application-error", f"Verb <{type(verb).__name__}>: {error}", _id())
-            )
-            return
-        await backend[0].save_recording(recording)  # `processing` until its file is whole
-        if isinstance(verb, Record):
-            self.record = active
-            if verb.silence_timeout > 0:
-                self._silence_timer = self.clock.call_later(
-                    verb.silence_timeout, lambda: self.post(SilenceCheck())
-                )
-        else:
-            self.call_recording = active
-        self.note(
-            "recording",
-            event="started",
-            recordingId=recording.recording_id,
-            verb=type(verb).__name__,
-        )
-        if verb.transcribe:
-            self.note(
-                "recording", event="transcription-unavailable", recordingId=recording.recording_id
-            )
-
-    async def _check_silence(self) -> None:
-        """<Record silenceTimeout>: ended when nobody spoke for that long (record.mdx)."""
-        self._silence_timer = None
-        record = self.record
-        if record is None or not isinstance(record.verb, Record):
-            return
-        due = record.last_voice_end + record.verb.silence_timeout
-        now = self.clock.monotonic()
-        if now + 1e-9 >= due:
-            await self._interpret(bxml_events.RecordSilence())
-        else:
-            self._silence_timer = self.clock.call_later(
-                due - now, lambda: self.post(SilenceCheck())
-            )
-
-    async def _stop_record(self, reason: str) -> None:
-        record = self.record
-        self.record = None
-        if self._silence_timer is not None:
-            self._silence_timer.cancel()
-            self._silence_timer = None
-        if record is None:
-            return
-        saved = await self._save_recording(record)
-        if reason != "interrupted" and saved is not None:
-            await self._interpret(bxml_events.RecordFinished(rec.event_fields(saved)))
-
-    def _pause_or_resume(self, pause: bool, *, by: str) -> None:
-        recording = self.call_recording
-        if recording is None:
-            return  # pauseRecording.mdx: "it has no effect"
-        now = self.clock.monotonic()
-        changed = recording.recorder.pause(now) if pause else recording.recorder.resume(now)
-        if changed:
-            self.note("recording", event="paused" if pause else "resumed", by=by)
-
-    async def _save_recording(self, active: rec.ActiveRecording) -> Recording | None:
-        backend = self.services.recordings
-        if backend is None:
-            return None
-        ended_at = self.clock.monotonic()
-        saved, audio = await rec.save(active, self.clock.wall(), ended_at, backend[0], backend[1])
-        self.note(
-            "recording",
-            event="saved",
-            recordingId=saved.recording_id,
-            status=saved.status,
-            duration=saved.duration,
-        )
-        await self._recording_available(active.verb, saved)
-        if active.verb.transcribe and saved.status == "complete":
-            known = None
-            if self.services.network.knows_speech:
-                known = transcription.known_transcripts(
-                    active.voices, active.recorder.started_at, ended_at, audio.channels
-                )
-            transcribed = await transcription.transcribe(
-                saved,
-                audio,
-                known,
-                None if known is not None else speech_engine(),
-                backend[0],
-                backend[1],
-                self.clock.wall(),
-            )
-            assert transcribed.transcription is not None
-            self.note(
-                "recording",
-                event="transcribed",
-                recordingId=saved.recording_id,
-                status=transcribed.transcription.status,
-            )
-            await self._transcription_available(active.verb, transcribed)
-        if self.call.state == DISCONNECTED:
-            await self._flush_timeline()  # saved after the end: nobody else will write it
-        return saved
-
-    async def _transcription_available(self, verb: rec.RecordingVerb, done: Recording) -> None:
-        if verb.transcription_available_url is None or done.transcription is None:
-            return
-        fields: dict[str, object] = {
-            **rec.event_fields(done),
-            "transcription": done.transcription.to_json(),
-        }
-        fields.pop("channels", None)  # transcriptionAvailable.mdx lists no channels
-        await self._recording_event(
-            "transcriptionAvailable",
-            verb.transcription_available_url,
-            verb.transcription_available_method,
-            verb,
-            fields,
-        )
-
-    async def _recording_available(self, verb: rec.RecordingVerb, saved: Recording) -> None:
-        if verb.recording_available_url is None:
-            return
-        await self._recording_event(
-            "recordingAvailable",
-            verb.recording_available_url,
-            verb.recording_available_method,
-            verb,
-            {**rec.event_fields(saved), "status": saved.status},
-        )
-
-    async def _recording_event(
-        self,
-        event_type: str,
-        url: str,
-        method: str,
-        verb: rec.RecordingVerb,
-        fields: dict[str, object],
-    ) -> None:
-        """recordingAvailable / transcriptionAvailable: asynchronous, no BXML, with the
-        verb's credentials and the call's tag."""
-        if self.interpreter is not None:
-            fields = self.interpreter.fields(**fields)
-        await self._send_callback(
-            act.SendCallback(
-                event_type=event_type,
-                url=url,
-                method=method,
-                fallback_url=None,
-                fallback_method="POST",
-                username=verb.username,
-                password=verb.password,
-                fallback_username=None,
-                fallback_password=None,
-                fields=fields,
-                expects_bxml=False,
-            )
-        )
-
-    def _finish_recordings_at_end(self) -> None:
-        """The call ends: what was recorded is saved (recordingAvailable is sent; recordComplete
-        is not, record.mdx: "not sent if the recording ended due to the call hanging up")."""
-        for active in (self.record, self.call_recording):
-            if active is not None:
-                self.services.activity.spawn(self._save_recording(active))
-        self.record = None
-        self.call_recording = None
-
     # -- rooms: legs that hear each other (this call opened it, so this call closes it) ------
     async def _refused_without_rooms(self, verb: str) -> bool:
         """A network that cannot join legs ends the call before a verb that joins two rings
@@ -1276,9 +1089,6 @@ class CallRunner:
         self._timers.clear()
 
 
-_speech_engines: list[Transcriber] = []
-
-
 # Verbs that take the caller's time: BXML documents fetched with one of these between them
 # are no loop, however many.
 _TAKES_TIME = (
@@ -1292,13 +1102,6 @@ _TAKES_TIME = (
     act.StartForward,
     act.StartRecord,
 )
-
-
-def speech_engine() -> Transcriber:
-    """The speech engine, loaded once (its model takes a while) and only when first needed."""
-    if not _speech_engines:
-        _speech_engines.append(PocketSphinxTranscriber())
-    return _speech_engines[0]
 
 
 def _content_type_hint(content_type: str | None) -> str:
