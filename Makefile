@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PYTEST_WORKERS ?= 2
 
 .PHONY: run test fuzz lint typecheck check bench clean
 
@@ -26,7 +27,9 @@ test: $(STAMP)
 	$(BIN)/mypy
 	# -rfEs: the summary lists failures, errors, and every skipped test with its reason, so a
 	# green run that skipped something says so (under CI=true a skip fails the run).
-	$(BIN)/python -m pytest -rfEs $(PYTEST_ARGS)
+	# Two workers (pytest-xdist), each taking whole modules (their servers are module fixtures);
+	# PYTEST_WORKERS=0 runs in this process, one test after another.
+	$(BIN)/python -m pytest -rfEs -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The contract test against Bandwidth's OpenAPI spec, with many more examples than `make test`.
 FUZZ_EXAMPLES ?= 1000
