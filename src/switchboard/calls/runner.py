@@ -1,14 +1,14 @@
-"""One call's life in the engine: its event queue, its leg, its interpreter, its webhooks.
+"""One call's life in the engine: its event queue, its leg, its interpreter, its end.
 
-CallRunner is the call's actor (DESIGN.md, "Calls with many legs"). Its roles live beside it,
-each a class CallRunner inherits: calls/runner_legs.py (transfers, bridges, forwards and their
-rooms) and calls/runner_recording.py (recordings); what a runner is given and sent is in
-calls/runner_messages.py."""
+CallRunner is the call's actor (DESIGN.md, "Calls with many legs"). This module holds its core:
+the mailbox loop, the call's own leg, the BXML it runs and how the call ends. Its roles live
+beside it, each a class CallRunner inherits: calls/runner_legs.py (transfers, bridges, forwards
+and their rooms), calls/runner_recording.py (recordings) and calls/runner_webhooks.py (what the
+call owes its application); what it is given and sent is in calls/runner_messages.py."""
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -46,17 +46,17 @@ from switchboard.calls.runner_messages import (
     _id,
 )
 from switchboard.calls.runner_recording import RecordingRole, speech_engine
+from switchboard.calls.runner_webhooks import WebhooksRole
 from switchboard.calls.timeline import Timeline
 from switchboard.calls.transfer_targets import parent_of
 from switchboard.clock import Clock, TimerHandle
 from switchboard.limits.call_bounds import LOOP_CAUSE, LoopGuard
 from switchboard.network import base as net
 from switchboard.recordings import active as rec
-from switchboard.redact import redact_text
 from switchboard.store.base import Fenced
 from switchboard.webhooks import payloads
 from switchboard.webhooks.outbox import OutboxEntry
-from switchboard.webhooks.request import DeliveryResult, Failure, WebhookRequest
+from switchboard.webhooks.request import Failure
 
 # What other modules import from here (some of it defined in runner_messages and runner_recording).
 __all__ = [
@@ -72,11 +72,10 @@ __all__ = [
 
 logger = logging.getLogger("switchboard.engine")
 
-BODY_EXCERPT = 500
 MAX_BXML_KB = 64
 
 
-class CallRunner(LegsRole, RecordingRole):
+class CallRunner(LegsRole, RecordingRole, WebhooksRole):
     def __init__(
         self,
         call: Call,
@@ -413,61 +412,7 @@ class CallRunner(LegsRole, RecordingRole):
         await self._transition(state.Answer())
         await self._save()
 
-    async def _first_callback(self, event_type: str, payload: dict[str, Any]) -> None:
-        """The call's first BXML callback: `answer` (outbound) or `initiate` (inbound), to the
-        URL, credentials and timeout of the call's origin."""
-        request = self.call.request
-        self._add_sip_fields(payload)
-        primary = WebhookRequest(
-            request.answer_url,
-            request.answer_method,  # type: ignore[arg-type]
-            payload,
-            *request.credentials_for("answerUrl"),
-            float(request.callback_timeout),
-        )
-        fallback = None
-        if request.answer_fallback_url:
-            fallback = WebhookRequest(
-                request.answer_fallback_url,
-                request.answer_fallback_method,  # type: ignore[arg-type]
-                payload,
-                *request.credentials_for("answerFallbackUrl"),
-                float(request.callback_timeout),
-            )
-        entry = OutboxEntry(self.call.call_id, event_type, primary, fallback, asynchronous=False)
-        entry_id = await self._save(entry)
-        self._dispatch(replace(entry, id=entry_id), expects_bxml=True)
-
-    # -- webhooks ---------------------------------------------------------------------------
-    def _dispatch(self, entry: OutboxEntry, *, expects_bxml: bool) -> None:
-        """Deliver a recorded event in the background; its outcome comes back as CallbackDone."""
-        if expects_bxml:
-            self._bxml_token += 1
-        token = self._bxml_token
-
-        async def delivery() -> None:
-            result = await self.services.dispatcher.deliver(entry)
-            self.post(
-                CallbackDone(entry.event_type, entry.primary.payload, result, expects_bxml, token)
-            )
-
-        self.services.activity.spawn(delivery())
-
-    def _record_delivery(self, event_type: str, result: DeliveryResult, payload: Any) -> None:
-        for attempt in result.attempts:
-            self.note(
-                "webhook",
-                eventType=event_type,
-                url=attempt.url,
-                method=attempt.method,
-                request=payload,
-                status=attempt.status,
-                latencyMs=round(attempt.latency_ms, 1),
-                # BXML may carry verb credentials: the timeline keeps none of them.
-                responseBody=_response_excerpt(attempt.body),
-                error=redact_text(attempt.error) if attempt.error else None,
-            )
-
+    # -- BXML -------------------------------------------------------------------------------
     async def _callback_done(self, event: CallbackDone) -> None:
         self._record_delivery(event.event_type, event.result, event.payload)
         if not event.expects_bxml or event.token != self._bxml_token:
@@ -523,7 +468,6 @@ class CallRunner(LegsRole, RecordingRole):
         else:
             await self._interpret(bxml_events.CallbackFailed(cause, message))  # type: ignore[arg-type]
 
-    # -- BXML -------------------------------------------------------------------------------
     async def _interpret(self, event: bxml_events.Event) -> None:
         if self.interpreter is None or self.call.state == DISCONNECTED:
             return
@@ -681,41 +625,6 @@ class CallRunner(LegsRole, RecordingRole):
             self._gathering = False
             self.note("verb", verb="Gather", event=how)
 
-    async def _send_callback(self, action: act.SendCallback) -> None:
-        timeout = float(self.call.request.callback_timeout)
-        payload = payloads.event_payload(
-            self.call, action.event_type, self.clock.wall(), action.fields
-        )
-        primary = WebhookRequest(
-            action.url,
-            action.method,  # type: ignore[arg-type]
-            payload,
-            action.username,
-            action.password,
-            timeout,
-        )
-        fallback = (
-            WebhookRequest(
-                action.fallback_url,
-                action.fallback_method,  # type: ignore[arg-type]
-                payload,
-                action.fallback_username,
-                action.fallback_password,
-                timeout,
-            )
-            if action.fallback_url
-            else None
-        )
-        entry = OutboxEntry(
-            self.call.call_id,
-            action.event_type,
-            primary,
-            fallback,
-            asynchronous=not action.expects_bxml,
-        )
-        entry_id = await self.services.store.record_event(entry)  # durable before it is sent
-        self._dispatch(replace(entry, id=entry_id), expects_bxml=action.expects_bxml)
-
     # -- the end ----------------------------------------------------------------------------
     async def _end(self, end: state.End) -> None:
         if self.call.state == DISCONNECTED:
@@ -747,38 +656,6 @@ class CallRunner(LegsRole, RecordingRole):
             # In the background: the call is over and frees its place under the account's
             # limits now, however long the receiver (and the retry policy) take.
             self.services.activity.spawn(self._deliver_disconnect(replace(disconnect, id=entry_id)))
-
-    async def _deliver_disconnect(self, disconnect: OutboxEntry) -> None:
-        result = await self.services.dispatcher.deliver(disconnect)
-        self._record_delivery("disconnect", result, disconnect.primary.payload)
-        await self._flush_timeline()
-
-    def _disconnect_event(self) -> OutboxEntry | None:
-        request = self.call.request
-        if not request.disconnect_url:
-            return None
-        if self.parent_call_id is not None:
-            payload = payloads.transfer_disconnect_payload(self.call, self.clock.wall())
-        else:
-            payload = payloads.disconnect_payload(self.call, self.clock.wall())
-        self._add_sip_fields(payload)
-        if self.sip_response_code is not None:
-            payload["sipResponseCode"] = self.sip_response_code
-        webhook = WebhookRequest(
-            request.disconnect_url,
-            request.disconnect_method,  # type: ignore[arg-type]
-            payload,
-            *request.credentials_for("disconnectUrl"),
-            float(request.callback_timeout),
-        )
-        event_type = "disconnect" if self.parent_call_id is None else "transferDisconnect"
-        return OutboxEntry(self.call.call_id, event_type, webhook, None, asynchronous=True)
-
-    def _add_sip_fields(self, payload: dict[str, Any]) -> None:
-        """answer.mdx / disconnect.mdx: sipCallId once the leg has a SIP dialog."""
-        sip_call_id = self.leg.sip_call_id if self.leg is not None else None
-        if sip_call_id:
-            payload["sipCallId"] = sip_call_id
 
     def _cancel_timers(self) -> None:
         if self._silence_timer is not None:
@@ -815,15 +692,6 @@ def _content_type_hint(content_type: str | None) -> str:
     if not content_type or "xml" in content_type.lower():
         return ""
     return f" (the answer's Content-Type was {content_type}; BXML is XML)"
-
-
-@functools.lru_cache(maxsize=256)
-def _response_excerpt(body: bytes) -> str:
-    """What the timeline keeps of a response body (cached: apps send the same BXML again).
-    Redacted whole, then cut (issue 23): a password="..." or a user:password@ cut at the
-    boundary no longer matches the redaction and showed its first characters. Bodies are at
-    most the sender's cap (MAX_BXML_KB)."""
-    return redact_text(body.decode("utf-8", "replace"))[:BODY_EXCERPT]
 
 
 # Parsed BXML by (response body, the URL that served it): applications answer the same
