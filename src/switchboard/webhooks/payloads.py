@@ -100,12 +100,19 @@ def disconnect_payload(call: Call, event_time: datetime) -> dict[str, Any]:
     return payload
 
 
+# recordingAvailable.mdx and transcriptionAvailable.mdx list no answerTime (recordComplete.mdx
+# does); the transcriptionAvailable of a transcription requested through the API has none either.
+_WITHOUT_ANSWER_TIME = frozenset({"recordingAvailable", "transcriptionAvailable"})
+
+
 def event_payload(
     call: Call, event_type: str, event_time: datetime, fields: dict[str, Any]
 ) -> dict[str, Any]:
     """An event raised by a BXML verb (gather, redirect, dtmf...): common fields plus its own.
     A `tag` among the verb's fields (the interpreter's tag at that moment) wins over the call's."""
     payload = common_fields(call, event_type, event_time)
+    if event_type in _WITHOUT_ANSWER_TIME:
+        payload.pop("answerTime", None)
     if "tag" in fields:
         payload.pop("tag", None)
     for name, value in fields.items():
