@@ -29,7 +29,7 @@ from switchboard.network import base as net
 from switchboard.recordings import active as rec
 from switchboard.recordings import transcription
 from switchboard.recordings.model import Recording
-from switchboard.recordings.recorder import Recorder
+from switchboard.recordings.recorder import RecordedAudio, Recorder
 from switchboard.speech.stt import PocketSphinxTranscriber, Transcriber
 
 
@@ -155,31 +155,43 @@ class RecordingRole:
         )
         await self._recording_available(active.verb, saved)
         if active.verb.transcribe and saved.status == "complete":
-            known = None
-            if self.services.network.knows_speech:
-                known = transcription.known_transcripts(
-                    active.voices, active.recorder.started_at, ended_at, audio.channels
-                )
-            transcribed = await transcription.transcribe(
-                saved,
-                audio,
-                known,
-                None if known is not None else speech_engine(),
-                backend[0],
-                backend[1],
-                self.clock.wall(),
-            )
-            assert transcribed.transcription is not None
-            self.note(
-                "recording",
-                event="transcribed",
-                recordingId=saved.recording_id,
-                status=transcribed.transcription.status,
-            )
-            await self._transcription_available(active.verb, transcribed)
+            # In the background: the speech engine takes about 0.3 CPU s per second of audio,
+            # and the call does not wait for it (recordComplete, the next verbs, a hangup), as
+            # on Bandwidth, where transcriptionAvailable comes when the text is ready.
+            self.services.activity.spawn(self._transcribe(active, saved, audio, ended_at))
         if self.call.state == DISCONNECTED:
             await self._flush_timeline()  # saved after the end: nobody else will write it
         return saved
+
+    async def _transcribe(
+        self, active: rec.ActiveRecording, saved: Recording, audio: RecordedAudio, ended_at: float
+    ) -> None:
+        backend = self.services.recordings
+        assert backend is not None  # (it saved the recording)
+        known = None
+        if self.services.network.knows_speech:
+            known = transcription.known_transcripts(
+                active.voices, active.recorder.started_at, ended_at, audio.channels
+            )
+        transcribed = await transcription.transcribe(
+            saved,
+            audio,
+            known,
+            None if known is not None else speech_engine(),
+            backend[0],
+            backend[1],
+            self.clock.wall(),
+        )
+        assert transcribed.transcription is not None
+        self.note(
+            "recording",
+            event="transcribed",
+            recordingId=saved.recording_id,
+            status=transcribed.transcription.status,
+        )
+        await self._transcription_available(active.verb, transcribed)
+        if self.call.state == DISCONNECTED:
+            await self._flush_timeline()  # transcribed after the end: nobody else will write it
 
     async def _transcription_available(self, verb: rec.RecordingVerb, done: Recording) -> None:
         if verb.transcription_available_url is None or done.transcription is None:
