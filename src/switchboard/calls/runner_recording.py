@@ -99,10 +99,6 @@ class RecordingRole:
             recordingId=recording.recording_id,
             verb=type(verb).__name__,
         )
-        if verb.transcribe:
-            self.note(
-                "recording", event="transcription-unavailable", recordingId=recording.recording_id
-            )
 
     async def _check_silence(self) -> None:
         """<Record silenceTimeout>: ended when nobody spoke for that long (record.mdx)."""
