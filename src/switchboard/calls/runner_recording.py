@@ -30,7 +30,8 @@ from switchboard.recordings import active as rec
 from switchboard.recordings import transcription
 from switchboard.recordings.model import Recording
 from switchboard.recordings.recorder import RecordedAudio, Recorder
-from switchboard.speech.stt import PocketSphinxTranscriber, Transcriber
+from switchboard.speech.stt import Transcriber
+from switchboard.speech.worker import ProcessTranscriber
 
 
 class RecordingRole:
@@ -258,7 +259,8 @@ _speech_engines: list[Transcriber] = []
 
 
 def speech_engine() -> Transcriber:
-    """The speech engine, loaded once (its model takes a while) and only when first needed."""
+    """The speech engine, made once and only when first needed: PocketSphinx in a process of
+    its own (speech/worker.py: it holds the GIL while it decodes), its model loaded there."""
     if not _speech_engines:
-        _speech_engines.append(PocketSphinxTranscriber())
+        _speech_engines.append(ProcessTranscriber())
     return _speech_engines[0]

@@ -1,0 +1,143 @@
+"""The speech engine in a process of its own, so that transcribing never stops the server.
+
+PocketSphinx's extension never releases Python's GIL while it decodes (measured: an 8.3 s
+recording held the event loop for 1.9 s even from a worker thread, 20 s of speech 2.9 s), and on
+SIP every call's RTP is paced by that loop. So the engine runs in one child process,
+`python -m switchboard.speech.worker`, started on the first transcription (which also loads the
+model there instead of on the loop) and ending when the server does (its stdin closes). A plain
+subprocess, not multiprocessing: that would import the parent's main script again in the child,
+and Switchboard also runs embedded in other programs (its pytest plugin, an app's own script).
+The child runs at a lower CPU priority (nice 10): a transcript is background work, a call's
+media is not.
+
+The protocol, on the child's stdin and stdout: a request is the sample rate and the byte length
+(two little-endian uint32) then the PCM; an answer is a length (uint32) then JSON,
+{"text", "confidence"} or {"error"}. One utterance at a time, in order.
+
+`ProcessTranscriber.transcribe` keeps the `Transcriber` seam's blocking signature: callers
+already run it in a thread (`asyncio.to_thread`), which now only waits for the child's answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import struct
+import subprocess
+import sys
+import threading
+from typing import IO
+
+import orjson
+
+from switchboard.speech.stt import TELEPHONE_RATE, PocketSphinxTranscriber, Transcript
+
+# Lower than the server's (0): the engine's CPU goes to whatever the calls leave over.
+WORKER_NICENESS = 10
+_REQUEST = struct.Struct("<II")  # sample rate, PCM bytes
+_ANSWER = struct.Struct("<I")  # JSON bytes
+
+
+class TranscriberWorkerError(RuntimeError):
+    """The child failed or died: this transcription fails (its status says "error")."""
+
+
+class ProcessTranscriber:
+    """PocketSphinx (speech/stt.py) in a child process, behind the same blocking seam."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # one request on the pipe at a time
+        self._child: subprocess.Popen[bytes] | None = None
+
+    def _process(self) -> subprocess.Popen[bytes]:
+        child = self._child
+        if child is None or child.poll() is not None:
+            child = self._child = subprocess.Popen(
+                [sys.executable, "-m", "switchboard.speech.worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
+        return child
+
+    def transcribe(self, pcm: bytes, sample_rate: int = TELEPHONE_RATE) -> Transcript:
+        with self._lock:
+            child = self._process()
+            assert child.stdin is not None and child.stdout is not None
+            try:
+                child.stdin.write(_REQUEST.pack(sample_rate, len(pcm)) + pcm)
+                child.stdin.flush()
+                (size,) = _ANSWER.unpack(_read(child.stdout, _ANSWER.size))
+                answer = orjson.loads(_read(child.stdout, size))
+            except (OSError, EOFError, ValueError) as error:
+                # Died (killed, out of memory) or garbled: the next transcription starts anew.
+                self._stop(child)
+                raise TranscriberWorkerError(
+                    f"the speech engine's process failed: {error}"
+                ) from None
+        if "error" in answer:
+            raise TranscriberWorkerError(str(answer["error"]))
+        return Transcript(str(answer["text"]), float(answer["confidence"]))
+
+    def worker_pid(self) -> int:
+        """The child's process id (starting it if need be)."""
+        with self._lock:
+            return self._process().pid
+
+    def close(self) -> None:
+        with self._lock:
+            if self._child is not None:
+                self._stop(self._child)
+
+    def _stop(self, child: subprocess.Popen[bytes]) -> None:
+        self._child = None
+        with contextlib.suppress(OSError):
+            if child.stdin is not None:
+                child.stdin.close()  # the child's cue to end
+        try:
+            child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
+
+
+def _read(stream: IO[bytes], size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = stream.read(size - len(data))
+        if not chunk:
+            raise EOFError("the speech engine's process ended")
+        data += chunk
+    return data
+
+
+def main() -> None:
+    """The child: transcribe each request from stdin until stdin closes."""
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
+    # The protocol keeps the real stdout; anything a library prints goes to stderr instead.
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    requests = sys.stdin.buffer
+    engine: PocketSphinxTranscriber | None = None
+    while True:
+        try:
+            sample_rate, size = _REQUEST.unpack(_read(requests, _REQUEST.size))
+            pcm = _read(requests, size)
+        except EOFError:
+            return
+        try:
+            if engine is None:
+                engine = PocketSphinxTranscriber()  # the model loads here, once
+            transcript = engine.transcribe(pcm, sample_rate)
+            answer = {"text": transcript.text, "confidence": transcript.confidence}
+        except Exception as error:  # reported to the caller; the child goes on
+            answer = {"error": f"{type(error).__name__}: {error}"}
+        body = orjson.dumps(answer)
+        answers.write(_ANSWER.pack(len(body)) + body)
+        answers.flush()
+
+
+if __name__ == "__main__":
+    main()
