@@ -20,6 +20,7 @@ already run it in a thread (`asyncio.to_thread`), which now only waits for the c
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import struct
@@ -48,6 +49,7 @@ class ProcessTranscriber:
     def __init__(self) -> None:
         self._lock = threading.Lock()  # one request on the pipe at a time
         self._child: subprocess.Popen[bytes] | None = None
+        self._closes_at_exit = False
 
     def _process(self) -> subprocess.Popen[bytes]:
         child = self._child
@@ -57,6 +59,11 @@ class ProcessTranscriber:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
             )
+            if not self._closes_at_exit:
+                # Ended with this process, not left to the garbage collector (which warns of a
+                # child still running and of its pipes unclosed).
+                atexit.register(self.close)
+                self._closes_at_exit = True
         return child
 
     def transcribe(self, pcm: bytes, sample_rate: int = TELEPHONE_RATE) -> Transcript:
