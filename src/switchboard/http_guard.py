@@ -145,6 +145,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         # api/early_refusal.py; found on the app's state, None for other apps.
         self._early_response: bytes | None = None
         self._early_keep_alive = True
+        self._idle_after_read = False
         state = getattr(self.app, "state", None)
         self._early_refusal: EarlyRefusal | None = getattr(state, "early_refusal", None)
 
@@ -224,6 +225,22 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                     return
             self._tail = data[-3:] if len(data) >= 3 else (self._tail + data)[-3:]
         super().data_received(data)
+        if self._idle_after_read:
+            self._idle_after_read = False
+            self._start_idle_timeout()
+
+    def _start_idle_timeout(self) -> None:
+        """After early answers: the keep-alive timeout, if the connection is now idle."""
+        cycle = self.cycle
+        if (
+            self._early_response is None
+            and (cycle is None or cycle.response_complete)
+            and self.timeout_keep_alive_task is None
+            and not self.transport.is_closing()
+        ):
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
 
     def send_400_response(self, msg: str) -> None:
         # httptools could not parse the request (or a callback refused it already).
@@ -277,6 +294,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             or self.root_path
             or self.parser.should_upgrade()
             or (self.cycle is not None and not self.cycle.response_complete)  # pipelined
+            # A client that does not read its answers: the app's path stops reading until
+            # they drain, so what is buffered for it stays bounded.
+            or self.flow.write_paused
         ):
             return False
         answer = early.answer(self.parser.get_method(), self.url, self.headers)
@@ -308,10 +328,14 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         self.transport.write(response)
-        if self._early_keep_alive:
-            self.on_response_complete()  # counts it, arms the keep-alive timeout
-        else:
+        if not self._early_keep_alive:
             self.transport.close()
+            return
+        self.server_state.total_requests += 1
+        # The idle timeout starts once this read is handled, and only if no request is then
+        # being answered: the next one may have come in the same read (uvicorn's own path arms
+        # it only when no request waits behind the response).
+        self._idle_after_read = True
 
     # -- timers and refusals ----------------------------------------------------------------
     def _start_head(self) -> None:

@@ -9,10 +9,14 @@ what matters is the bytes on one connection.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 import orjson
@@ -30,6 +34,7 @@ from tests.support.server import (
     APPLICATION_ID,
     CONFIG,
     FROM_NUMBER,
+    OTHER_ACCOUNT_ID,
     OTHER_PASSWORD,
     OTHER_USERNAME,
     PASSWORD,
@@ -304,3 +309,111 @@ def test_a_node_with_room_answers_in_the_app(
     assert str(alice.get_call_state(ACCOUNT_ID, second).state) == "initiated"
     alice.update_call(ACCOUNT_ID, second, UpdateCall(state="completed"))
     vserver.advance(2)
+
+
+def test_a_request_read_with_an_early_refusal_is_not_cut_off_by_the_idle_timeout(
+    tmp_path: Path, app: Receiver
+) -> None:
+    # The idle (keep-alive) timeout must not start while the app answers a request that came
+    # in the same read as an early refusal. Made observable with a request the app answers
+    # after 2 s (a throttled login's 429 waits [auth] throttled_delay_seconds) on a server
+    # whose idle timeout is 1 s: cut off, the connection would close at 1 s with no answer.
+    config = CONFIG + OVERLOAD + "\n[auth]\nfailures_per_address = 1\nthrottled_delay_seconds = 2\n"
+    running = start_virtual_server(tmp_path, config, guarded_http=True, keep_alive_seconds=1)
+    try:
+        with calls_api_for(running, USERNAME, PASSWORD) as api:
+            app.on("/answer", Response([Pause(600)]).to_bxml())
+            held = create(api, app)  # the node is full, alice's credentials known
+            running.advance(2)
+            with connect(running) as connection:
+                connection.sendall(request(BODY, authorization=basic(OTHER_USERNAME, "wrong")))
+                assert read_response(connection)[0] == 401  # the address's one failure
+            throttled = (
+                f"GET {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Authorization: {basic(OTHER_USERNAME, 'wrong-again')}\r\n\r\n"
+            ).encode()
+            with connect(running) as connection:
+                connection.sendall(request(BODY) + throttled)  # one read: both requests
+                assert read_response(connection)[0] == 503  # early
+                status, headers, _ = read_response(connection)  # 2 s later, not cut off
+                assert status == 429 and headers["retry-after"]
+            api.update_call(ACCOUNT_ID, held, UpdateCall(state="completed"))
+            running.advance(2)
+    finally:
+        running.stop()
+
+
+def test_a_provisioning_change_sends_requests_to_the_app_until_it_is_loaded(
+    vserver: VirtualTimeServer, full: str
+) -> None:
+    # The SQLite store says "changed" once per loop turn: every request read in that turn
+    # must wait for the new accounts, not be answered from the old cached credentials.
+    context = vserver.server.config.app.state.context
+    early = vserver.server.config.app.state.early_refusal
+    headers = [(b"authorization", basic(USERNAME, PASSWORD).encode())]
+
+    async def change_then_ask() -> list[bool]:
+        # Any provisioning write: here the other account's application gets a new name.
+        await context.store.provision(
+            lambda connection: connection.execute(
+                "UPDATE applications SET name = 'renamed' WHERE account_id = ?",
+                (OTHER_ACCOUNT_ID,),
+            )
+        )
+        return [early.answer(b"POST", PATH.encode(), headers) is not None for _ in range(3)]
+
+    assert vserver.run(change_then_ask()) == [False, False, False]
+
+    async def later() -> bool:
+        await asyncio.gather(*list(context._reloads))  # the new accounts, loaded
+        return early.answer(b"POST", PATH.encode(), headers) is not None
+
+    # Loaded: the new accounts cleared the cache of checked credentials, so alice's next
+    # request goes to the app, which checks her password again (and refuses: full) ...
+    assert vserver.run(later()) is False
+    with connect(vserver) as connection:
+        connection.sendall(request(BODY))
+        assert read_response(connection)[0] == 503
+    # ... and from then on she is known again.
+    assert vserver.run(later()) is True
+
+
+@pytest.mark.slow
+def test_a_client_that_reads_no_answers_is_not_buffered_without_bound(
+    vserver: VirtualTimeServer, full: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Early answers are written only while the connection's send buffer has room; past that
+    # the app's path takes the requests, and it stops reading until the client reads.
+    checked = count_app_checks(vserver, monkeypatch)
+    # About 7 MB of 503s: past what the kernel's socket buffers take on loopback (a few MB),
+    # so the rest piles up in the server's own send buffer, past its high-water mark.
+    count = 20_000
+    host, port = vserver.base_url.removeprefix("http://").split(":")
+    with socket.socket() as connection:
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        connection.settimeout(30)
+        connection.connect((host, int(port)))
+        sender = threading.Thread(
+            target=connection.sendall, args=(request(BODY) * count,), daemon=True
+        )
+        sender.start()
+        deadline = time.monotonic() + 30
+        while not checked and time.monotonic() < deadline:
+            threading.Event().wait(0.01)  # the server is busy with the flood; nothing to tick
+        assert checked, "every request was answered early although nobody read the answers"
+        answers = connection.makefile("rb")
+        statuses = [next_status(answers) for _ in range(count)]
+        sender.join(10)
+    assert statuses == [503] * count  # all answered, in order, once the client read
+
+
+def next_status(answers: BinaryIO) -> int:
+    """The status of the next response on a buffered stream of pipelined answers."""
+    status = int(answers.readline().split(b" ")[1])
+    length = 0
+    while (line := answers.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    answers.read(length)
+    return status

@@ -89,6 +89,7 @@ def start_server(
     clock: Clock | None = None,
     *,
     guarded_http: bool = False,
+    keep_alive_seconds: float = 5.0,
 ) -> RunningServer:
     """`guarded_http`: serve with the protocol `switchboard serve` uses (http_guard.py: head
     limits, connection cap, the early refusals) instead of plain httptools."""
@@ -110,6 +111,7 @@ def start_server(
         http=guarded_protocol(settings.http) if guarded_http else "httptools",
         log_level="warning",
         proxy_headers=False,
+        timeout_keep_alive=keep_alive_seconds,  # uvicorn's default
     )
     server = uvicorn.Server(config)
     loops: list[asyncio.AbstractEventLoop] = []
@@ -167,10 +169,20 @@ class VirtualTimeServer(RunningServer):
 
 
 def start_virtual_server(
-    directory: Path, config_text: str = CONFIG, *, guarded_http: bool = False
+    directory: Path,
+    config_text: str = CONFIG,
+    *,
+    guarded_http: bool = False,
+    keep_alive_seconds: float = 5.0,
 ) -> VirtualTimeServer:
     clock = VirtualClock()
-    running = start_server(directory, config_text, clock=clock, guarded_http=guarded_http)
+    running = start_server(
+        directory,
+        config_text,
+        clock=clock,
+        guarded_http=guarded_http,
+        keep_alive_seconds=keep_alive_seconds,
+    )
     server = VirtualTimeServer(**running.__dict__)
     server.clock = clock
     return server

@@ -55,10 +55,12 @@ class ApiContext:
         """Synchronous `refresh_provisioning`: True when the snapshot in use is current; else
         starts loading the new one (the store says "changed" once, so whoever asks must load
         it) and answers False, so the caller sends its request on to the app."""
+        if self._reloads:
+            # A load is under way: until it is in, the cached verdicts may be stale (the SQLite
+            # store says "changed" only once per loop turn, so asking it again would say no).
+            return False
         if not self.store.provisioning_changed():
             return True
-        if self._reloads:
-            return False  # one load at a time, however many requests ask meanwhile
         reload = asyncio.get_running_loop().create_task(self._reload_provisioning())
         self._reloads.add(reload)
         reload.add_done_callback(self._reloads.discard)

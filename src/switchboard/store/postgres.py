@@ -94,8 +94,8 @@ _SAVE_RECORDING = pyformat(
 @dataclass(frozen=True, slots=True)
 class Heartbeat:
     """What renewing the lease found: whether it was renewed, and in how many seconds (from
-    the renewal, by the database's clock) the soonest lease of another live node ends (None:
-    no other node; zero or less: one has ended already)."""
+    the renewal, by the database's clock) the soonest running lease of another node ends
+    (None: none; leases that ended already are this beat's adoption's)."""
 
     renewed: bool
     others_expire_in: float | None
@@ -749,7 +749,7 @@ class PostgresStore:
             "UPDATE nodes SET lease_until = now() + make_interval(secs => %s), state = %s "
             "WHERE node_id = %s AND epoch = %s RETURNING "
             "(SELECT EXTRACT(EPOCH FROM min(lease_until) - now())::float8 FROM nodes "
-            " WHERE state != 'dead' AND node_id != %s)",
+            " WHERE state != 'dead' AND node_id != %s AND lease_until > now())",
             (lease_seconds, state, self.node_id, self.epoch, self.node_id),
         )
         if not rows:
