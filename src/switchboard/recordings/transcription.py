@@ -16,8 +16,10 @@ Where the text comes from:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import orjson
@@ -31,6 +33,7 @@ from switchboard.recordings.store import RecordingStore
 from switchboard.speech.stt import Transcriber, Transcript, transcribable
 
 SPEAKERS = {"inbound": 0, "outbound": 1}
+_transcription_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcription")
 
 
 def transcript_key(recording_id: str) -> str:
@@ -105,12 +108,28 @@ async def transcribe(
             if transcripts is None:
                 if engine is None:
                     raise RuntimeError("no speech engine")
-                transcripts = await asyncio.to_thread(engine_transcripts, audio, engine)
+                # On a thread of its own, not the loop's default pool: transcriptions can
+                # queue for a while (one engine, one utterance at a time), and the default
+                # pool's few threads also save recordings and serve media.
+                loop = asyncio.get_running_loop()
+                transcripts = await loop.run_in_executor(
+                    _transcription_thread, engine_transcripts, audio, engine
+                )
             document = orjson.dumps(transcript_document(transcripts))
             await asyncio.to_thread(storage.write, transcript_key(recording.recording_id), document)
         except Exception:
             status = "error"
-    finished = recording.evolve(
+    # The app may have deleted the recording, or its media, while the engine worked (download
+    # then delete is common): only the transcription changes, on the row as it is now.
+    current = await store.get_recording(recording.recording_id)
+    if current is None or current.status == "deleted":
+        if status == "available":
+            with contextlib.suppress(OSError):
+                await asyncio.to_thread(storage.delete, transcript_key(recording.recording_id))
+        return recording.evolve(
+            transcription=TranscriptionMeta(meta.id, status, format_time(now), meta.url)
+        )
+    finished = current.evolve(
         transcription=TranscriptionMeta(meta.id, status, format_time(now), meta.url)
     )
     await store.save_recording(finished)

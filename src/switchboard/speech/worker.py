@@ -23,10 +23,12 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import select
 import struct
 import subprocess
 import sys
 import threading
+import time
 from typing import IO
 
 import orjson
@@ -35,6 +37,8 @@ from switchboard.speech.stt import TELEPHONE_RATE, PocketSphinxTranscriber, Tran
 
 # Lower than the server's (0): the engine's CPU goes to whatever the calls leave over.
 WORKER_NICENESS = 10
+# Seconds a child has to answer, beyond 4 s per second of audio.
+ANSWER_SECONDS = 60.0
 _REQUEST = struct.Struct("<II")  # sample rate, PCM bytes
 _ANSWER = struct.Struct("<I")  # JSON bytes
 
@@ -58,6 +62,7 @@ class ProcessTranscriber:
                 [sys.executable, "-m", "switchboard.speech.worker"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
+                bufsize=0,  # unbuffered: waiting for the answer is a select() on the pipe
             )
             if not self._closes_at_exit:
                 # Ended with this process, not left to the garbage collector (which warns of a
@@ -70,12 +75,15 @@ class ProcessTranscriber:
         with self._lock:
             child = self._process()
             assert child.stdin is not None and child.stdout is not None
+            # However long the engine may take (about 0.3 CPU s per second of audio, slower at
+            # its low priority on a busy machine), a child that does not answer by then is stuck.
+            deadline = time.monotonic() + ANSWER_SECONDS + 4 * len(pcm) / (2 * sample_rate)
             try:
                 child.stdin.write(_REQUEST.pack(sample_rate, len(pcm)) + pcm)
                 child.stdin.flush()
-                (size,) = _ANSWER.unpack(_read(child.stdout, _ANSWER.size))
-                answer = orjson.loads(_read(child.stdout, size))
-            except (OSError, EOFError, ValueError) as error:
+                (size,) = _ANSWER.unpack(_read(child.stdout, _ANSWER.size, deadline))
+                answer = orjson.loads(_read(child.stdout, size, deadline))
+            except (OSError, EOFError, ValueError, TimeoutError) as error:
                 # Died (killed, out of memory) or garbled: the next transcription starts anew.
                 self._stop(child)
                 raise TranscriberWorkerError(
@@ -109,9 +117,13 @@ class ProcessTranscriber:
             child.stdout.close()
 
 
-def _read(stream: IO[bytes], size: int) -> bytes:
+def _read(stream: IO[bytes], size: int, deadline: float | None = None) -> bytes:
     data = b""
     while len(data) < size:
+        if deadline is not None:
+            ready, _, _ = select.select([stream], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise TimeoutError("the speech engine's process did not answer in time")
         chunk = stream.read(size - len(data))
         if not chunk:
             raise EOFError("the speech engine's process ended")

@@ -8,6 +8,7 @@ event loop (every SIP call's RTP) for a quarter of the audio's length.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from switchboard.media.tts import synthesize
+from switchboard.speech import worker as worker_module
 from switchboard.speech.stt import PocketSphinxTranscriber
 from switchboard.speech.worker import ProcessTranscriber, TranscriberWorkerError
 
@@ -70,3 +72,19 @@ def test_a_child_that_dies_is_replaced_and_only_its_request_fails(
         worker.transcribe(b"\0\0" * 8000, 8000)
     assert worker.transcribe(b"\0\0" * 8000, 8000).text == ""  # a new child answers
     assert worker.worker_pid() != first
+
+
+def test_a_child_that_does_not_answer_in_time_is_replaced(
+    worker: ProcessTranscriber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(worker_module, "ANSWER_SECONDS", 0.5)
+    stuck = worker.worker_pid()
+    os.kill(stuck, signal.SIGSTOP)  # alive, and answering nothing
+    try:
+        with pytest.raises(TranscriberWorkerError, match="did not answer in time"):
+            worker.transcribe(b"\0\0" * 800, 8000)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(stuck, signal.SIGCONT)
+    assert worker.transcribe(b"\0\0" * 8000, 8000).text == ""  # a new child answers
+    assert worker.worker_pid() != stuck
