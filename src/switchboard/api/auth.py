@@ -225,13 +225,18 @@ class Authenticator:
                 # instead of running it once per waiting request.
                 principal = await asyncio.shield(self._checking[key])
             else:
+                snapshot = self.snapshot
                 check = asyncio.ensure_future(self._verify_basic(scheme, value, source))
                 self._checking[key] = check
                 try:
                     principal = await asyncio.shield(check)
                 finally:
-                    self._checking.pop(key, None)
-                _remember(self._verdicts if principal else self._failures, key, principal)
+                    if self._checking.get(key) is check:  # not a newer check of a new snapshot
+                        del self._checking[key]
+                # Checked against accounts that changed meanwhile (a user removed, a password
+                # rotated): this request gets that answer, but it is not kept for the next.
+                if self.snapshot is snapshot:
+                    _remember(self._verdicts if principal else self._failures, key, principal)
         if principal is None:
             raise AuthenticationError()
         return principal
@@ -273,21 +278,26 @@ class Authenticator:
             return None
         return Principal(user.account_id, username, "user")
 
+    def _throttled_for(self, name: str, source: str | None) -> int | None:
+        """Seconds until `name` (and `source`) may try again; None: they may now."""
+        waits = [self._by_name.retry_after(name)]
+        if source is not None:
+            waits.append(self._by_address.retry_after(source))
+        return max((w for w in waits if w is not None), default=None)
+
     async def _check_secret(
         self, secret: str, stored: str | None, name: str, source: str | None
     ) -> bool:
         """One slow hash, unless this address or name failed too often lately (429). `stored`
         None (no such name) is checked against the dummy hash: the same cost, always False."""
-        waits = [self._by_name.retry_after(name)]
-        if source is not None:
-            waits.append(self._by_address.retry_after(source))
-        wait = max((w for w in waits if w is not None), default=None)
+        wait = self._throttled_for(name, source)
         if wait is not None:
             # Answered late (a sleep costs no CPU): a guessing loop on a few connections then
             # makes a few attempts a second instead of thousands of 429s (issue 23).
             delay = min(self.throttle.throttled_delay_seconds, wait)
             if delay > 0:
                 await self._sleep(delay)
+                wait = self._throttled_for(name, source) or 1  # what is left after the wait
             raise RateLimitError("Too many failed authentication attempts; try again later", wait)
         # The slow hash runs off the event loop so other requests keep flowing; at most
         # hash_concurrency at once, so a flood of guesses cannot take every core.

@@ -341,3 +341,29 @@ def test_the_signing_key_recheck_can_be_spaced_out(tmp_path: Path) -> None:
     assert key.current() == first  # not looked at again yet
     clock.now += 1
     assert key.current() != first
+
+
+async def test_a_check_that_spans_an_accounts_change_is_not_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # alice's first request is being checked (the slow hash) when the operator removes her:
+    # that request gets the answer it began with, but the verdict is not kept for the next.
+    entered, release = threading.Event(), threading.Event()
+
+    def slow_verify(secret: str, stored: str) -> bool:
+        entered.set()
+        release.wait(10)
+        return stored == HASH and secret == PASSWORD
+
+    monkeypatch.setattr(auth_module, "verify_secret", slow_verify)
+    auth = authenticator()
+    first = asyncio.ensure_future(auth.authenticate(basic("alice", PASSWORD), "10.0.0.1"))
+    await asyncio.to_thread(entered.wait, 10)
+    without_alice = snapshot()
+    del without_alice.users["alice"]
+    auth.use_snapshot(without_alice)
+    release.set()
+    assert (await first).name == "alice"
+    assert auth.known_principal(basic("alice", PASSWORD)) is None  # not cached
+    with pytest.raises(AuthenticationError):
+        await auth.authenticate(basic("alice", PASSWORD), "10.0.0.1")
