@@ -99,6 +99,10 @@ async def transcribe(
     meta = TranscriptionMeta(
         id=f"t-{uuid.uuid4()}", status="processing", url=transcription_url(recording)
     )
+    # Shown while the engine works (the spec's `processing`), on the row as it is now.
+    current = await store.get_recording(recording.recording_id)
+    if current is not None and current.status != "deleted":
+        await store.save_recording(current.evolve(transcription=meta))
     refused = transcribable(audio.seconds)
     status = "available"
     if refused is not None:

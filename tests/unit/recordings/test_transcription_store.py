@@ -4,6 +4,8 @@ nothing back. Real SQLite file, real files."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -63,3 +65,39 @@ async def test_a_recording_still_there_gets_its_transcription(
     assert now is not None and now.status == "complete"
     assert now.transcription is not None and now.transcription.status == "available"
     assert storage.read(transcript_key(recording.recording_id)) is not None
+
+
+class HeldEngine:
+    """A speech engine (the Transcriber seam) that answers once the test lets it."""
+
+    def __init__(self) -> None:
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def transcribe(self, pcm: bytes, sample_rate: int = 8000) -> Transcript:
+        self.entered.set()
+        self.release.wait(10)
+        return Transcript("call me back", 0.5)
+
+
+async def test_the_transcription_is_processing_while_the_engine_works(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    storage = FileMediaStorage(tmp_path / "recordings")
+    recording = sample_recording(4)
+    await store.save_recording(recording)
+    engine = HeldEngine()
+    job = asyncio.ensure_future(transcribe(recording, AUDIO, None, engine, store, storage, NOW))
+    await asyncio.to_thread(engine.entered.wait, 10)
+
+    working = await store.get_recording(recording.recording_id)
+    assert working is not None and working.transcription is not None
+    assert (working.transcription.status, working.transcription.completed_time) == (
+        "processing",
+        None,
+    )
+    engine.release.set()
+    await job
+    done = await store.get_recording(recording.recording_id)
+    assert done is not None and done.transcription is not None
+    assert done.transcription.status == "available"
+    assert done.transcription.id == working.transcription.id
