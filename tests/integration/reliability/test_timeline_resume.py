@@ -48,12 +48,24 @@ def stored_timeline(data_dir: Path, call_id: str) -> list[dict[str, Any]]:
     ]
 
 
+def stored_states(data_dir: Path, call_id: str) -> list[str]:
+    return [e["state"] for e in stored_timeline(data_dir, call_id) if e["kind"] == "state"]
+
+
 def test_a_resumed_call_keeps_its_timeline_and_continues_it(tmp_path: Path, app: Receiver) -> None:
     app.on("/answer", "<Response><Pause duration='3600'/></Response>")
     server = ServerProcess(config(tmp_path, queue_cps=100), free_port()).start()
     try:
         call_id = create(server, app, "+15555550200")
         wait_until(lambda: state(server, call_id)["state"] == "answered", 10, "the answer")
+        # The API shows the live call; its timeline reaches the database a write batch later.
+        # Killed once both states are stored (on a loaded machine the kill could come first,
+        # and the test then checked nothing of what it is about: the resume).
+        wait_until(
+            lambda: stored_states(tmp_path / "data", call_id) == ["initiated", "answered"],
+            10,
+            "the answer on the stored timeline",
+        )
         server.kill()
         before = stored_timeline(tmp_path / "data", call_id)
         restarted = ServerProcess(config(tmp_path, queue_cps=100), server.port).start()
