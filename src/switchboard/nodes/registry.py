@@ -146,6 +146,10 @@ class NodeRegistry:
                     adopt_at = None
                     if self.holds_lease() and not self.draining:
                         await self.adopt()
+                        # Another node may die within the same heartbeat: its lease next.
+                        expire_in = await self.store.next_lease_end()
+                        if expire_in is not None:
+                            adopt_at = loop.time() + expire_in + ADOPT_MARGIN_SECONDS
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # the database is away: the lease runs down meanwhile

@@ -757,6 +757,16 @@ class PostgresStore:
         expire_in = rows[0][0]
         return Heartbeat(renewed=True, others_expire_in=None if expire_in is None else expire_in)
 
+    async def next_lease_end(self) -> float | None:
+        """In how many seconds the soonest running lease of another node ends (the database's
+        clock); None when no other node holds one."""
+        rows = await self._fetch(
+            "SELECT EXTRACT(EPOCH FROM min(lease_until) - now())::float8 FROM nodes "
+            "WHERE state != 'dead' AND node_id != %s AND lease_until > now()",
+            (self.node_id,),
+        )
+        return None if not rows or rows[0][0] is None else float(rows[0][0])
+
     async def leave(self) -> None:
         """Stopping for good: the lease ends now, so another node adopts at once what is left
         (queued calls stay queued while a node drains; they are not lost when it goes)."""
