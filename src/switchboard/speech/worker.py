@@ -57,7 +57,10 @@ class ProcessTranscriber:
 
     def _process(self) -> subprocess.Popen[bytes]:
         child = self._child
-        if child is None or child.poll() is not None:
+        if child is not None and child.poll() is not None:
+            self._stop(child)  # died while idle: its pipes closed, a new one started
+            child = None
+        if child is None:
             child = self._child = subprocess.Popen(
                 [sys.executable, "-m", "switchboard.speech.worker"],
                 stdin=subprocess.PIPE,

@@ -63,12 +63,12 @@ async def test_the_event_loop_keeps_turning_while_the_worker_decodes(
     assert longest_gap < 1.0  # a lower bound on what the thread did, not a latency target
 
 
-def test_a_child_that_dies_is_replaced_and_only_its_request_fails(
-    worker: ProcessTranscriber,
-) -> None:
+def test_a_child_that_died_is_replaced(worker: ProcessTranscriber) -> None:
     first = worker.worker_pid()
     os.kill(first, signal.SIGKILL)
-    with pytest.raises(TranscriberWorkerError):
+    # Seen dead before the next request, it is replaced at once; seen while that request is
+    # written or read, that one transcription fails (its status: error). Either way:
+    with contextlib.suppress(TranscriberWorkerError):
         worker.transcribe(b"\0\0" * 8000, 8000)
     assert worker.transcribe(b"\0\0" * 8000, 8000).text == ""  # a new child answers
     assert worker.worker_pid() != first
