@@ -129,31 +129,30 @@ class NodeRegistry:
         while True:
             wake, beating = next_wake(next_beat, adopt_at)
             await asyncio.sleep(max(0.0, wake - loop.time()))
+            adopt_at = None
             try:
                 if beating:
                     next_beat = loop.time() + self.settings.heartbeat_seconds
                     expire_in = await self.beat()
-                    # Another node's lease ends before this node's next beat: adopt its calls
-                    # then (a little after, so its end has surely passed on the database's
-                    # clock), not up to a heartbeat later.
-                    # (Ended already: this beat's adoption took its calls.)
-                    adopt_at = (
-                        None
-                        if expire_in is None or expire_in <= 0
-                        else loop.time() + expire_in + ADOPT_MARGIN_SECONDS
-                    )
                 else:
-                    adopt_at = None
-                    if self.holds_lease() and not self.draining:
-                        await self.adopt()
-                        # Another node may die within the same heartbeat: its lease next.
-                        expire_in = await self.store.next_lease_end()
-                        if expire_in is not None:
-                            adopt_at = loop.time() + expire_in + ADOPT_MARGIN_SECONDS
+                    expire_in = await self._adopt_between_beats()
+                # Another node's lease ends before this node's next beat: adopt its calls then
+                # (a little after, so its end has surely passed on the database's clock), not
+                # up to a heartbeat later.
+                if expire_in is not None:
+                    adopt_at = loop.time() + expire_in + ADOPT_MARGIN_SECONDS
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # the database is away: the lease runs down meanwhile
                 logger.warning("node %s: heartbeat failed: %s", self.node_id, error)
+
+    async def _adopt_between_beats(self) -> float | None:
+        """A lease ended before this node's next beat: adopt what its node left, and say when
+        the next one ends (another node may die within the same heartbeat)."""
+        if not self.holds_lease() or self.draining:
+            return None
+        await self.adopt()
+        return await self.store.next_lease_end()
 
     async def beat(self) -> float | None:
         """Renew the lease, then adopt what dead nodes left. Returns in how many seconds the

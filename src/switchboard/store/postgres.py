@@ -91,6 +91,13 @@ _SAVE_RECORDING = pyformat(
 )
 
 
+# Seconds until the soonest running lease of another node (the parameter: this node) ends.
+_SOONEST_OTHER_LEASE_END = (
+    "SELECT EXTRACT(EPOCH FROM min(lease_until) - now())::float8 FROM nodes "
+    "WHERE state != 'dead' AND node_id != %s AND lease_until > now()"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Heartbeat:
     """What renewing the lease found: whether it was renewed, and in how many seconds (from
@@ -747,24 +754,17 @@ class PostgresStore:
         so that the node can adopt its calls then rather than at its next heartbeat."""
         rows = await self._fetch(
             "UPDATE nodes SET lease_until = now() + make_interval(secs => %s), state = %s "
-            "WHERE node_id = %s AND epoch = %s RETURNING "
-            "(SELECT EXTRACT(EPOCH FROM min(lease_until) - now())::float8 FROM nodes "
-            " WHERE state != 'dead' AND node_id != %s AND lease_until > now())",
+            f"WHERE node_id = %s AND epoch = %s RETURNING ({_SOONEST_OTHER_LEASE_END})",
             (lease_seconds, state, self.node_id, self.epoch, self.node_id),
         )
         if not rows:
             return Heartbeat(renewed=False, others_expire_in=None)
-        expire_in = rows[0][0]
-        return Heartbeat(renewed=True, others_expire_in=None if expire_in is None else expire_in)
+        return Heartbeat(renewed=True, others_expire_in=rows[0][0])
 
     async def next_lease_end(self) -> float | None:
         """In how many seconds the soonest running lease of another node ends (the database's
         clock); None when no other node holds one."""
-        rows = await self._fetch(
-            "SELECT EXTRACT(EPOCH FROM min(lease_until) - now())::float8 FROM nodes "
-            "WHERE state != 'dead' AND node_id != %s AND lease_until > now()",
-            (self.node_id,),
-        )
+        rows = await self._fetch(_SOONEST_OTHER_LEASE_END, (self.node_id,))
         return None if not rows or rows[0][0] is None else float(rows[0][0])
 
     async def leave(self) -> None:
