@@ -12,12 +12,12 @@ The answer is the one the app would give, or none: only a POST to
 /api/v2/accounts/{accountId}/calls, whose credentials are already known good for that account
 (a success cached from an earlier request, or a signed token: no slow hash here, and a request
 whose credentials are unknown or wrong goes on to the app, which answers 401/403 as always),
-while the node refuses new calls for its capacity, loop lag or backlog, and nothing the app
-checks first (provisioning changed, draining, the disk) says otherwise. The 503 is the same
-status, headers and body as the app's, it is counted on /metrics the same way
-(switchboard_api_requests, switchboard_overload_refused_total) and logged when the access log
-is on. Anything unusual (a percent-encoded path, `Expect: 100-continue`, a response still
-being written on the connection) goes to the app.
+while the node refuses new calls for its capacity, loop lag or backlog, and its provisioning
+is current. The 503 is the app's own check's (`ApiContext.check_accepting_calls`: draining,
+the disk, the node, its lease, in that order), rendered as the app renders it, counted on
+/metrics the same way (switchboard_api_requests, switchboard_overload_refusals_total) and
+logged when the access log is on. Anything unusual (a percent-encoded path, `Expect:
+100-continue`, a response still being written on the connection) goes to the app.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 from switchboard.api.context import ApiContext
 from switchboard.api.responses import error_response
-from switchboard.errors import OverloadedError
+from switchboard.errors import UnavailableError
 
 # The route template the request observer reports for createCall (api/app.py's CALLS).
 CREATE_ROUTE = "/api/v2/accounts/{account_id}/calls"
@@ -59,10 +59,6 @@ class EarlyRefusal:
         if match is None:
             return None
         context = self.context
-        if context.extra.get("draining") or (
-            context.disk is not None and context.disk.refusal() is not None
-        ):
-            return None  # the app names these first
         if not context.provisioning_is_current():
             return None
         authorization = next((value for name, value in headers if name == b"authorization"), None)
@@ -73,11 +69,14 @@ class EarlyRefusal:
         if principal is None or principal.account_id != account_id:
             return None
         started = time.perf_counter()
-        refusal = engine.node_refusal("create")  # counted as the app's refusals are
-        if refusal is None:
-            return None
-        # Rendered as the app renders it: the same status, headers and body.
-        response = error_response(OverloadedError(refusal.description, refusal.retry_after))
+        # The app's own check, in its order (draining, the disk, this node, its lease), which
+        # also counts the node's refusal: the same answer the app gives after authenticating.
+        try:
+            context.check_accepting_calls()
+        except UnavailableError as refused:
+            response = error_response(refused)
+        else:
+            return None  # room again since the gate was asked above
         if self.observe is not None:
             self.observe(
                 "POST",
