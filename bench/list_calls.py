@@ -47,9 +47,7 @@ import re
 import secrets
 import sqlite3
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -111,17 +109,11 @@ CAUSES = (
     ("error", 1),
 )
 CHUNK = 20_000
-REPOSITORY = Path(__file__).resolve().parents[1]
-POSTGRES_SCRIPT = REPOSITORY / "scripts" / "postgres.sh"
-POSTGRES_SCRIPT_S = 90  # scripts/postgres.sh bounds its own waits at 60 s
 # `call_row`'s columns, in its order (the stores' call INSERTs).
 CALL_COLUMNS = (
     "call_id, account_id, state, enqueued_time, start_time, to_number, from_number, "
     "disconnect_cause, data, end_time, queue_wait"
 )
-# Stops the cluster (and removes its directory unless kept) once this process is gone, however
-# it ends: it waits for the end of a pipe only this process holds (as bench/pg_drivers.py).
-WATCHDOG = 'cat >/dev/null; sh "$1" stop "$2" && if [ "$3" = remove ]; then rm -rf "$2"; fi'
 
 
 @dataclass(frozen=True, slots=True)
@@ -432,45 +424,15 @@ def _stat(pid: int | str) -> list[str]:
 
 @contextmanager
 def postgres_cluster(cpu: int, keep: bool) -> Iterator[PostgresDatabase]:
-    """A throwaway cluster from scripts/postgres.sh, pinned to `cpu`; stopped at the end."""
-    postgres_bin = Path(os.environ.get("SWITCHBOARD_POSTGRES_BIN", "/usr/lib/postgresql/15/bin"))
-    if not (postgres_bin / "postgres").is_file():
-        raise BenchError(f"PostgreSQL 15 is not in {postgres_bin}: run scripts/install-postgres.sh")
-    # A directory of its own under /tmp: run as root, the server runs as the user postgres,
-    # which cannot enter the benchmark's temp dir (mode 0700).
-    directory = Path(tempfile.mkdtemp(prefix="switchboard-pg-list-"))
-    mode = "keep" if keep else "remove"
-    watchdog = subprocess.Popen(
-        ["sh", "-c", WATCHDOG, "pg-list-watchdog", str(POSTGRES_SCRIPT), str(directory), mode],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    assert watchdog.stdin is not None
-    try:
-        started = subprocess.run(
-            ["taskset", "-c", str(cpu), "sh", str(POSTGRES_SCRIPT), "start", str(directory)],
-            capture_output=True,
-            text=True,
-            timeout=POSTGRES_SCRIPT_S,
-            check=False,
-        )
-        if started.returncode != 0:
-            raise BenchError(f"scripts/postgres.sh start failed:\n{started.stderr}")
-        url = started.stdout.splitlines()[-1]
-        postmaster = int((directory / "data" / "postmaster.pid").read_text().split()[0])
-        progress(f"PostgreSQL at {url} (in {directory}, on CPU {cpu})")
-        database = PostgresDatabase(url, postmaster)
+    """A throwaway cluster (bench/pg_drivers.py), pinned to `cpu`; stopped at the end."""
+    from pg_drivers import throwaway_cluster  # (asyncpg and psycopg: only for this store)
+
+    with throwaway_cluster("list", cpu, keep=keep) as cluster:
+        database = PostgresDatabase(cluster.url, cluster.postmaster)
         try:
             yield database
         finally:
             database.close()
-    finally:
-        watchdog.stdin.close()  # it stops the cluster now
-        if watchdog.wait(timeout=POSTGRES_SCRIPT_S) != 0:
-            progress(f"stopping the cluster in {directory} failed: see above")
-        elif keep:
-            progress(f"kept {directory} (the cluster is stopped)")
 
 
 # -- the queries ----------------------------------------------------------------------------

@@ -71,7 +71,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -109,7 +108,7 @@ from common import (
     verdict,
     write_config,
 )
-from pg_drivers import POSTGRES_BIN, SCRIPT, WATCHDOG, _server_cpu, pin
+from pg_drivers import _server_cpu, throwaway_cluster
 
 POSTGRES_TARGET = 1.5  # PostgreSQL's node CPU per complete call, against SQLite's
 TWO_NODES_TARGET = 1.15  # two nodes' CPU per complete call, against one PostgreSQL node's
@@ -693,42 +692,13 @@ class Bench:
 
 
 def run(options: Options, processes: Processes, work: Path) -> Result:
-    if not (POSTGRES_BIN / "postgres").is_file():
-        raise BenchError(f"PostgreSQL 15 is not in {POSTGRES_BIN}: run scripts/install-postgres.sh")
-    # Its own directory: run as root, the server runs as postgres, which cannot enter `work`.
-    cluster = Path(tempfile.mkdtemp(prefix="switchboard-pg-nodes-"))
-    # As bench/pg_drivers.py: stops the cluster and removes its directory once this process is
-    # gone, however it ends (SIGKILL too), by the end of a pipe only this process holds.
-    watchdog = subprocess.Popen(
-        ["sh", "-c", WATCHDOG, "pg-nodes-watchdog", str(SCRIPT), str(cluster)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    assert watchdog.stdin is not None
-    try:
-        started = subprocess.run(
-            [*pin(options.pg_cpu), "sh", str(SCRIPT), "start", str(cluster)],
-            capture_output=True,
-            text=True,
-            timeout=SCRIPT_TIMEOUT_S,
-            check=False,
-        )
-        if started.returncode != 0:
-            raise BenchError(f"scripts/postgres.sh start failed:\n{started.stderr}")
-        url = started.stdout.splitlines()[-1]
-        progress(f"PostgreSQL at {url}")
-        postmaster = int((cluster / "data" / "postmaster.pid").read_text().split()[0])
+    with throwaway_cluster("nodes", options.pg_cpu) as cluster:
         os.sched_setaffinity(0, {options.client_cpu})
-        bench = Bench(options, processes, work, url, postmaster)
+        bench = Bench(options, processes, work, cluster.url, cluster.postmaster)
         try:
             return uvloop.run(bench.run())
         finally:
             processes.stop_all()  # the nodes first: they hold connections to the cluster
-    finally:
-        watchdog.stdin.close()  # it stops the cluster now
-        if watchdog.wait(timeout=SCRIPT_TIMEOUT_S) != 0:
-            progress(f"stopping the cluster in {cluster} failed: see above")
 
 
 # -- the report -----------------------------------------------------------------------------

@@ -50,7 +50,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,11 +64,12 @@ from common import BenchError, Processes, _machine_busy, progress, run_bench
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 SCRIPT = REPOSITORY / "scripts" / "postgres.sh"
-POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
+SCRIPT_TIMEOUT_S = 90  # scripts/postgres.sh bounds its own waits at 60 s
+POSTGRES_BIN = Path(os.environ.get("SWITCHBOARD_POSTGRES_BIN", "/usr/lib/postgresql/15/bin"))
 TASKS = 200  # concurrent create-call tasks, as the issue's load
 CLAIM_BATCH = 50
 TIME_LIMIT_S = 170  # a hard bound on the whole run, whatever hangs
-WATCHDOG = 'cat >/dev/null; sh "$1" stop "$2" && rm -rf "$2"'
+WATCHDOG = 'cat >/dev/null; sh "$1" stop "$2" && if [ "$3" = remove ]; then rm -rf "$2"; fi'
 
 # The calls table at SQLite's last migration, in PostgreSQL's dialect (as
 # src/switchboard/store/pg_schema.py writes it): a new call touches the primary key and four
@@ -582,16 +584,35 @@ def pin(cpu: int | None) -> list[str]:
     return [] if cpu is None or shutil.which("taskset") is None else ["taskset", "-c", str(cpu)]
 
 
-def run(options: argparse.Namespace, processes: Processes, work: Path) -> list[Figure]:
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    url: str
+    postmaster: int  # its pid, for its CPU and its backends'
+    directory: Path
+
+
+@contextmanager
+def throwaway_cluster(name: str, cpu: int | None, *, keep: bool = False) -> Iterator[Cluster]:
+    """A PostgreSQL 15 cluster of scripts/postgres.sh for one benchmark run (bench/nodes.py and
+    bench/list_calls.py use it too), pinned to `cpu`, stopped (and its directory removed, unless
+    `keep`) at the end."""
     if not (POSTGRES_BIN / "postgres").is_file():
         raise BenchError(f"PostgreSQL 15 is not in {POSTGRES_BIN}: run scripts/install-postgres.sh")
     # Its own directory: run as root, the server runs as postgres, which cannot enter `work`.
-    cluster = Path(tempfile.mkdtemp(prefix="switchboard-pg-bench-"))
+    directory = Path(tempfile.mkdtemp(prefix=f"switchboard-pg-{name}-"))
     # Stops the cluster and removes its directory once this process is gone, however it ends
     # (SIGKILL too): it waits for the end of a pipe only this process holds. In a session of
     # its own, so that Ctrl-C does not end it before the run has stopped.
     watchdog = subprocess.Popen(
-        ["sh", "-c", WATCHDOG, "pg-bench-watchdog", str(SCRIPT), str(cluster)],
+        [
+            "sh",
+            "-c",
+            WATCHDOG,
+            f"pg-{name}-watchdog",
+            str(SCRIPT),
+            str(directory),
+            "keep" if keep else "remove",
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         start_new_session=True,
@@ -599,24 +620,31 @@ def run(options: argparse.Namespace, processes: Processes, work: Path) -> list[F
     assert watchdog.stdin is not None
     try:
         started = subprocess.run(
-            [*pin(options.pg_cpu), "sh", str(SCRIPT), "start", str(cluster)],
+            [*pin(cpu), "sh", str(SCRIPT), "start", str(directory)],
             capture_output=True,
             text=True,
-            timeout=90,
+            timeout=SCRIPT_TIMEOUT_S,
             check=False,
         )
         if started.returncode != 0:
             raise BenchError(f"scripts/postgres.sh start failed:\n{started.stderr}")
         url = started.stdout.splitlines()[-1]
-        progress(f"PostgreSQL at {url}")
-        postmaster = int((cluster / "data" / "postmaster.pid").read_text().split()[0])
-        if options.bench_cpu is not None:
-            os.sched_setaffinity(0, {options.bench_cpu})
-        return uvloop.run(measure_all(url, postmaster, options))
+        postmaster = int((directory / "data" / "postmaster.pid").read_text().split()[0])
+        progress(f"PostgreSQL at {url} (in {directory}, on CPU {cpu})")
+        yield Cluster(url, postmaster, directory)
     finally:
         watchdog.stdin.close()  # it stops the cluster now
-        if watchdog.wait(timeout=90) != 0:
-            progress(f"stopping the cluster in {cluster} failed: see above")
+        if watchdog.wait(timeout=SCRIPT_TIMEOUT_S) != 0:
+            progress(f"stopping the cluster in {directory} failed: see above")
+        elif keep:
+            progress(f"kept {directory} (the cluster is stopped)")
+
+
+def run(options: argparse.Namespace, processes: Processes, work: Path) -> list[Figure]:
+    with throwaway_cluster("bench", options.pg_cpu) as cluster:
+        if options.bench_cpu is not None:
+            os.sched_setaffinity(0, {options.bench_cpu})
+        return uvloop.run(measure_all(cluster.url, cluster.postmaster, options))
 
 
 def report(figures: list[Figure]) -> bool:
