@@ -99,10 +99,7 @@ async def transcribe(
     meta = TranscriptionMeta(
         id=f"t-{uuid.uuid4()}", status="processing", url=transcription_url(recording)
     )
-    # Shown while the engine works (the spec's `processing`), on the row as it is now.
-    current = await store.get_recording(recording.recording_id)
-    if current is not None and current.status != "deleted":
-        await store.save_recording(current.evolve(transcription=meta))
+    await _set_transcription(store, recording.recording_id, meta)  # `processing` meanwhile
     refused = transcribable(audio.seconds)
     status = "available"
     if refused is not None:
@@ -123,21 +120,28 @@ async def transcribe(
             await asyncio.to_thread(storage.write, transcript_key(recording.recording_id), document)
         except Exception:
             status = "error"
-    # The app may have deleted the recording, or its media, while the engine worked (download
-    # then delete is common): only the transcription changes, on the row as it is now.
-    current = await store.get_recording(recording.recording_id)
+    done = TranscriptionMeta(meta.id, status, format_time(now), meta.url)
+    finished = await _set_transcription(store, recording.recording_id, done)
+    if finished is not None:
+        return finished
+    if status == "available":  # deleted meanwhile: no transcript left behind either
+        with contextlib.suppress(OSError):
+            await asyncio.to_thread(storage.delete, transcript_key(recording.recording_id))
+    return recording.evolve(transcription=done)
+
+
+async def _set_transcription(
+    store: RecordingStore, recording_id: str, meta: TranscriptionMeta
+) -> Recording | None:
+    """The recording's transcription set to `meta` on its row as it is now, saved; None when
+    the app deleted the recording, or its media, while the engine worked (download then
+    delete is common): nothing deleted comes back."""
+    current = await store.get_recording(recording_id)
     if current is None or current.status == "deleted":
-        if status == "available":
-            with contextlib.suppress(OSError):
-                await asyncio.to_thread(storage.delete, transcript_key(recording.recording_id))
-        return recording.evolve(
-            transcription=TranscriptionMeta(meta.id, status, format_time(now), meta.url)
-        )
-    finished = current.evolve(
-        transcription=TranscriptionMeta(meta.id, status, format_time(now), meta.url)
-    )
-    await store.save_recording(finished)
-    return finished
+        return None
+    updated = current.evolve(transcription=meta)
+    await store.save_recording(updated)
+    return updated
 
 
 def decode_media(data: bytes, file_format: str) -> RecordedAudio:
